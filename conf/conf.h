@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * conf/conf.h - the YAML configuration file: parse (libyaml), validate, apply defaults.
+ * Every rejection names the place: "<file>:<line>: <key path>: <why>". Pure apart from reading
+ * the file; any thread; the result is immutable once returned and owned by the caller.
+ */
+#ifndef MYSHARD_CONF_CONF_H
+#define MYSHARD_CONF_CONF_H
+
+#include "common/ms_base.h"
+#include "common/ms_log.h"
+#include "common/ms_sha1.h"
+
+#define CONF_ERR_LEN 512
+
+/* An application user that may log in through the client listener. */
+struct conf_user {
+	char *name; /* owned */
+	/* SHA1(SHA1(password)), the mysql_native_password verifier; all zero if no password */
+	uint8_t native_stored[MS_SHA1_LEN];
+	bool empty_password; /* true: the user logs in with an empty password */
+};
+
+/* A backend MariaDB/MySQL server holding one shard (issue #2: the first one is used). */
+struct conf_shard {
+	char *name;     /* owned; unique, [A-Za-z0-9_-]{1,64} */
+	char *host;     /* owned; IP address or host name */
+	uint16_t port;  /* 1..65535; default 3306 */
+	char *user;     /* owned; the proxy's own login on this backend */
+	char *password; /* owned; "" if none */
+};
+
+struct conf {
+	char *path;          /* owned; file it came from, or the name given to conf_load_string() */
+	char *listen_addr;   /* owned; default "127.0.0.1" */
+	uint16_t listen_port;/* default 3307 */
+	unsigned int workers;/* worker threads; 0 in the file = number of online CPUs (resolved here) */
+	uint32_t max_packet; /* largest client payload accepted, bytes; default 64 MiB; 1 KiB..1 GiB */
+	enum ms_log_level log_level; /* default info */
+	unsigned int pool_max;       /* backend connections per worker per shard; default 32; 1..10000 */
+	unsigned int connect_timeout_ms; /* backend connect; default 3000 */
+	unsigned int pool_wait_timeout_ms; /* how long a statement waits for a pooled connection; default 5000 */
+	unsigned int client_idle_timeout_ms; /* close idle clients after this; 0 = never (default) */
+	struct conf_user *users;   /* owned array of n_users; at least one */
+	size_t n_users;
+	struct conf_shard *shards; /* owned array of n_shards; at least one */
+	size_t n_shards;
+};
+
+/*
+ * Reads and validates <path>. On success *<out> is a new config owned by the caller (free with
+ * conf_free()). On failure returns MS_EINVAL (bad content) or MS_EIO (unreadable file), leaves
+ * *<out> NULL and writes one line to <err> (NUL-terminated, at most <errlen> bytes) such as
+ * "myshard.yaml:12: shards[1].port: must be an integer 1..65535, got \"abc\"".
+ */
+enum ms_rc conf_load_file(const char *path, struct conf **out, char *err, size_t errlen) MS_MUSTCHECK;
+/* Same as conf_load_file() over <len> bytes of <text>; <name> stands in for the file name. */
+enum ms_rc conf_load_string(const char *text, size_t len, const char *name, struct conf **out,
+			    char *err, size_t errlen) MS_MUSTCHECK;
+/* Looks up <name> (exact, case-sensitive); NULL if absent. */
+const struct conf_user *conf_user_find(const struct conf *c, const char *name, size_t name_len) MS_MUSTCHECK;
+void conf_free(struct conf *c);
+
+#endif /* MYSHARD_CONF_CONF_H */
