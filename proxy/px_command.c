@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_command.c - the command phase. A command is read whole (continuation packets
+ * included) before anything is decided; local answers are built here; everything else goes to
+ * a pooled backend after replaying the session's schema and charset on it, and the response is
+ * streamed back one complete packet at a time with evbuffer moves (no row is decoded). Only OK
+ * packets are rewritten: the backend leg tracks session state, the client leg does not.
+ */
+#include "proxy/px_command.h"
+
+#include "common/ms_log.h"
+#include "conf/conf.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_pool.h"
+#include "proxy/px_sess_io.h"
+#include "proxy/px_session.h"
+#include "proxy/px_worker.h"
+#include "router/rt_classify.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <string.h>
+
+#define PX_SYNC_PKT_MAX 65536 /* replies to our own INIT_DB / SET NAMES are small */
+
+enum px_scan {
+	PX_SCAN_READY = 0, /* a whole command is buffered */
+	PX_SCAN_MORE,      /* wait for more bytes */
+	PX_SCAN_TOO_BIG,   /* payload over max_packet */
+	PX_SCAN_BAD_SEQ,   /* a packet with the wrong sequence id */
+};
+
+struct px_cmd_frame {
+	size_t total;       /* bytes of all packets, headers included */
+	unsigned int npkts; /* packets (1 + continuations) */
+	uint32_t first_len; /* payload bytes of the first packet */
+	uint8_t bad_seq;
+};
+
+static void px_cmd_go(struct px_session *s);
+
+static uint32_t
+px_hdr_len(const uint8_t h[MP_HDR_LEN])
+{
+	return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+}
+
+/* Walks the packet headers of the command at the front of <in>. */
+static enum px_scan
+px_cmd_scan(struct evbuffer *in, uint32_t max, struct px_cmd_frame *f)
+{
+	size_t off = 0, payload = 0, have = evbuffer_get_length(in);
+	struct evbuffer_ptr ptr;
+	uint8_t h[MP_HDR_LEN];
+
+	for (f->npkts = 0;; f->npkts++) {
+		uint32_t len;
+
+		if (have < off + MP_HDR_LEN) {
+			return PX_SCAN_MORE;
+		}
+		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(in, &ptr, h, sizeof(h));
+		len = px_hdr_len(h);
+		if (h[3] != (uint8_t)f->npkts) {
+			f->bad_seq = h[3];
+			return PX_SCAN_BAD_SEQ;
+		}
+		if (f->npkts == 0) {
+			f->first_len = len;
+		}
+		payload += len;
+		if (payload > max) {
+			return PX_SCAN_TOO_BIG;
+		}
+		off += MP_HDR_LEN + len;
+		if (len < MP_MAX_PAYLOAD) {
+			if (have < off) {
+				return PX_SCAN_MORE;
+			}
+			f->npkts++;
+			f->total = off;
+			return PX_SCAN_READY;
+		}
+	}
+}
+
+static void
+px_cmd_drain(struct px_session *s)
+{
+	evbuffer_drain(bufferevent_get_input(s->cl), s->cmd_len);
+	s->cmd_len = 0;
+}
+
+/* The command is answered here with an ERR; the session stays usable. */
+static bool
+px_cmd_refuse(struct px_session *s, uint16_t code, const char *state, const char *msg)
+{
+	px_cmd_drain(s);
+	px_sess_send_err(s, (uint8_t)s->cmd_pkts, code, state, "%s", msg);
+	return true;
+}
+
+/* The command (if any) is over: keep the backend only if the session's state lives on it. */
+static void
+px_cmd_finish(struct px_session *s)
+{
+	bool keep = s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
+		    !(s->status & MP_STATUS_AUTOCOMMIT) || s->hold_prev;
+	struct px_backend *b = s->be;
+
+	px_sess_set_state(s, PX_SESS_IDLE);
+	if (!keep && b != NULL) {
+		s->be = NULL;
+		px_pool_put(b);
+	}
+	px_sess_process_input(s);
+}
+
+static void
+px_cmd_wait_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+	const char *shard = s->want != NULL ? px_pool_shard_name(s->want) : "?";
+
+	(void)fd;
+	(void)what;
+	s->wait_ev_added = false;
+	px_pool_cancel(s->want, s);
+	s->want = NULL;
+	ms_log_warn("session %llu: no connection to shard %s within %u ms", (unsigned long long)s->id,
+		    shard, s->w->conf->pool_wait_timeout_ms);
+	if (s->login_pending) {
+		px_sess_send_err(s, s->login_ok_seq, 1040, "08004",
+				 "myshard: no connection to shard %s became free within %u ms", shard,
+				 s->w->conf->pool_wait_timeout_ms);
+		px_sess_close(s, "pool wait timeout at login");
+	} else {
+		px_cmd_drain(s);
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1040, "08004",
+				 "myshard: no connection to shard %s became free within %u ms", shard,
+				 s->w->conf->pool_wait_timeout_ms);
+		px_cmd_finish(s);
+	}
+	px_sess_settle(s);
+}
+
+void
+px_cmd_acquire(struct px_session *s)
+{
+	unsigned int v = ((s->caps & MP_CLIENT_FOUND_ROWS) ? PX_VAR_FOUND_ROWS : 0) |
+			 ((s->caps & MP_CLIENT_MULTI_STATEMENTS) ? PX_VAR_MULTI_STMTS : 0);
+	struct px_pool *p;
+	struct px_backend *b;
+	unsigned int ms = s->w->conf->pool_wait_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (s->be != NULL) {
+		px_cmd_go(s);
+		return;
+	}
+	p = px_worker_pool(s->w, 0, v); /* issue #2: every statement goes to the first shard */
+	b = px_pool_get(p, s);
+	if (b != NULL) {
+		s->be = b;
+		px_cmd_go(s);
+		return;
+	}
+	s->want = p;
+	event_assign(&s->wait_ev, s->w->base, -1, 0, px_cmd_wait_timeout, s);
+	s->wait_ev_added = event_add(&s->wait_ev, &tv) == 0;
+	px_sess_set_state(s, PX_SESS_WAIT_BACKEND);
+}
+
+/* ---- replaying schema and charset on the backend ---- */
+
+static void
+px_cmd_sync_send(struct px_session *s, uint8_t cmd, const char *text, enum px_sync_step step)
+{
+	struct evbuffer *out = bufferevent_get_output(s->be->bev);
+	size_t n = strlen(text);
+	uint8_t hdr[MP_HDR_LEN];
+
+	mp_hdr_put(hdr, (uint32_t)(n + 1), 0);
+	evbuffer_add(out, hdr, sizeof(hdr));
+	evbuffer_add(out, &cmd, 1);
+	evbuffer_add(out, text, n);
+	mp_resp_begin(&s->resp, cmd, s->be->deprecate_eof);
+	s->sync = step;
+	px_sess_set_state(s, PX_SESS_SYNC);
+}
+
+static void
+px_cmd_forward(struct px_session *s)
+{
+	struct px_backend *b = s->be;
+
+	evbuffer_remove_buffer(bufferevent_get_input(s->cl), bufferevent_get_output(b->bev),
+			       s->cmd_len);
+	s->cmd_len = 0;
+	s->w->stats.commands++;
+	if (!mp_cmd_has_reply(s->cmd)) {
+		px_cmd_finish(s);
+		return;
+	}
+	mp_resp_begin(&s->resp, s->cmd, b->deprecate_eof);
+	s->left_state = false;
+	s->next_seq = (uint8_t)s->cmd_pkts;
+	px_sess_set_state(s, PX_SESS_FORWARD);
+}
+
+/* With a backend in hand: sync what differs, then run the command (or finish the login). */
+static void
+px_cmd_go(struct px_session *s)
+{
+	struct px_backend *b = s->be;
+	char sql[128];
+
+	if (s->schema[0] != '\0' && strcmp(b->schema, s->schema) != 0) {
+		px_cmd_sync_send(s, MP_COM_INIT_DB, s->schema, PX_SYNC_SCHEMA);
+		return;
+	}
+	if (b->collation != s->collation) {
+		snprintf(sql, sizeof(sql), "SET NAMES %s", px_collation_names(s->collation));
+		px_cmd_sync_send(s, MP_COM_QUERY, sql, PX_SYNC_NAMES);
+		return;
+	}
+	s->sync = PX_SYNC_NONE;
+	if (s->login_pending) {
+		s->login_pending = false;
+		px_sess_send_ok(s, s->login_ok_seq);
+		px_cmd_finish(s);
+		return;
+	}
+	px_cmd_forward(s);
+}
+
+/* Reads one complete packet of at most <max> bytes from <in>: payload view or NULL. */
+static const uint8_t *
+px_cmd_packet(struct evbuffer *in, struct mp_hdr *hdr, uint32_t max, bool *too_big)
+{
+	uint8_t h[MP_HDR_LEN];
+	size_t have = evbuffer_get_length(in);
+
+	*too_big = false;
+	if (have < MP_HDR_LEN) {
+		return NULL;
+	}
+	evbuffer_copyout(in, h, sizeof(h));
+	hdr->len = px_hdr_len(h);
+	hdr->seq = h[3];
+	if (hdr->len > max) {
+		*too_big = true;
+		return NULL;
+	}
+	if (have < MP_HDR_LEN + (size_t)hdr->len) {
+		return NULL;
+	}
+	return evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)hdr->len) + MP_HDR_LEN;
+}
+
+/* The backend refused our INIT_DB / SET NAMES: the client gets the server's ERR. */
+static void
+px_cmd_sync_failed(struct px_session *s, const uint8_t *err, uint32_t len)
+{
+	uint8_t seq = s->login_pending ? s->login_ok_seq : (uint8_t)s->cmd_pkts;
+
+	px_sess_send(s, seq, err, len);
+	if (s->sync == PX_SYNC_SCHEMA) {
+		s->schema[0] = '\0'; /* e.g. dropped meanwhile: go on without a default schema */
+	}
+	if (s->login_pending) {
+		s->login_pending = false;
+		px_sess_close(s, "login schema refused");
+		return;
+	}
+	px_cmd_drain(s);
+	px_cmd_finish(s);
+}
+
+static void px_cmd_broken(struct px_session *s, const char *why);
+
+static void
+px_cmd_sync_read(struct px_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->be->bev);
+	struct mp_resp_event ev;
+	struct mp_hdr hdr;
+	const uint8_t *pl;
+	uint8_t err[600];
+	bool too_big;
+
+	pl = px_cmd_packet(in, &hdr, PX_SYNC_PKT_MAX, &too_big);
+	if (pl == NULL) {
+		if (too_big) {
+			px_cmd_broken(s, "oversized reply to a session sync");
+		}
+		return;
+	}
+	if (mp_resp_feed(&s->resp, pl, hdr.len, hdr.len, &ev) != MP_OK || !ev.done) {
+		px_cmd_broken(s, "unexpected reply to a session sync");
+		return;
+	}
+	if (ev.kind == MP_PKT_ERR) {
+		uint32_t n = hdr.len < sizeof(err) ? hdr.len : (uint32_t)sizeof(err);
+
+		memcpy(err, pl, n);
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
+		px_cmd_sync_failed(s, err, n);
+		return;
+	}
+	evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
+	if (s->sync == PX_SYNC_SCHEMA) {
+		snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
+	} else {
+		s->be->collation = s->collation;
+	}
+	px_cmd_go(s);
+}
+
+/* ---- streaming the response ---- */
+
+/* Learns the default schema from a session-state block (backends track schema changes). */
+static void
+px_cmd_track(struct px_session *s, struct ms_slice st)
+{
+	struct mp_cursor c, e;
+	struct ms_slice data, name;
+	uint8_t type;
+
+	mp_cursor_init(&c, st.ptr, st.len);
+	while (mp_u8_read(&c, &type) == MP_OK && mp_lenenc_str_read(&c, &data) == MP_OK) {
+		if (type != 1) { /* SESSION_TRACK_SCHEMA */
+			continue;
+		}
+		mp_cursor_init(&e, data.ptr, data.len);
+		if (mp_lenenc_str_read(&e, &name) == MP_OK && name.len <= PX_NAME_MAX) {
+			memcpy(s->schema, name.ptr, name.len);
+			s->schema[name.len] = '\0';
+			memcpy(s->be->schema, name.ptr, name.len);
+			s->be->schema[name.len] = '\0';
+		}
+	}
+}
+
+/*
+ * An OK from the backend: note what the next statement may ask about, learn schema changes,
+ * and strip the session-state block the client did not negotiate. Returns true if it queued a
+ * rewritten packet (and drained the original), false if the original should be moved as is.
+ */
+static bool
+px_cmd_relay_ok(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl)
+{
+	struct evbuffer *in = bufferevent_get_input(s->be->bev);
+	uint8_t buf[1024];
+	struct mp_writer w;
+	struct mp_ok ok;
+
+	if (mp_ok_read(pl, hdr->len, true, &ok) != MP_OK) {
+		return false;
+	}
+	if (ok.affected_rows > 0 || ok.last_insert_id > 0 || ok.warnings > 0) {
+		s->left_state = true;
+	}
+	if (!(ok.status & MP_STATUS_STATE_CHANGED)) {
+		return false;
+	}
+	px_cmd_track(s, ok.session_state);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_ok_write(&w, &ok, false);
+	if (w.overflow) {
+		return false;
+	}
+	px_sess_send(s, hdr->seq, buf, mp_writer_len(&w));
+	evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr->len);
+	return true;
+}
+
+static void
+px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
+	     const struct mp_resp_event *ev)
+{
+	s->next_seq = (uint8_t)(hdr->seq + 1);
+	if (ev->kind == MP_PKT_OK && px_cmd_relay_ok(s, hdr, pl)) {
+		return;
+	}
+	if (ev->kind == MP_PKT_ERR || (ev->kind == MP_PKT_EOF && hdr->len >= 3 && (pl[1] | pl[2]) != 0)) {
+		s->left_state = true; /* SHOW WARNINGS / ERRORS may follow */
+	}
+	evbuffer_remove_buffer(bufferevent_get_input(s->be->bev), bufferevent_get_output(s->cl),
+			       MP_HDR_LEN + (size_t)hdr->len);
+}
+
+static void
+px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
+{
+	if (ev->kind == MP_PKT_OK || ev->kind == MP_PKT_EOF) {
+		s->status = ev->status;
+	}
+	s->hold_prev = s->left_state;
+	px_cmd_finish(s);
+}
+
+void
+px_cmd_pump(struct px_session *s)
+{
+	struct evbuffer *in, *out;
+	uint8_t peek[MP_HDR_LEN + MP_RESP_PEEK];
+	struct mp_resp_event ev;
+	struct mp_hdr hdr;
+
+	if (s->state != PX_SESS_FORWARD || s->be == NULL || s->be_paused) {
+		return;
+	}
+	in = bufferevent_get_input(s->be->bev);
+	out = bufferevent_get_output(s->cl);
+	for (;;) {
+		const uint8_t *pl = peek + MP_HDR_LEN;
+		size_t have = evbuffer_get_length(in);
+		size_t avail;
+		enum mp_rc rc;
+
+		if (evbuffer_get_length(out) >= PX_HIGH_WATER) {
+			s->be_paused = true; /* resumed by the client's write callback */
+			bufferevent_disable(s->be->bev, EV_READ);
+			return;
+		}
+		if (have < MP_HDR_LEN) {
+			return;
+		}
+		evbuffer_copyout(in, peek, sizeof(peek));
+		hdr.len = px_hdr_len(peek);
+		hdr.seq = peek[3];
+		if (have < MP_HDR_LEN + (size_t)hdr.len) {
+			return; /* whole packets only; at most 16 MiB waits here */
+		}
+		avail = hdr.len < MP_RESP_PEEK ? hdr.len : MP_RESP_PEEK;
+		rc = mp_resp_feed(&s->resp, pl, avail, hdr.len, &ev);
+		if (rc == MP_NEED_MORE) {
+			pl = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)hdr.len) + MP_HDR_LEN;
+			rc = mp_resp_feed(&s->resp, pl, hdr.len, hdr.len, &ev);
+		}
+		if (rc != MP_OK) {
+			px_cmd_broken(s, "malformed response");
+			return;
+		}
+		px_cmd_relay(s, &hdr, pl, &ev);
+		if (ev.done) {
+			px_cmd_response_done(s, &ev);
+			return;
+		}
+	}
+}
+
+/* The backend broke the protocol: its stream cannot be trusted, and neither can the reply. */
+static void
+px_cmd_broken(struct px_session *s, const char *why)
+{
+	uint8_t seq = s->state == PX_SESS_FORWARD ? s->next_seq : (uint8_t)s->cmd_pkts;
+
+	ms_log_error("session %llu: backend %llu: %s; closing both", (unsigned long long)s->id,
+		     (unsigned long long)s->be->id, why);
+	px_sess_send_err(s, s->login_pending ? s->login_ok_seq : seq, 1158, "08S01",
+			 "myshard: %s from shard %s", why, px_pool_shard_name(s->be->pool));
+	px_sess_close(s, why);
+}
+
+/* ---- reading commands ---- */
+
+static bool
+px_cmd_query(struct px_session *s, uint32_t len)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cl);
+	const char *sql = (const char *)evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN + 1;
+	struct rt_class cls;
+
+	rt_classify(sql, len - 1, &cls);
+	if (cls.flags & RT_CLASS_KILL) {
+		return px_cmd_refuse(s, 1235, "42000",
+				     "myshard does not support KILL yet: connection ids differ per backend");
+	}
+	if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL) {
+		return px_cmd_refuse(s, 1235, "HY000",
+				     "myshard: this statement reads state left by an earlier statement "
+				     "(LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS(), warnings) whose "
+				     "backend connection was already returned to the pool; run them in "
+				     "one transaction");
+	}
+	if (cls.sticky & ~s->sticky) {
+		ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
+			     rt_sticky_name(cls.sticky & ~s->sticky));
+		if (s->sticky == 0) {
+			s->w->stats.pins++;
+		}
+		s->sticky |= cls.sticky;
+	}
+	px_cmd_acquire(s);
+	return true;
+}
+
+/* COM_STMT_* other than PREPARE need the connection that prepared the statement. */
+static bool
+px_cmd_stmt(struct px_session *s)
+{
+	if (s->be != NULL && (s->sticky & RT_STICKY_PREPARE)) {
+		px_cmd_acquire(s);
+		return true;
+	}
+	if (s->cmd == MP_COM_STMT_CLOSE || s->cmd == MP_COM_STMT_SEND_LONG_DATA) {
+		px_cmd_drain(s); /* no reply is ever sent for these */
+		return true;
+	}
+	return px_cmd_refuse(s, 1243, "HY000", "Unknown prepared statement handler given to myshard");
+}
+
+static bool
+px_cmd_reset(struct px_session *s)
+{
+	struct px_backend *b = s->be;
+
+	px_cmd_drain(s);
+	if (b != NULL) {
+		s->be = NULL;
+		b->owner = NULL;
+		px_pool_drop(b); /* its state (variables, statements, temp tables) goes with it */
+	}
+	s->sticky = 0;
+	s->hold_prev = false;
+	s->status = MP_STATUS_AUTOCOMMIT;
+	px_sess_send_ok(s, 1);
+	return true;
+}
+
+static bool
+px_cmd_dispatch(struct px_session *s, uint32_t first_len)
+{
+	switch (s->cmd) {
+	case MP_COM_QUIT:
+		px_cmd_drain(s);
+		px_sess_close(s, "COM_QUIT");
+		return false;
+	case MP_COM_QUERY:
+		return px_cmd_query(s, first_len);
+	case MP_COM_STMT_PREPARE:
+	case MP_COM_SET_OPTION:
+		s->w->stats.pins += s->sticky == 0;
+		s->sticky |= s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
+		px_cmd_acquire(s);
+		return true;
+	case MP_COM_INIT_DB:
+	case MP_COM_PING:
+	case MP_COM_STATISTICS:
+	case MP_COM_FIELD_LIST:
+		px_cmd_acquire(s);
+		return true;
+	case MP_COM_STMT_EXECUTE:
+	case MP_COM_STMT_FETCH:
+	case MP_COM_STMT_RESET:
+	case MP_COM_STMT_CLOSE:
+	case MP_COM_STMT_SEND_LONG_DATA:
+		return px_cmd_stmt(s);
+	case MP_COM_RESET_CONNECTION:
+		return px_cmd_reset(s);
+	case MP_COM_CHANGE_USER:
+		return px_cmd_refuse(s, 1235, "42000", "myshard does not support COM_CHANGE_USER yet");
+	case MP_COM_PROCESS_KILL:
+		return px_cmd_refuse(s, 1235, "42000",
+				     "myshard does not support COM_PROCESS_KILL yet: connection ids differ per backend");
+	default:
+		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");
+	}
+}
+
+bool
+px_cmd_step(struct px_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cl);
+	struct px_cmd_frame f = { 0 };
+	struct evbuffer_ptr ptr;
+
+	switch (px_cmd_scan(in, s->w->conf->max_packet, &f)) {
+	case PX_SCAN_MORE:
+		return false;
+	case PX_SCAN_BAD_SEQ:
+		px_sess_send_err(s, (uint8_t)(f.bad_seq + 1), 1156, "08S01", "Got packets out of order");
+		px_sess_close(s, "packet out of order");
+		return false;
+	case PX_SCAN_TOO_BIG:
+		px_sess_send_err(s, 1, 1153, "08S01", "Got a packet bigger than 'max_allowed_packet' bytes");
+		px_sess_close(s, "packet bigger than max_packet");
+		return false;
+	case PX_SCAN_READY:
+		break;
+	}
+	s->cmd_len = f.total;
+	s->cmd_pkts = f.npkts;
+	if (f.first_len == 0) {
+		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");
+	}
+	evbuffer_ptr_set(in, &ptr, MP_HDR_LEN, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &ptr, &s->cmd, 1);
+	return px_cmd_dispatch(s, f.first_len);
+}
+
+/* ---- entry points from pools and backends (outermost frames for the session) ---- */
+
+void
+px_session_backend_ready(struct px_session *s, struct px_backend *b)
+{
+	if (s->wait_ev_added) {
+		event_del(&s->wait_ev);
+		s->wait_ev_added = false;
+	}
+	s->want = NULL;
+	s->be = b;
+	px_cmd_go(s);
+	px_sess_settle(s);
+}
+
+void
+px_session_backend_failed(struct px_session *s, const char *why)
+{
+	if (s->wait_ev_added) {
+		event_del(&s->wait_ev);
+		s->wait_ev_added = false;
+	}
+	s->want = NULL;
+	if (s->login_pending) {
+		px_sess_send_err(s, s->login_ok_seq, 1158, "08S01", "myshard: %s", why);
+		px_sess_close(s, "no backend at login");
+	} else {
+		px_cmd_drain(s);
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1158, "08S01", "myshard: %s", why);
+		px_cmd_finish(s);
+	}
+	px_sess_settle(s);
+}
+
+void
+px_session_backend_read(struct px_session *s)
+{
+	if (s->state == PX_SESS_FORWARD) {
+		px_cmd_pump(s);
+	} else if (s->state == PX_SESS_SYNC) {
+		px_cmd_sync_read(s);
+	} else if (evbuffer_get_length(bufferevent_get_input(s->be->bev)) > 0) {
+		/* a held but idle backend spoke unasked (e.g. killed with an error): drop it */
+		px_session_backend_lost(s, "unexpected data from an idle backend");
+		return;
+	}
+	px_sess_settle(s);
+}
+
+void
+px_session_backend_lost(struct px_session *s, const char *why)
+{
+	struct px_backend *b = s->be;
+	bool mid = s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC;
+	bool stateful = s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
+			!(s->status & MP_STATUS_AUTOCOMMIT) || s->login_pending;
+	uint8_t seq = s->state == PX_SESS_FORWARD ? s->next_seq :
+		      s->login_pending		 ? s->login_ok_seq :
+						   (uint8_t)s->cmd_pkts;
+	char shard[PX_NAME_MAX + 1];
+
+	snprintf(shard, sizeof(shard), "%s", px_pool_shard_name(b->pool));
+	s->be = NULL;
+	s->be_paused = false;
+	b->owner = NULL;
+	px_pool_drop(b);
+	s->hold_prev = false;
+	if (mid) {
+		px_sess_send_err(s, seq, 1158, "08S01",
+				 "myshard: lost connection to shard %s during the statement (%s)", shard,
+				 why);
+		if (s->state == PX_SESS_SYNC && !s->login_pending) {
+			px_cmd_drain(s);
+		}
+	}
+	if (stateful) {
+		/* its transaction, variables or statements are gone: the client must reconnect */
+		px_sess_close(s, "backend with session state lost");
+	} else if (mid) {
+		px_cmd_finish(s);
+	}
+	px_sess_settle(s);
+}

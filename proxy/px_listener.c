@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_listener.c - accept on the main thread, round-robin hand-off to workers.
+ */
+#include "proxy/px_listener.h"
+
+#include "common/ms_log.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct px_listener {
+	struct evconnlistener *ev; /* owned */
+	struct px_worker *ws;      /* borrowed */
+	unsigned int n;
+	unsigned int next;         /* round-robin cursor */
+};
+
+/* Every worker is saturated: tell the client plainly instead of hanging up on it. */
+static void
+px_listener_refuse(int fd)
+{
+	uint8_t buf[128];
+	struct mp_writer w;
+	ssize_t rc;
+
+	mp_writer_init(&w, buf + MP_HDR_LEN, sizeof(buf) - MP_HDR_LEN);
+	mp_err_write(&w, 1040, "08004", "Too many connections");
+	mp_hdr_put(buf, (uint32_t)mp_writer_len(&w), 0);
+	rc = send(fd, buf, MP_HDR_LEN + mp_writer_len(&w), MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)rc;
+	close(fd);
+}
+
+static void
+px_listener_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		   void *arg)
+{
+	struct px_listener *l = arg;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	char peer[80];
+	int one = 1;
+	unsigned int port = 0;
+
+	(void)ev;
+	(void)salen;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(peer, sizeof(peer), "%s:%u", ip, port);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (unsigned int tries = 0; tries < l->n; tries++) {
+		struct px_worker *w = &l->ws[l->next];
+
+		l->next = (l->next + 1) % l->n;
+		if (px_worker_send_fd(w, fd, peer)) {
+			return;
+		}
+	}
+	ms_log_warn("listener: every worker mailbox is full; refusing %s", peer);
+	px_listener_refuse(fd);
+}
+
+static void
+px_listener_error(struct evconnlistener *ev, void *arg)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+
+	(void)ev;
+	(void)arg;
+	/* EMFILE and friends: keep listening; the condition may clear */
+	ms_log_error("listener: accept failed: %s", evutil_socket_error_to_string(err));
+}
+
+struct px_listener *
+px_listener_new(struct event_base *base, const char *addr, uint16_t port, struct px_worker *ws,
+		unsigned int n)
+{
+	struct px_listener *l = calloc(1, sizeof(*l));
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char spec[128];
+
+	if (l == NULL) {
+		return NULL;
+	}
+	snprintf(spec, sizeof(spec), strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u", addr, port);
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
+		ms_log_error("listener: cannot parse address %s", spec);
+		free(l);
+		return NULL;
+	}
+	l->ws = ws;
+	l->n = n;
+	l->ev = evconnlistener_new_bind(base, px_listener_accept, l,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+					1024, (struct sockaddr *)&ss, sslen);
+	if (l->ev == NULL) {
+		ms_log_error("listener: cannot listen on %s: %s", spec, strerror(errno));
+		free(l);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(l->ev, px_listener_error);
+	ms_log_info("listening on %s with %u workers", spec, n);
+	return l;
+}
+
+void
+px_listener_free(struct px_listener *l)
+{
+	if (l == NULL) {
+		return;
+	}
+	evconnlistener_free(l->ev);
+	free(l);
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_pool.c - per-worker backend pools. State is location: a backend is on <idle> or
+ * <busy>; the counters are the list lengths. Connect failures fail waiting sessions at once
+ * instead of letting them sit until their timeout.
+ */
+#include "proxy/px_pool.h"
+
+#include "common/ms_log.h"
+#include "conf/conf.h"
+#include "proxy/px_backend.h"
+#include "proxy/px_session.h"
+#include "topology/topo.h"
+
+#include <stdio.h>
+
+void
+px_pool_init(struct px_pool *p, struct px_worker *w, size_t shard, unsigned int variant)
+{
+	snprintf(p->shard_name, sizeof(p->shard_name), "%s", w->conf->shards[shard].name);
+	p->w = w;
+	p->shard = shard;
+	p->variant = variant;
+	TAILQ_INIT(&p->idle);
+	TAILQ_INIT(&p->busy);
+	TAILQ_INIT(&p->waiters);
+}
+
+void
+px_pool_deinit(struct px_pool *p)
+{
+	struct px_backend *b;
+
+	while ((b = TAILQ_FIRST(&p->idle)) != NULL) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		px_backend_free(b, true);
+	}
+	while ((b = TAILQ_FIRST(&p->busy)) != NULL) {
+		TAILQ_REMOVE(&p->busy, b, link);
+		px_backend_free(b, false);
+	}
+	p->n_idle = p->n_busy = p->n_connecting = 0;
+}
+
+const char *
+px_pool_shard_name(const struct px_pool *p)
+{
+	return p->shard_name;
+}
+
+/* Starts one more connection if the pool may grow. */
+static void
+px_pool_grow(struct px_pool *p)
+{
+	const struct topo_snapshot *snap;
+	struct px_backend *b;
+	const char *err = NULL;
+
+	if (p->n_idle + p->n_busy >= p->w->conf->pool_max) {
+		return;
+	}
+	snap = topo_read_begin(p->w->topo);
+	b = px_backend_start(p, snap, p->shard, &err);
+	topo_read_end(p->w->topo);
+	p->w->stats.backend_connects++;
+	if (b == NULL) {
+		ms_log_error("worker %u: cannot start a connection to shard %s: %s", p->w->idx,
+			     px_pool_shard_name(p), err);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&p->busy, b, link);
+	p->n_busy++;
+	p->n_connecting++;
+}
+
+static void
+px_pool_assign(struct px_backend *b, struct px_session *s)
+{
+	b->state = PX_BE_ACTIVE;
+	b->owner = s;
+}
+
+struct px_backend *
+px_pool_get(struct px_pool *p, struct px_session *s)
+{
+	struct px_backend *b = TAILQ_FIRST(&p->idle);
+
+	if (b != NULL && TAILQ_EMPTY(&p->waiters)) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		p->n_idle--;
+		TAILQ_INSERT_TAIL(&p->busy, b, link);
+		p->n_busy++;
+		px_pool_assign(b, s);
+		return b;
+	}
+	TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
+	s->in_wait_list = true;
+	p->n_waiting++;
+	/* connections already on their way serve the earlier waiters first */
+	if (p->n_waiting > p->n_connecting) {
+		px_pool_grow(p);
+	}
+	return NULL;
+}
+
+void
+px_pool_cancel(struct px_pool *p, struct px_session *s)
+{
+	if (s->in_wait_list) {
+		TAILQ_REMOVE(&p->waiters, s, wait_link);
+		s->in_wait_list = false;
+		p->n_waiting--;
+	}
+}
+
+/* Hands <b> (on busy, not owned) to the first waiter, or parks it idle. */
+static void
+px_pool_offer(struct px_pool *p, struct px_backend *b)
+{
+	struct px_session *s = TAILQ_FIRST(&p->waiters);
+
+	if (s == NULL) {
+		TAILQ_REMOVE(&p->busy, b, link);
+		p->n_busy--;
+		b->state = PX_BE_IDLE;
+		b->owner = NULL;
+		TAILQ_INSERT_HEAD(&p->idle, b, link);
+		p->n_idle++;
+		return;
+	}
+	TAILQ_REMOVE(&p->waiters, s, wait_link);
+	s->in_wait_list = false;
+	p->n_waiting--;
+	px_pool_assign(b, s);
+	px_session_backend_ready(s, b);
+}
+
+void
+px_pool_put(struct px_backend *b)
+{
+	b->owner = NULL;
+	px_pool_offer(b->pool, b);
+}
+
+void
+px_pool_drop(struct px_backend *b)
+{
+	struct px_pool *p = b->pool;
+
+	if (b->state == PX_BE_IDLE) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		p->n_idle--;
+	} else {
+		TAILQ_REMOVE(&p->busy, b, link);
+		p->n_busy--;
+		if (b->state == PX_BE_CONNECTING) {
+			p->n_connecting--;
+		}
+	}
+	p->w->stats.backend_closed++;
+	px_backend_free(b, false);
+	if (!TAILQ_EMPTY(&p->waiters) && p->n_connecting == 0) {
+		px_pool_grow(p);
+	}
+}
+
+/* A connect failed: nothing else is coming for the waiters if nothing else is connecting or
+ * running, so fail them all now with the server's reason. */
+static void
+px_pool_fail_waiters(struct px_pool *p, const char *err)
+{
+	char msg[400];
+	struct px_session *s;
+	bool all = p->n_connecting == 0 && p->n_busy == 0;
+
+	snprintf(msg, sizeof(msg), "shard %s unavailable: %s", px_pool_shard_name(p), err);
+	while ((s = TAILQ_FIRST(&p->waiters)) != NULL) {
+		TAILQ_REMOVE(&p->waiters, s, wait_link);
+		s->in_wait_list = false;
+		p->n_waiting--;
+		px_session_backend_failed(s, msg);
+		if (!all) {
+			break;
+		}
+	}
+}
+
+void
+px_pool_connected(struct px_backend *b, const char *err)
+{
+	struct px_pool *p = b->pool;
+
+	p->n_connecting--;
+	b->state = PX_BE_ACTIVE; /* on busy until offered */
+	if (err == NULL) {
+		px_pool_offer(p, b);
+		return;
+	}
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", err); /* <err> may live inside <b> */
+	p->w->stats.backend_connect_failures++;
+	ms_log_warn("worker %u: connect to shard %s failed: %s", p->w->idx, px_pool_shard_name(p), why);
+	TAILQ_REMOVE(&p->busy, b, link);
+	p->n_busy--;
+	px_backend_free(b, false);
+	px_pool_fail_waiters(p, why);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_sess_io.h - session internals shared by px_session.c (connection phase) and
+ * px_command.c (command phase): state changes, packets to the client, closing. Not for use
+ * outside those two files. None of these frees the session; px_sess_settle() does, and only the
+ * outermost frame may call it.
+ */
+#ifndef MYSHARD_PROXY_PX_SESS_IO_H
+#define MYSHARD_PROXY_PX_SESS_IO_H
+
+#include "proxy/px_types.h"
+
+#define PX_HIGH_WATER (1024 * 1024) /* stop reading the backend above this much client output */
+#define PX_LOW_WATER  (256 * 1024)  /* ... and resume below this */
+
+void px_sess_set_state(struct px_session *s, enum px_sess_state to);
+/* Queues one packet (<len> <= MP_MAX_PAYLOAD) with sequence id <seq> to the client. */
+void px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len);
+void px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		      const char *fmt, ...) MS_PRINTF(5, 6);
+/* An OK with no rows affected and the session's current status. */
+void px_sess_send_ok(struct px_session *s, uint8_t seq);
+/* Starts closing: drops any backend, flushes queued output, then DONE. */
+void px_sess_close(struct px_session *s, const char *why);
+/* Frees <s> if it is DONE. Outermost frames only. */
+void px_sess_settle(struct px_session *s);
+/* Handles whatever complete packets the client has sent, as far as the state allows. */
+void px_sess_process_input(struct px_session *s);
+/* "charset COLLATE collation" for SET NAMES, or NULL for an id myshard does not know. */
+const char *px_collation_names(uint8_t id) MS_MUSTCHECK;
+
+#endif /* MYSHARD_PROXY_PX_SESS_IO_H */

@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_session.c - the client session: connection phase (greeting, HandshakeResponse41,
+ * optional auth switch, mysql_native_password check) and the plumbing every phase shares
+ * (packets to the client, state changes, closing). The command phase is in px_command.c.
+ */
+#include "proxy/px_session.h"
+
+#include "common/ms_log.h"
+#include "conf/conf.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_command.h"
+#include "proxy/px_pool.h"
+#include "proxy/px_sess_io.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define PX_SERVER_VERSION "5.5.5-10.11.6-MariaDB-myshard-0.1.0"
+#define PX_HANDSHAKE_MAX  65536 /* a HandshakeResponse bigger than this is not a real one */
+
+static uint64_t px_session_next_id = 1; /* atomic */
+
+/* Allowed moves: bit <to> set in px_sess_moves[<from>]. */
+#define PX_M(st) (1u << (st))
+static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
+	[PX_SESS_HANDSHAKE] = PX_M(PX_SESS_AUTH_SWITCH) | PX_M(PX_SESS_IDLE) |
+			      PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
+			      PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
+				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
+			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
+				 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_SYNC] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
+			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_FORWARD] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_CLOSING] = PX_M(PX_SESS_DONE),
+	[PX_SESS_DONE] = 0,
+};
+
+static const char *const px_sess_names[PX_SESS_NSTATES] = {
+	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "closing", "done",
+};
+
+void
+px_sess_set_state(struct px_session *s, enum px_sess_state to)
+{
+	if (!(px_sess_moves[s->state] & PX_M(to))) {
+		ms_log_error("session %llu: illegal move %s -> %s", (unsigned long long)s->id,
+			     px_sess_names[s->state], px_sess_names[to]);
+		MS_BUG("illegal session state change");
+	}
+	ms_log_debug("session %llu: %s -> %s", (unsigned long long)s->id, px_sess_names[s->state],
+		     px_sess_names[to]);
+	if (s->w->conf->client_idle_timeout_ms > 0 && (s->state == PX_SESS_IDLE) != (to == PX_SESS_IDLE)) {
+		struct timeval tv = { s->w->conf->client_idle_timeout_ms / 1000,
+				      (s->w->conf->client_idle_timeout_ms % 1000) * 1000 };
+
+		bufferevent_set_timeouts(s->cl, to == PX_SESS_IDLE ? &tv : NULL, NULL);
+	}
+	s->state = to;
+}
+
+/* Collations a client may ask for, and the SET NAMES that gives a backend the same. */
+static const struct {
+	uint8_t id;
+	const char *names;
+} px_collations[] = {
+	{ 8, "latin1 COLLATE latin1_swedish_ci" },
+	{ 11, "ascii COLLATE ascii_general_ci" },
+	{ 33, "utf8mb3 COLLATE utf8mb3_general_ci" },
+	{ 45, "utf8mb4 COLLATE utf8mb4_general_ci" },
+	{ 46, "utf8mb4 COLLATE utf8mb4_bin" },
+	{ 47, "latin1 COLLATE latin1_bin" },
+	{ 48, "latin1 COLLATE latin1_general_ci" },
+	{ 63, "binary" },
+	{ 83, "utf8mb3 COLLATE utf8mb3_bin" },
+	{ 192, "utf8mb3 COLLATE utf8mb3_unicode_ci" },
+	{ 224, "utf8mb4 COLLATE utf8mb4_unicode_ci" },
+};
+
+const char *
+px_collation_names(uint8_t id)
+{
+	for (size_t i = 0; i < MS_ARRAY_LEN(px_collations); i++) {
+		if (px_collations[i].id == id) {
+			return px_collations[i].names;
+		}
+	}
+	return NULL;
+}
+
+/* MySQL 8's 255 (utf8mb4_0900_ai_ci) and unknown ids would silently become latin1 on MariaDB
+ * (PROTOCOL-NOTES §11): map them to utf8mb4_general_ci. */
+static uint8_t
+px_collation_normalize(uint8_t id)
+{
+	return px_collation_names(id) != NULL ? id : 45;
+}
+
+void
+px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len)
+{
+	uint8_t hdr[MP_HDR_LEN];
+	struct evbuffer *out = bufferevent_get_output(s->cl);
+
+	mp_hdr_put(hdr, (uint32_t)len, seq);
+	evbuffer_add(out, hdr, sizeof(hdr));
+	evbuffer_add(out, payload, len);
+}
+
+void
+px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
+		 const char *fmt, ...)
+{
+	char msg[512];
+	uint8_t buf[600];
+	struct mp_writer w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_err_write(&w, code, sqlstate, msg);
+	MS_ASSERT(!w.overflow);
+	px_sess_send(s, seq, buf, mp_writer_len(&w));
+	ms_log_debug("session %llu: ERR %u (%s) %s", (unsigned long long)s->id, code, sqlstate, msg);
+}
+
+void
+px_sess_send_ok(struct px_session *s, uint8_t seq)
+{
+	struct mp_ok ok = { .header = MP_OK_HDR, .status = s->status };
+	uint8_t buf[32];
+	struct mp_writer w;
+
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_ok_write(&w, &ok, false);
+	px_sess_send(s, seq, buf, mp_writer_len(&w));
+}
+
+/* Gives back or destroys the backend <s> holds, depending on whether it is clean. */
+static void
+px_sess_release_all(struct px_session *s, bool clean)
+{
+	struct px_backend *b = s->be;
+
+	if (s->want != NULL) {
+		px_pool_cancel(s->want, s);
+		s->want = NULL;
+	}
+	if (s->wait_ev_added) {
+		event_del(&s->wait_ev);
+		s->wait_ev_added = false;
+	}
+	if (b == NULL) {
+		return;
+	}
+	s->be = NULL;
+	if (s->be_paused) {
+		bufferevent_enable(b->bev, EV_READ);
+		s->be_paused = false;
+	}
+	if (clean) {
+		px_pool_put(b);
+	} else {
+		b->owner = NULL;
+		px_pool_drop(b);
+	}
+}
+
+void
+px_sess_close(struct px_session *s, const char *why)
+{
+	if (s->state == PX_SESS_CLOSING || s->state == PX_SESS_DONE) {
+		return;
+	}
+	ms_log_debug("session %llu: closing: %s", (unsigned long long)s->id, why);
+	/* a session that ends while holding a connection leaves state on it: never reuse it */
+	px_sess_release_all(s, false);
+	bufferevent_disable(s->cl, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(s->cl)) > 0) {
+		bufferevent_setwatermark(s->cl, EV_WRITE, 0, 0);
+		px_sess_set_state(s, PX_SESS_CLOSING);
+		return;
+	}
+	px_sess_set_state(s, PX_SESS_DONE);
+}
+
+static void
+px_sess_free(struct px_session *s)
+{
+	px_sess_release_all(s, false);
+	TAILQ_REMOVE(&s->w->sessions, s, link);
+	s->w->n_sessions--;
+	s->w->stats.clients_closed++;
+	bufferevent_free(s->cl);
+	ms_log_debug("session %llu: freed", (unsigned long long)s->id);
+	free(s);
+}
+
+void
+px_sess_settle(struct px_session *s)
+{
+	if (s->state == PX_SESS_DONE) {
+		px_sess_free(s);
+	}
+}
+
+/* ---- connection phase ---- */
+
+static void
+px_sess_scramble(uint8_t out[MP_SCRAMBLE_LEN])
+{
+	if (getrandom(out, MP_SCRAMBLE_LEN, 0) != MP_SCRAMBLE_LEN) {
+		/* getrandom() on Linux >= 3.17 does not fail for 20 bytes; be safe anyway */
+		for (int i = 0; i < MP_SCRAMBLE_LEN; i++) {
+			out[i] = (uint8_t)random();
+		}
+	}
+	for (int i = 0; i < MP_SCRAMBLE_LEN; i++) {
+		out[i] = (uint8_t)(33 + out[i] % 94); /* printable, never NUL: it is NUL-terminated */
+	}
+}
+
+static void
+px_sess_greet(struct px_session *s)
+{
+	struct mp_greeting g = {
+		.version = PX_SERVER_VERSION,
+		.conn_id = (uint32_t)s->id,
+		.caps = PX_SERVER_CAPS,
+		.collation = 45,
+		.status = MP_STATUS_AUTOCOMMIT,
+		.auth_plugin = MP_NATIVE_PLUGIN,
+	};
+	uint8_t buf[256];
+	struct mp_writer w;
+
+	memcpy(g.scramble, s->scramble, MP_SCRAMBLE_LEN);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_greeting_write(&w, &g);
+	MS_ASSERT(!w.overflow);
+	px_sess_send(s, 0, buf, mp_writer_len(&w));
+	s->seq = 1;
+}
+
+/*
+ * Copies one whole packet from the client input when it is there. Returns the payload view
+ * (valid until the input is drained) and its header, or false if more bytes are needed.
+ */
+static bool
+px_sess_peek_packet(struct px_session *s, struct mp_hdr *hdr, const uint8_t **payload)
+{
+	struct evbuffer *in = bufferevent_get_input(s->cl);
+	uint8_t raw[MP_HDR_LEN];
+	struct mp_cursor c;
+	const uint8_t *all;
+
+	if (evbuffer_copyout(in, raw, sizeof(raw)) < (ev_ssize_t)sizeof(raw)) {
+		return false;
+	}
+	mp_cursor_init(&c, raw, sizeof(raw));
+	if (mp_hdr_read(&c, hdr) != MP_OK) {
+		return false;
+	}
+	if (hdr->len > PX_HANDSHAKE_MAX) {
+		*payload = NULL; /* caller rejects it; do not wait for megabytes */
+		return true;
+	}
+	if (evbuffer_get_length(in) < MP_HDR_LEN + (size_t)hdr->len) {
+		return false;
+	}
+	all = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)hdr->len);
+	*payload = all + MP_HDR_LEN;
+	return true;
+}
+
+static void
+px_sess_bad_handshake(struct px_session *s, const char *why)
+{
+	ms_log_info("session %llu (%s): bad handshake: %s", (unsigned long long)s->id, s->peer, why);
+	px_sess_send_err(s, s->seq, 1043, "08S01", "Bad handshake");
+	px_sess_close(s, why);
+}
+
+static void
+px_sess_deny(struct px_session *s, bool used_password)
+{
+	s->w->stats.auth_failures++;
+	ms_log_warn("session %llu (%s): access denied for user '%s'", (unsigned long long)s->id,
+		    s->peer, s->user);
+	px_sess_send_err(s, s->seq, 1045, "28000",
+			 "Access denied for user '%s'@'%.*s' (using password: %s)", s->user,
+			 (int)strcspn(s->peer, ":"), s->peer, used_password ? "YES" : "NO");
+	px_sess_close(s, "access denied");
+}
+
+/* Authentication passed: reply OK now, or first check the schema the client asked for. */
+static void
+px_sess_logged_in(struct px_session *s)
+{
+	ms_log_debug("session %llu (%s): user '%s' logged in", (unsigned long long)s->id, s->peer,
+		     s->user);
+	if (s->schema[0] == '\0') {
+		px_sess_send_ok(s, s->seq);
+		px_sess_set_state(s, PX_SESS_IDLE);
+		return;
+	}
+	s->login_pending = true;
+	s->login_ok_seq = s->seq;
+	px_cmd_acquire(s);
+}
+
+static void
+px_sess_check_token(struct px_session *s, const uint8_t *token, size_t len)
+{
+	const struct conf_user *u = conf_user_find(s->w->conf, s->user, strlen(s->user));
+
+	if (u == NULL || !mp_native_verify(s->scramble, u->native_stored, u->empty_password, token, len)) {
+		px_sess_deny(s, len > 0);
+		return;
+	}
+	px_sess_logged_in(s);
+}
+
+static void
+px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
+{
+	struct mp_hsresp r;
+
+	if (mp_hsresp_read(p, len, PX_SERVER_CAPS, &r) != MP_OK) {
+		px_sess_bad_handshake(s, "malformed HandshakeResponse");
+		return;
+	}
+	if (r.ssl_request) {
+		px_sess_bad_handshake(s, "client asked for TLS, which this listener does not offer");
+		return;
+	}
+	if (r.user.len == 0 || r.user.len > PX_USER_MAX || r.schema.len > PX_NAME_MAX ||
+	    memchr(r.user.ptr, 0, r.user.len) != NULL) {
+		px_sess_bad_handshake(s, "bad user or schema name");
+		return;
+	}
+	s->caps = r.caps & PX_SERVER_CAPS;
+	s->collation = px_collation_normalize(r.collation);
+	memcpy(s->user, r.user.ptr, r.user.len);
+	s->user[r.user.len] = '\0';
+	memcpy(s->schema, r.schema.ptr, r.schema.len);
+	s->schema[r.schema.len] = '\0';
+	s->seq++;
+	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
+	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
+	      memcmp(r.plugin.ptr, MP_NATIVE_PLUGIN, r.plugin.len) == 0)) {
+		uint8_t buf[64];
+		struct mp_writer w;
+
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_auth_switch_write(&w, MP_NATIVE_PLUGIN, s->scramble, MP_SCRAMBLE_LEN);
+		px_sess_send(s, s->seq++, buf, mp_writer_len(&w));
+		px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+		return;
+	}
+	px_sess_check_token(s, r.auth.ptr, r.auth.len);
+}
+
+/* One step of the connection phase; false when it must wait for more input. */
+static bool
+px_sess_login_step(struct px_session *s)
+{
+	struct mp_hdr hdr;
+	const uint8_t *payload;
+
+	if (!px_sess_peek_packet(s, &hdr, &payload)) {
+		return false;
+	}
+	if (payload == NULL) {
+		px_sess_bad_handshake(s, "oversized packet in the connection phase");
+		return false;
+	}
+	if (hdr.seq != s->seq) {
+		px_sess_bad_handshake(s, "wrong sequence id");
+		return false;
+	}
+	if (s->state == PX_SESS_HANDSHAKE) {
+		px_sess_on_response(s, payload, hdr.len);
+	} else {
+		s->seq++;
+		px_sess_check_token(s, payload, hdr.len);
+	}
+	evbuffer_drain(bufferevent_get_input(s->cl), MP_HDR_LEN + (size_t)hdr.len);
+	return true;
+}
+
+void
+px_sess_process_input(struct px_session *s)
+{
+	if (s->in_input) {
+		return; /* the loop below on the stack picks up where this call would */
+	}
+	s->in_input = true;
+	for (;;) {
+		bool progress;
+
+		switch (s->state) {
+		case PX_SESS_HANDSHAKE:
+		case PX_SESS_AUTH_SWITCH:
+			progress = px_sess_login_step(s);
+			break;
+		case PX_SESS_IDLE:
+			progress = px_cmd_step(s);
+			break;
+		default:
+			progress = false; /* busy: pipelined input waits in the buffer */
+			break;
+		}
+		if (!progress) {
+			break;
+		}
+	}
+	s->in_input = false;
+}
+
+/* ---- libevent callbacks: each is the outermost frame for its session ---- */
+
+static void
+px_sess_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	px_sess_process_input(s);
+	px_sess_settle(s);
+}
+
+static void
+px_sess_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	if (s->state == PX_SESS_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(s->cl)) == 0) {
+			px_sess_set_state(s, PX_SESS_DONE);
+		}
+	} else if (s->be_paused && s->be != NULL) {
+		s->be_paused = false;
+		bufferevent_enable(s->be->bev, EV_READ);
+		px_cmd_pump(s);
+	}
+	px_sess_settle(s);
+}
+
+static void
+px_sess_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		ms_log_info("session %llu (%s): idle timeout", (unsigned long long)s->id, s->peer);
+	} else {
+		ms_log_debug("session %llu (%s): client %s", (unsigned long long)s->id, s->peer,
+			     (what & BEV_EVENT_EOF) ? "closed the connection" : "socket error");
+	}
+	/* nothing more can be written to a client that is gone */
+	evbuffer_drain(bufferevent_get_output(s->cl), evbuffer_get_length(bufferevent_get_output(s->cl)));
+	px_sess_close(s, "client gone");
+	if (s->state == PX_SESS_CLOSING) {
+		px_sess_set_state(s, PX_SESS_DONE);
+	}
+	px_sess_settle(s);
+}
+
+void
+px_session_accept(struct px_worker *w, int fd, const char *peer)
+{
+	struct px_session *s = calloc(1, sizeof(*s));
+	size_t hw = (size_t)w->conf->max_packet + 2 * MP_HDR_LEN + 65536;
+
+	if (s == NULL) {
+		close(fd);
+		return;
+	}
+	s->cl = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (s->cl == NULL) {
+		close(fd);
+		free(s);
+		return;
+	}
+	s->id = __atomic_fetch_add(&px_session_next_id, 1, __ATOMIC_RELAXED);
+	s->w = w;
+	s->state = PX_SESS_HANDSHAKE;
+	s->status = MP_STATUS_AUTOCOMMIT;
+	snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	TAILQ_INSERT_TAIL(&w->sessions, s, link);
+	w->n_sessions++;
+	w->stats.clients_accepted++;
+	px_sess_scramble(s->scramble);
+	bufferevent_setcb(s->cl, px_sess_read_cb, px_sess_write_cb, px_sess_event_cb, s);
+	/* a client cannot make us buffer more than one maximal command ahead */
+	bufferevent_setwatermark(s->cl, EV_READ, 0, hw);
+	bufferevent_setwatermark(s->cl, EV_WRITE, PX_LOW_WATER, 0);
+	bufferevent_enable(s->cl, EV_READ | EV_WRITE);
+	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
+		     w->idx);
+	px_sess_greet(s);
+}
+
+void
+px_session_close_all(struct px_worker *w)
+{
+	struct px_session *s;
+
+	while ((s = TAILQ_FIRST(&w->sessions)) != NULL) {
+		px_sess_close(s, "shutdown");
+		s->state = PX_SESS_DONE;
+		px_sess_free(s);
+	}
+}

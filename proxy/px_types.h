@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_types.h - layouts of the proxy's runtime objects: worker, session, backend, pool.
+ * They are intertwined (a session holds a backend, a pool queues sessions), so their layouts
+ * live together here; behaviour lives in the matching px_*.c files.
+ * Threading rule: every object below belongs to exactly one worker thread and is only touched
+ * there; other threads talk to a worker through its mailbox (px_worker_send()).
+ */
+#ifndef MYSHARD_PROXY_PX_TYPES_H
+#define MYSHARD_PROXY_PX_TYPES_H
+
+#include "common/ms_base.h"
+#include "protocol/mp_handshake.h"
+#include "protocol/mp_resp.h"
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <pthread.h>
+#include <sys/queue.h>
+
+struct bufferevent;
+struct conf;
+struct topo_snapshot;
+struct topo_reader;
+struct ck_ring;
+struct ck_ring_buffer;
+typedef struct st_mysql MYSQL;
+
+#define PX_NAME_MAX   64  /* schema names: MariaDB allows 64 characters */
+#define PX_USER_MAX   80
+#define PX_VARIANTS   4   /* pool variants: FOUND_ROWS x MULTI_STATEMENTS */
+
+/* Client-visible capabilities: what myshard implements today (PROTOCOL-NOTES §2). */
+#define PX_SERVER_CAPS                                                                             \
+	(MP_CLIENT_MYSQL | MP_CLIENT_FOUND_ROWS | MP_CLIENT_LONG_FLAG | MP_CLIENT_CONNECT_WITH_DB | \
+	 MP_CLIENT_PROTOCOL_41 | MP_CLIENT_INTERACTIVE | MP_CLIENT_TRANSACTIONS |                  \
+	 MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_MULTI_STATEMENTS | MP_CLIENT_MULTI_RESULTS |      \
+	 MP_CLIENT_PS_MULTI_RESULTS | MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_CONNECT_ATTRS |            \
+	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE)
+
+/* Per-worker counters, summed on request. X-macro: adding a counter is one line. */
+#define PX_STATS_FIELDS(X)                                                                         \
+	X(clients_accepted)                                                                        \
+	X(clients_closed)                                                                          \
+	X(auth_failures)                                                                           \
+	X(commands)                                                                                \
+	X(backend_connects)                                                                        \
+	X(backend_connect_failures)                                                                \
+	X(backend_closed)                                                                          \
+	X(pins)
+
+struct px_stats {
+#define PX_STATS_DECL(name) uint64_t name;
+	PX_STATS_FIELDS(PX_STATS_DECL)
+#undef PX_STATS_DECL
+};
+
+enum px_be_state {
+	PX_BE_CONNECTING = 0, /* mysql_real_connect_cont() in progress */
+	PX_BE_IDLE,           /* on the pool's idle list, clean, no command in flight */
+	PX_BE_ACTIVE,         /* held by a session (owner) */
+	PX_BE_NSTATES
+};
+
+struct px_pool;
+struct px_session;
+
+/* One connection to a backend server. */
+struct px_backend {
+	uint64_t id;
+	enum px_be_state state;
+	struct px_pool *pool;       /* borrowed: the pool it belongs to */
+	MYSQL *mysql;               /* owned: connector-c handle (connect phase, close) */
+	struct bufferevent *bev;    /* owned after connect: the query-phase socket I/O */
+	struct event conn_ev;       /* waits of the non-blocking connect */
+	bool conn_ev_added;
+	struct px_session *owner;   /* borrowed; set while ACTIVE */
+	const struct topo_snapshot *snap; /* pinned while connecting, else NULL */
+	bool deprecate_eof;         /* negotiated with the server */
+	uint8_t collation;          /* connection collation currently set on the server */
+	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */
+	TAILQ_ENTRY(px_backend) link; /* on pool->idle or pool->busy */
+};
+TAILQ_HEAD(px_backend_list, px_backend);
+TAILQ_HEAD(px_session_list, px_session);
+
+/* Connections of one worker to one shard, for one capability variant. */
+struct px_pool {
+	struct px_worker *w;      /* borrowed */
+	size_t shard;             /* index in the topology snapshot */
+	unsigned int variant;     /* PX_VAR_* bits */
+	struct px_backend_list idle;  /* ready, LIFO */
+	struct px_backend_list busy;  /* connecting or held by a session */
+	char shard_name[PX_NAME_MAX + 1];
+	unsigned int n_idle, n_busy, n_connecting, n_waiting;
+	struct px_session_list waiters; /* sessions waiting for a connection, FIFO */
+};
+
+#define PX_VAR_FOUND_ROWS  1u
+#define PX_VAR_MULTI_STMTS 2u
+
+enum px_sess_state {
+	PX_SESS_HANDSHAKE = 0, /* greeting sent, waiting for HandshakeResponse */
+	PX_SESS_AUTH_SWITCH,   /* AuthSwitchRequest sent, waiting for the token */
+	PX_SESS_IDLE,          /* between commands */
+	PX_SESS_WAIT_BACKEND,  /* queued on a pool */
+	PX_SESS_SYNC,          /* backend replaying schema/charset before the command */
+	PX_SESS_FORWARD,       /* command sent, streaming the response back */
+	PX_SESS_CLOSING,       /* flushing the last packet, then DONE */
+	PX_SESS_DONE,          /* [terminal] freed at the outermost callback frame */
+	PX_SESS_NSTATES
+};
+
+/* What the sync step is replaying on the backend before the client's command. */
+enum px_sync_step {
+	PX_SYNC_NONE = 0,
+	PX_SYNC_SCHEMA,  /* COM_INIT_DB */
+	PX_SYNC_NAMES,   /* SET NAMES */
+};
+
+/* One client connection. */
+struct px_session {
+	uint64_t id;               /* also the connection id shown to the client (low 32 bits) */
+	struct px_worker *w;       /* borrowed */
+	struct bufferevent *cl;    /* owned: client socket */
+	enum px_sess_state state;
+	char peer[64];             /* "ip:port" for logs */
+	uint8_t scramble[MP_SCRAMBLE_LEN];
+	uint32_t caps;             /* negotiated with the client */
+	uint8_t collation;         /* what the client asked for (normalized) */
+	char user[PX_USER_MAX + 1];
+	char schema[PX_NAME_MAX + 1]; /* the session's default schema ("" = none) */
+	uint8_t seq;               /* next sequence id towards the client (connection phase) */
+	bool login_pending;        /* CONNECT_WITH_DB: OK to the client after the schema check */
+	uint8_t login_ok_seq;
+	/* command phase */
+	uint8_t cmd;               /* command being executed */
+	size_t cmd_len;            /* bytes (all packets, with headers) of the command in cl input */
+	unsigned int cmd_pkts;     /* packets in the command: the reply starts at this seq */
+	uint8_t next_seq;          /* seq of the next response packet to the client */
+	bool left_state;           /* this response leaves state the next statement may read */
+	bool in_input;             /* px_sess_process_input() is on the stack */
+	struct px_backend *be;     /* borrowed from the pool while held */
+	struct px_pool *want;      /* pool waited on (WAIT_BACKEND) */
+	enum px_sync_step sync;
+	struct mp_resp resp;
+	unsigned int sticky;       /* rt_sticky bits: connection pinned for the session's life */
+	uint16_t status;           /* last server status seen */
+	bool hold_prev;            /* keep the backend: the last statement left state to read */
+	bool be_paused;            /* backend reads stopped for client backpressure */
+	bool in_wait_list;
+	struct event wait_ev;      /* pool wait timeout */
+	bool wait_ev_added;
+	TAILQ_ENTRY(px_session) link;      /* worker->sessions */
+	TAILQ_ENTRY(px_session) wait_link; /* pool->waiters */
+};
+
+/* A worker thread: one event base, its sessions and its pools. */
+struct px_worker {
+	unsigned int idx;
+	pthread_t thread;
+	struct event_base *base;     /* owned */
+	int efd;                     /* owned: eventfd, mailbox doorbell */
+	struct event mbox_ev;
+	struct ck_ring *ring;        /* owned: MPSC mailbox */
+	struct ck_ring_buffer *ring_buf; /* owned */
+	const struct conf *conf;     /* borrowed, lives for the process */
+	struct topo_reader *topo;    /* owned: this thread's topology reader */
+	size_t n_pools;              /* shards x PX_VARIANTS */
+	struct px_pool *pools;       /* owned array */
+	struct px_session_list sessions;
+	unsigned int n_sessions;
+	struct px_stats stats;       /* written by this worker only; read racily for reports */
+	bool stopping;
+};
+
+#endif /* MYSHARD_PROXY_PX_TYPES_H */

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_worker.c - worker thread lifecycle and mailbox.
+ */
+#include "proxy/px_worker.h"
+
+#include "common/ms_log.h"
+#include "conf/conf.h"
+#include "proxy/px_pool.h"
+#include "proxy/px_session.h"
+#include "topology/topo.h"
+
+#include <ck_ring.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sched.h>
+#include <unistd.h>
+
+#define PX_RING_SIZE 4096 /* power of two; capacity is one less */
+
+enum px_msg_kind {
+	PX_MSG_FD = 0, /* a new client socket */
+	PX_MSG_STOP,   /* close everything and leave the loop */
+};
+
+struct px_msg {
+	enum px_msg_kind kind;
+	int fd;
+	char peer[64];
+};
+
+/* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
+static struct px_msg px_stop_msg = { .kind = PX_MSG_STOP, .fd = -1 };
+
+static void
+px_worker_ring(struct px_worker *w)
+{
+	uint64_t n;
+	void *p;
+
+	if (read(w->efd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+		ms_log_warn("worker %u: eventfd read: %s", w->idx, strerror(errno));
+	}
+	while (ck_ring_dequeue_mpsc(w->ring, w->ring_buf, &p)) {
+		struct px_msg *m = p;
+
+		if (m->kind == PX_MSG_FD) {
+			if (w->stopping) {
+				close(m->fd);
+			} else {
+				px_session_accept(w, m->fd, m->peer);
+			}
+		} else {
+			w->stopping = true;
+			event_base_loopexit(w->base, NULL);
+		}
+		if (m != &px_stop_msg) {
+			free(m);
+		}
+	}
+}
+
+static void
+px_worker_mbox_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	px_worker_ring(arg);
+}
+
+static bool
+px_worker_post(struct px_worker *w, struct px_msg *m)
+{
+	uint64_t one = 1;
+
+	if (!ck_ring_enqueue_mpsc(w->ring, w->ring_buf, m)) {
+		return false;
+	}
+	if (write(w->efd, &one, sizeof(one)) < 0) {
+		ms_log_warn("worker %u: eventfd write: %s", w->idx, strerror(errno));
+	}
+	return true;
+}
+
+bool
+px_worker_send_fd(struct px_worker *w, int fd, const char *peer)
+{
+	struct px_msg *m = malloc(sizeof(*m));
+
+	if (m == NULL) {
+		return false;
+	}
+	m->kind = PX_MSG_FD;
+	m->fd = fd;
+	snprintf(m->peer, sizeof(m->peer), "%s", peer);
+	if (!px_worker_post(w, m)) {
+		free(m);
+		return false;
+	}
+	return true;
+}
+
+struct px_pool *
+px_worker_pool(struct px_worker *w, size_t shard, unsigned int variant)
+{
+	return &w->pools[shard * PX_VARIANTS + variant];
+}
+
+static void *
+px_worker_main(void *arg)
+{
+	struct px_worker *w = arg;
+
+	ms_log_debug("worker %u: running", w->idx);
+	event_base_dispatch(w->base);
+	px_session_close_all(w);
+	for (size_t i = 0; i < w->n_pools; i++) {
+		px_pool_deinit(&w->pools[i]);
+	}
+	/* let libevent run the deferred frees of closed bufferevents */
+	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	ms_log_debug("worker %u: stopped", w->idx);
+	return NULL;
+}
+
+static enum ms_rc
+px_worker_init(struct px_worker *w, unsigned int idx, const struct conf *conf, struct topo_domain *topo)
+{
+	struct event_config *cfg = event_config_new();
+
+	w->idx = idx;
+	w->conf = conf;
+	w->efd = -1;
+	TAILQ_INIT(&w->sessions);
+	if (cfg == NULL) {
+		return MS_ENOMEM;
+	}
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->ring = calloc(1, sizeof(*w->ring));
+	w->ring_buf = calloc(PX_RING_SIZE, sizeof(*w->ring_buf));
+	w->n_pools = conf->n_shards * PX_VARIANTS;
+	w->pools = calloc(w->n_pools, sizeof(*w->pools));
+	if (w->base == NULL || w->efd < 0 || w->ring == NULL || w->ring_buf == NULL || w->pools == NULL) {
+		return MS_ENOMEM;
+	}
+	if (topo_reader_new(topo, &w->topo) != MS_OK) {
+		return MS_ENOMEM;
+	}
+	ck_ring_init(w->ring, PX_RING_SIZE);
+	for (size_t i = 0; i < w->n_pools; i++) {
+		px_pool_init(&w->pools[i], w, i / PX_VARIANTS, (unsigned int)(i % PX_VARIANTS));
+	}
+	event_assign(&w->mbox_ev, w->base, w->efd, EV_READ | EV_PERSIST, px_worker_mbox_cb, w);
+	if (event_add(&w->mbox_ev, NULL) != 0) {
+		return MS_EIO;
+	}
+	return MS_OK;
+}
+
+static void
+px_worker_deinit(struct px_worker *w)
+{
+	void *p;
+
+	if (w->ring != NULL && w->ring_buf != NULL) {
+		while (ck_ring_dequeue_mpsc(w->ring, w->ring_buf, &p)) {
+			struct px_msg *m = p;
+
+			if (m->kind == PX_MSG_FD) {
+				close(m->fd);
+			}
+			if (m != &px_stop_msg) {
+				free(m);
+			}
+		}
+	}
+	if (w->base != NULL) {
+		event_del(&w->mbox_ev);
+		event_base_free(w->base);
+	}
+	if (w->efd >= 0) {
+		close(w->efd);
+	}
+	topo_reader_free(w->topo);
+	free(w->ring);
+	free(w->ring_buf);
+	free(w->pools);
+}
+
+enum ms_rc
+px_workers_start(const struct conf *conf, struct topo_domain *topo, unsigned int n,
+		 struct px_worker **out)
+{
+	struct px_worker *ws = calloc(n, sizeof(*ws));
+	unsigned int started = 0;
+
+	*out = NULL;
+	if (ws == NULL) {
+		return MS_ENOMEM;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (px_worker_init(&ws[i], i, conf, topo) != MS_OK) {
+			ms_log_error("worker %u: cannot initialise", i);
+			goto fail;
+		}
+	}
+	for (; started < n; started++) {
+		if (pthread_create(&ws[started].thread, NULL, px_worker_main, &ws[started]) != 0) {
+			ms_log_error("worker %u: cannot start thread", started);
+			goto fail;
+		}
+	}
+	*out = ws;
+	return MS_OK;
+fail:
+	for (unsigned int i = 0; i < started; i++) {
+		while (!px_worker_post(&ws[i], &px_stop_msg)) {
+			sched_yield();
+		}
+		pthread_join(ws[i].thread, NULL);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		px_worker_deinit(&ws[i]);
+	}
+	free(ws);
+	return MS_ENOMEM;
+}
+
+void
+px_workers_stop(struct px_worker *ws, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		while (!px_worker_post(&ws[i], &px_stop_msg)) {
+			sched_yield(); /* ring full of connections: the worker drains it */
+		}
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		pthread_join(ws[i].thread, NULL);
+		px_worker_deinit(&ws[i]);
+	}
+	free(ws);
+}

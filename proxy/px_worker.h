@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_worker.h - worker threads. Each owns an event base (no locks inside), its client
+ * sessions and its backend pools; a client lives on one worker for life. Other threads reach a
+ * worker only through its mailbox: an MPSC ck_ring of messages plus an eventfd doorbell.
+ */
+#ifndef MYSHARD_PROXY_PX_WORKER_H
+#define MYSHARD_PROXY_PX_WORKER_H
+
+#include "proxy/px_types.h"
+
+struct topo_domain;
+
+/*
+ * Creates and starts <n> workers sharing <conf> (borrowed; must outlive them) and reading
+ * topology from <topo>. On success *<out> is an array of <n> running workers.
+ */
+enum ms_rc px_workers_start(const struct conf *conf, struct topo_domain *topo, unsigned int n,
+			    struct px_worker **out) MS_MUSTCHECK;
+/* Stops (closing every session and backend), joins and frees the <n> workers of <ws>. */
+void px_workers_stop(struct px_worker *ws, unsigned int n);
+/*
+ * Hands accepted socket <fd> (peer text <peer>) to <w>; any thread. Returns false if the mailbox
+ * is full or memory ran out: the caller still owns <fd>.
+ */
+bool px_worker_send_fd(struct px_worker *w, int fd, const char *peer) MS_MUSTCHECK;
+/* The pool of <w> for shard index <shard> and capability <variant>; worker thread only. */
+struct px_pool *px_worker_pool(struct px_worker *w, size_t shard, unsigned int variant) MS_MUSTCHECK;
+
+#endif /* MYSHARD_PROXY_PX_WORKER_H */

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_classify.c - one pass over the tokens: the statement's leading keywords decide the
+ * statement kind; a scan of every token finds variables and state functions.
+ */
+#include "router/rt_classify.h"
+
+#include "router/rt_lex.h"
+
+#include <string.h>
+
+/* Functions whose use pins the connection (they keep state on it). */
+static const char *const rt_lock_funcs[] = { "GET_LOCK", "RELEASE_LOCK", "RELEASE_ALL_LOCKS",
+					     "IS_USED_LOCK", "IS_FREE_LOCK" };
+/* Functions that read what the previous statement left behind. */
+static const char *const rt_prev_funcs[] = { "LAST_INSERT_ID", "ROW_COUNT", "FOUND_ROWS" };
+/* System variables that do the same. */
+static const char *const rt_prev_sysvars[] = { "warning_count", "error_count", "identity",
+					       "last_insert_id" };
+
+static bool
+rt_word_in(const struct rt_tok *t, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rt_tok_is(t, list[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* @@[session.|global.|local.]name: true if name is one of rt_prev_sysvars. */
+static bool
+rt_sysvar_is_prev(const struct rt_tok *t)
+{
+	const char *name = t->ptr + 2;
+	size_t len = t->len - 2;
+	const char *dot = memchr(name, '.', len);
+
+	if (dot != NULL) {
+		len -= (size_t)(dot + 1 - name);
+		name = dot + 1;
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(rt_prev_sysvars); i++) {
+		if (strlen(rt_prev_sysvars[i]) == len && strncasecmp(name, rt_prev_sysvars[i], len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Leading keywords: <first> and <second> are the statement's first two tokens. */
+static void
+rt_classify_verb(const struct rt_tok *first, const struct rt_tok *second, struct rt_class *out)
+{
+	if (rt_tok_is(first, "SET")) {
+		out->sticky |= RT_STICKY_SET;
+	} else if (rt_tok_is(first, "LOCK")) {
+		out->sticky |= RT_STICKY_LOCK;
+	} else if (rt_tok_is(first, "CREATE") && rt_tok_is(second, "TEMPORARY")) {
+		out->sticky |= RT_STICKY_TEMP_TABLE;
+	} else if (rt_tok_is(first, "PREPARE") || rt_tok_is(first, "EXECUTE") ||
+		   rt_tok_is(first, "DEALLOCATE")) {
+		out->sticky |= RT_STICKY_PREPARE;
+	} else if (rt_tok_is(first, "HANDLER")) {
+		out->sticky |= RT_STICKY_HANDLER;
+	} else if (rt_tok_is(first, "XA")) {
+		out->sticky |= RT_STICKY_XA;
+	} else if (rt_tok_is(first, "KILL")) {
+		out->flags |= RT_CLASS_KILL;
+	} else if (rt_tok_is(first, "SHOW") &&
+		   (rt_tok_is(second, "WARNINGS") || rt_tok_is(second, "ERRORS") ||
+		    rt_tok_is(second, "COUNT"))) {
+		out->flags |= RT_CLASS_PREV_STATE;
+	} else if (rt_tok_is(first, "FLUSH")) {
+		out->sticky |= RT_STICKY_LOCK; /* FLUSH TABLES ... WITH READ LOCK; rare, be safe */
+	}
+}
+
+/* Looks at one token anywhere in the statement; <next> is the token after it. */
+static void
+rt_classify_tok(const struct rt_tok *t, const struct rt_tok *next, struct rt_class *out)
+{
+	bool call = next->kind == RT_TOK_PUNCT && next->len == 1 && next->ptr[0] == '(';
+
+	if (t->kind == RT_TOK_USERVAR) {
+		out->sticky |= RT_STICKY_USER_VAR;
+	} else if (t->kind == RT_TOK_SYSVAR) {
+		if (rt_sysvar_is_prev(t)) {
+			out->flags |= RT_CLASS_PREV_STATE;
+		}
+	} else if (t->kind == RT_TOK_WORD) {
+		if (call && rt_word_in(t, rt_lock_funcs, MS_ARRAY_LEN(rt_lock_funcs))) {
+			out->sticky |= RT_STICKY_GET_LOCK;
+		} else if (call && rt_word_in(t, rt_prev_funcs, MS_ARRAY_LEN(rt_prev_funcs))) {
+			out->flags |= RT_CLASS_PREV_STATE;
+		} else if (rt_tok_is(t, "SQL_CALC_FOUND_ROWS")) {
+			out->sticky |= RT_STICKY_FOUND_ROWS;
+		}
+	}
+}
+
+void
+rt_classify(const char *text, size_t len, struct rt_class *out)
+{
+	struct rt_lex lx;
+	struct rt_tok cur, next;
+	bool at_start = true;
+	bool seen_stmt = false;
+
+	memset(out, 0, sizeof(*out));
+	rt_lex_init(&lx, text, len);
+	cur = rt_lex_next(&lx);
+	while (cur.kind != RT_TOK_END && cur.kind != RT_TOK_ERROR) {
+		next = rt_lex_next(&lx);
+		if (cur.kind == RT_TOK_PUNCT && cur.len == 1 && cur.ptr[0] == ';') {
+			at_start = true;
+		} else {
+			if (at_start) {
+				if (seen_stmt) {
+					out->flags |= RT_CLASS_MULTI;
+				}
+				rt_classify_verb(&cur, &next, out);
+				seen_stmt = true;
+				at_start = false;
+			}
+			rt_classify_tok(&cur, &next, out);
+		}
+		cur = next;
+	}
+	if (cur.kind == RT_TOK_ERROR) {
+		out->flags |= RT_CLASS_LEX_ERROR;
+	}
+	if (!seen_stmt) {
+		out->flags |= RT_CLASS_EMPTY;
+	}
+}
+
+const char *
+rt_sticky_name(unsigned int sticky)
+{
+	static const char *const names[] = { "set",	  "user_var",	"temp_table",
+					     "lock",	  "get_lock",	"prepare",
+					     "found_rows", "handler",	"xa" };
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(names); i++) {
+		if (sticky & (1u << i)) {
+			return names[i];
+		}
+	}
+	return "none";
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_classify.h - what a statement does to the connection it runs on. The proxy uses it
+ * to decide whether a session may give its backend connection back to the pool: statements that
+ * leave state behind that cannot be recreated elsewhere (user variables, temporary tables, locks,
+ * SET, SQL PREPARE) pin the connection; statements that read the previous statement's state
+ * (LAST_INSERT_ID(), ROW_COUNT(), SHOW WARNINGS, ...) need the connection that ran it. Pure.
+ */
+#ifndef MYSHARD_ROUTER_RT_CLASSIFY_H
+#define MYSHARD_ROUTER_RT_CLASSIFY_H
+
+#include "common/ms_base.h"
+
+/* Why a statement pins its connection for the rest of the session (bits of rt_class.sticky). */
+enum rt_sticky {
+	RT_STICKY_SET = 1u << 0,       /* SET ... (session variables, names, autocommit, ...) */
+	RT_STICKY_USER_VAR = 1u << 1,  /* reads or writes @user variables */
+	RT_STICKY_TEMP_TABLE = 1u << 2,/* CREATE TEMPORARY TABLE */
+	RT_STICKY_LOCK = 1u << 3,      /* LOCK TABLES / FLUSH TABLES ... WITH READ LOCK */
+	RT_STICKY_GET_LOCK = 1u << 4,  /* GET_LOCK() and friends */
+	RT_STICKY_PREPARE = 1u << 5,   /* SQL PREPARE / EXECUTE / DEALLOCATE */
+	RT_STICKY_FOUND_ROWS = 1u << 6,/* SQL_CALC_FOUND_ROWS */
+	RT_STICKY_HANDLER = 1u << 7,   /* HANDLER ... OPEN/READ */
+	RT_STICKY_XA = 1u << 8,        /* XA transaction statements */
+};
+
+enum rt_class_flag {
+	RT_CLASS_PREV_STATE = 1u << 0, /* reads state the previous statement left on the connection */
+	RT_CLASS_KILL = 1u << 1,       /* KILL [QUERY|CONNECTION] n: ids are per backend */
+	RT_CLASS_MULTI = 1u << 2,      /* more than one statement in the text */
+	RT_CLASS_LEX_ERROR = 1u << 3,  /* unterminated string/comment; the server will reject it */
+	RT_CLASS_EMPTY = 1u << 4,      /* no statement at all (only comments/space) */
+};
+
+struct rt_class {
+	unsigned int sticky; /* enum rt_sticky bits */
+	unsigned int flags;  /* enum rt_class_flag bits */
+};
+
+/* Classifies <len> bytes of SQL <text> (need not be NUL-terminated). Never fails. */
+void rt_classify(const char *text, size_t len, struct rt_class *out);
+/* Name of the lowest set bit of <sticky> ("set", "user_var", ...); "none" for 0. */
+const char *rt_sticky_name(unsigned int sticky) MS_MUSTCHECK;
+
+#endif /* MYSHARD_ROUTER_RT_CLASSIFY_H */

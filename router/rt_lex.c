@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_lex.c - hand-written scanner. The switch in rt_lex_next() is one case per leading
+ * character class and is kept in one place on purpose (a dispatch table in disguise).
+ */
+#include "router/rt_lex.h"
+
+#include <string.h>
+
+void
+rt_lex_init(struct rt_lex *lx, const char *text, size_t len)
+{
+	lx->pos = text;
+	lx->end = text + len;
+	lx->in_exec_comment = false;
+}
+
+static bool
+rt_is_ident(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '$' || c >= 0x80;
+}
+
+static bool
+rt_is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Skips a quoted run starting at the opening <q>; false if it never closes. */
+static bool
+rt_skip_quoted(struct rt_lex *lx, char q, bool backslash)
+{
+	const char *p = lx->pos + 1;
+
+	while (p < lx->end) {
+		if (backslash && *p == '\\') {
+			p += 2;
+			continue;
+		}
+		if (*p == q) {
+			if (p + 1 < lx->end && p[1] == q) { /* doubled quote */
+				p += 2;
+				continue;
+			}
+			lx->pos = p + 1;
+			return true;
+		}
+		p++;
+	}
+	return false;
+}
+
+/* Skips whitespace and comments. Returns false on an unterminated comment. */
+static bool
+rt_skip_space(struct rt_lex *lx)
+{
+	for (;;) {
+		const char *p = lx->pos;
+		size_t left = (size_t)(lx->end - p);
+
+		if (left == 0) {
+			return true;
+		}
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+			lx->pos++;
+		} else if (*p == '#' || (left >= 2 && p[0] == '-' && p[1] == '-' &&
+					 (left == 2 || p[2] == ' ' || p[2] == '\t' || p[2] == '\n' || p[2] == '\r'))) {
+			const char *nl = memchr(p, '\n', left);
+
+			lx->pos = nl != NULL ? nl + 1 : lx->end;
+		} else if (left >= 2 && p[0] == '/' && p[1] == '*') {
+			if (left >= 3 && (p[2] == '!' || (left >= 4 && p[2] == 'M' && p[3] == '!'))) {
+				/* executable comment: its body is code; skip the marker and version */
+				lx->pos = p + (p[2] == '!' ? 3 : 4);
+				while (lx->pos < lx->end && rt_is_digit((unsigned char)*lx->pos)) {
+					lx->pos++;
+				}
+				lx->in_exec_comment = true;
+				continue;
+			}
+			const char *q = p + 2;
+
+			while (q + 1 < lx->end && !(q[0] == '*' && q[1] == '/')) {
+				q++;
+			}
+			if (q + 1 >= lx->end) {
+				return false;
+			}
+			lx->pos = q + 2;
+		} else if (lx->in_exec_comment && left >= 2 && p[0] == '*' && p[1] == '/') {
+			lx->pos += 2;
+			lx->in_exec_comment = false;
+		} else {
+			return true;
+		}
+	}
+}
+
+static struct rt_tok
+rt_tok_make(struct rt_lex *lx, enum rt_tok_kind kind, const char *start)
+{
+	struct rt_tok t = { kind, start, (size_t)(lx->pos - start) };
+
+	return t;
+}
+
+static struct rt_tok
+rt_lex_var(struct rt_lex *lx, const char *start)
+{
+	enum rt_tok_kind kind = RT_TOK_USERVAR;
+
+	lx->pos++;
+	if (lx->pos < lx->end && *lx->pos == '@') {
+		kind = RT_TOK_SYSVAR;
+		lx->pos++;
+	}
+	if (lx->pos < lx->end && (*lx->pos == '\'' || *lx->pos == '"' || *lx->pos == '`')) {
+		if (!rt_skip_quoted(lx, *lx->pos, *lx->pos != '`')) {
+			lx->pos = lx->end;
+			return rt_tok_make(lx, RT_TOK_ERROR, start);
+		}
+		return rt_tok_make(lx, kind, start);
+	}
+	while (lx->pos < lx->end && (rt_is_ident((unsigned char)*lx->pos) || *lx->pos == '.')) {
+		lx->pos++;
+	}
+	return rt_tok_make(lx, kind, start);
+}
+
+static struct rt_tok
+rt_lex_number(struct rt_lex *lx, const char *start)
+{
+	while (lx->pos < lx->end && (rt_is_ident((unsigned char)*lx->pos) || *lx->pos == '.')) {
+		/* exponent sign: 1e-5 */
+		if ((*lx->pos == 'e' || *lx->pos == 'E') && lx->pos + 1 < lx->end &&
+		    (lx->pos[1] == '-' || lx->pos[1] == '+')) {
+			lx->pos++;
+		}
+		lx->pos++;
+	}
+	return rt_tok_make(lx, RT_TOK_NUMBER, start);
+}
+
+struct rt_tok
+rt_lex_next(struct rt_lex *lx)
+{
+	const char *start;
+	unsigned char c;
+
+	if (!rt_skip_space(lx)) {
+		lx->pos = lx->end;
+		return rt_tok_make(lx, RT_TOK_ERROR, lx->end);
+	}
+	start = lx->pos;
+	if (lx->pos >= lx->end) {
+		return rt_tok_make(lx, RT_TOK_END, start);
+	}
+	c = (unsigned char)*lx->pos;
+	if (c == '\'' || c == '"' || c == '`') {
+		if (!rt_skip_quoted(lx, (char)c, c != '`')) {
+			lx->pos = lx->end;
+			return rt_tok_make(lx, RT_TOK_ERROR, start);
+		}
+		return rt_tok_make(lx, c == '`' ? RT_TOK_QIDENT : RT_TOK_STRING, start);
+	}
+	if ((c == 'x' || c == 'X' || c == 'b' || c == 'B') && lx->pos + 1 < lx->end && lx->pos[1] == '\'') {
+		lx->pos++;
+		if (!rt_skip_quoted(lx, '\'', false)) {
+			lx->pos = lx->end;
+			return rt_tok_make(lx, RT_TOK_ERROR, start);
+		}
+		return rt_tok_make(lx, RT_TOK_NUMBER, start);
+	}
+	if (rt_is_digit(c) || (c == '.' && lx->pos + 1 < lx->end && rt_is_digit((unsigned char)lx->pos[1]))) {
+		return rt_lex_number(lx, start);
+	}
+	if (rt_is_ident(c)) {
+		while (lx->pos < lx->end && rt_is_ident((unsigned char)*lx->pos)) {
+			lx->pos++;
+		}
+		return rt_tok_make(lx, RT_TOK_WORD, start);
+	}
+	if (c == '@') {
+		return rt_lex_var(lx, start);
+	}
+	lx->pos++;
+	if (c == '?') {
+		return rt_tok_make(lx, RT_TOK_PARAM, start);
+	}
+	if ((c == ':' || c == '<' || c == '>' || c == '!') && lx->pos < lx->end && *lx->pos == '=') {
+		lx->pos++; /* := <= >= != */
+	}
+	return rt_tok_make(lx, RT_TOK_PUNCT, start);
+}
+
+bool
+rt_tok_is(const struct rt_tok *t, const char *kw)
+{
+	size_t n = strlen(kw);
+
+	if (t->kind != RT_TOK_WORD || t->len != n) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = t->ptr[i];
+
+		if (c >= 'a' && c <= 'z') {
+			c = (char)(c - 'a' + 'A');
+		}
+		if (c != kw[i]) {
+			return false;
+		}
+	}
+	return true;
+}

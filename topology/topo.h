@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * topology/topo.h - immutable, versioned shard maps. A snapshot never changes once built.
+ * Workers read the current one inside a read section (ck_epoch): no locks, no waiting. Anything
+ * that must outlive the current libevent callback pins it with topo_ref(). One writer thread
+ * publishes new snapshots; old ones are freed once no section and no reference can see them.
+ * (Issue #2 builds one snapshot at startup; issue #4 adds live changes through the admin port.)
+ */
+#ifndef MYSHARD_TOPOLOGY_TOPO_H
+#define MYSHARD_TOPOLOGY_TOPO_H
+
+#include "common/ms_base.h"
+
+/* One shard's primary endpoint. */
+struct topo_shard {
+	char *name;     /* owned */
+	char *host;     /* owned */
+	uint16_t port;
+	char *user;     /* owned; the proxy's login on the backend */
+	char *password; /* owned */
+};
+
+struct topo_snapshot {
+	uint64_t version;          /* set by topo_publish(); 0 until published */
+	struct topo_shard *shards; /* owned array */
+	size_t n_shards;
+	unsigned int refs;         /* atomic; the published pointer holds one */
+};
+
+struct topo_domain; /* the published pointer plus its epoch */
+struct topo_reader; /* per-thread handle wrapping a ck_epoch record */
+
+/* Creates a snapshot with room for <n_shards> zeroed shards; the caller fills them (strdup'd). */
+enum ms_rc topo_snapshot_new(size_t n_shards, struct topo_snapshot **out) MS_MUSTCHECK;
+/* Frees an unpublished snapshot (or is called when the last reference goes). */
+void topo_snapshot_free(struct topo_snapshot *s);
+/* Index of the shard called <name>, or -1. */
+long topo_shard_find(const struct topo_snapshot *s, const char *name) MS_MUSTCHECK;
+
+enum ms_rc topo_domain_new(struct topo_domain **out) MS_MUSTCHECK;
+/* Frees the domain and the published snapshot; no reader may be registered any more. */
+void topo_domain_free(struct topo_domain *d);
+/* Publishes <next> (takes ownership) and returns its version (previous + 1). Writer thread only. */
+uint64_t topo_publish(struct topo_domain *d, struct topo_snapshot *next);
+/* Reclaims retired snapshots nobody can see any more; writer thread, e.g. on a timer. */
+void topo_reclaim(struct topo_domain *d);
+
+/* Registers the calling thread as a reader. */
+enum ms_rc topo_reader_new(struct topo_domain *d, struct topo_reader **out) MS_MUSTCHECK;
+void topo_reader_free(struct topo_reader *r);
+/* Opens a read section and returns the current snapshot (NULL if none published). Never blocks. */
+const struct topo_snapshot *topo_read_begin(struct topo_reader *r) MS_MUSTCHECK;
+void topo_read_end(struct topo_reader *r);
+/* Pins <s> past the read section; only legal while a section is open. */
+const struct topo_snapshot *topo_ref(const struct topo_snapshot *s) MS_MUSTCHECK;
+void topo_unref(const struct topo_snapshot *s);
+
+#endif /* MYSHARD_TOPOLOGY_TOPO_H */
