@@ -57,8 +57,6 @@ rt_classify_verb(const struct rt_tok *first, const struct rt_tok *second, struct
 		out->sticky |= RT_STICKY_SET;
 	} else if (rt_tok_is(first, "LOCK")) {
 		out->sticky |= RT_STICKY_LOCK;
-	} else if (rt_tok_is(first, "CREATE") && rt_tok_is(second, "TEMPORARY")) {
-		out->sticky |= RT_STICKY_TEMP_TABLE;
 	} else if (rt_tok_is(first, "PREPARE") || rt_tok_is(first, "EXECUTE") ||
 		   rt_tok_is(first, "DEALLOCATE")) {
 		out->sticky |= RT_STICKY_PREPARE;
@@ -100,6 +98,18 @@ rt_classify_tok(const struct rt_tok *t, const struct rt_tok *next, struct rt_cla
 	}
 }
 
+/* CREATE [OR REPLACE] TEMPORARY ...: follows the head of a CREATE statement. Returns whether
+ * the head goes on after <t>. */
+static bool
+rt_classify_create_head(const struct rt_tok *t, struct rt_class *out)
+{
+	if (rt_tok_is(t, "TEMPORARY")) {
+		out->sticky |= RT_STICKY_TEMP_TABLE;
+		return false;
+	}
+	return rt_tok_is(t, "OR") || rt_tok_is(t, "REPLACE");
+}
+
 void
 rt_classify(const char *text, size_t len, struct rt_class *out)
 {
@@ -107,6 +117,7 @@ rt_classify(const char *text, size_t len, struct rt_class *out)
 	struct rt_tok cur, next;
 	bool at_start = true;
 	bool seen_stmt = false;
+	bool create_head = false;
 
 	memset(out, 0, sizeof(*out));
 	rt_lex_init(&lx, text, len);
@@ -123,6 +134,9 @@ rt_classify(const char *text, size_t len, struct rt_class *out)
 				rt_classify_verb(&cur, &next, out);
 				seen_stmt = true;
 				at_start = false;
+				create_head = rt_tok_is(&cur, "CREATE");
+			} else if (create_head) {
+				create_head = rt_classify_create_head(&cur, out);
 			}
 			rt_classify_tok(&cur, &next, out);
 		}
@@ -131,7 +145,7 @@ rt_classify(const char *text, size_t len, struct rt_class *out)
 	if (cur.kind == RT_TOK_ERROR) {
 		out->flags |= RT_CLASS_LEX_ERROR;
 	}
-	if (!seen_stmt) {
+	if (!seen_stmt && cur.kind == RT_TOK_END) {
 		out->flags |= RT_CLASS_EMPTY;
 	}
 }

@@ -13,6 +13,7 @@ rt_lex_init(struct rt_lex *lx, const char *text, size_t len)
 	lx->pos = text;
 	lx->end = text + len;
 	lx->in_exec_comment = false;
+	lx->failed = false;
 }
 
 static bool
@@ -61,7 +62,7 @@ rt_skip_space(struct rt_lex *lx)
 		size_t left = (size_t)(lx->end - p);
 
 		if (left == 0) {
-			return true;
+			return !lx->in_exec_comment; /* an executable comment never closed */
 		}
 		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
 			lx->pos++;
@@ -132,19 +133,40 @@ rt_lex_var(struct rt_lex *lx, const char *start)
 static struct rt_tok
 rt_lex_number(struct rt_lex *lx, const char *start)
 {
+	/* 0x1e-1 is 0x1e minus 1: only decimal numbers have an exponent */
+	bool radix = lx->end - start >= 2 && start[0] == '0' &&
+		     (start[1] == 'x' || start[1] == 'X' || start[1] == 'b' || start[1] == 'B');
+
 	while (lx->pos < lx->end && (rt_is_ident((unsigned char)*lx->pos) || *lx->pos == '.')) {
-		/* exponent sign: 1e-5 */
-		if ((*lx->pos == 'e' || *lx->pos == 'E') && lx->pos + 1 < lx->end &&
+		if (!radix && (*lx->pos == 'e' || *lx->pos == 'E') && lx->pos + 1 < lx->end &&
 		    (lx->pos[1] == '-' || lx->pos[1] == '+')) {
-			lx->pos++;
+			lx->pos++; /* exponent sign: 1e-5 */
 		}
 		lx->pos++;
 	}
 	return rt_tok_make(lx, RT_TOK_NUMBER, start);
 }
 
+static struct rt_tok rt_lex_scan(struct rt_lex *lx);
+
 struct rt_tok
 rt_lex_next(struct rt_lex *lx)
+{
+	struct rt_tok t;
+
+	if (lx->failed) {
+		t.kind = RT_TOK_ERROR;
+		t.ptr = lx->end;
+		t.len = 0;
+		return t;
+	}
+	t = rt_lex_scan(lx);
+	lx->failed = t.kind == RT_TOK_ERROR;
+	return t;
+}
+
+static struct rt_tok
+rt_lex_scan(struct rt_lex *lx)
 {
 	const char *start;
 	unsigned char c;

@@ -33,6 +33,7 @@ struct rt_lex {
 	const char *pos; /* borrowed */
 	const char *end; /* borrowed */
 	bool in_exec_comment; /* inside / *! ... * /: its closing marker is skipped */
+	bool failed;          /* an RT_TOK_ERROR was returned: every later call returns it too */
 };
 
 void rt_lex_init(struct rt_lex *lx, const char *text, size_t len);

@@ -1,0 +1,589 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * tests/unit/router/test_router.c - table-driven tests for the SQL tokenizer (rt_lex) and the
+ * statement classifier (rt_classify). Every input is copied into a heap buffer of exactly its
+ * length, without a NUL, so an ASan build catches any read past the end of the text.
+ * The tests named test_bug_* pin behaviour that router/ gets wrong today (see each comment).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "router/rt_classify.h"
+#include "router/rt_lex.h"
+
+#define MAX_TOKS 24
+
+/* One expected token; text NULL means "any text" (RT_TOK_ERROR: its view is unspecified). */
+struct exp_tok {
+	enum rt_tok_kind kind;
+	const char *text;
+};
+
+/* SQL text and the tokens it must produce; the list ends with END or ERROR. */
+struct lex_case {
+	const char *sql;
+	struct exp_tok toks[MAX_TOKS];
+};
+
+/* clang-format off */
+#define W(s) { RT_TOK_WORD, (s) }
+#define QI(s) { RT_TOK_QIDENT, (s) }
+#define S(s) { RT_TOK_STRING, (s) }
+#define N(s) { RT_TOK_NUMBER, (s) }
+#define UV(s) { RT_TOK_USERVAR, (s) }
+#define SV(s) { RT_TOK_SYSVAR, (s) }
+#define P(s) { RT_TOK_PUNCT, (s) }
+#define PARAM { RT_TOK_PARAM, "?" }
+#define END { RT_TOK_END, "" }
+#define ERR { RT_TOK_ERROR, NULL }
+/* clang-format on */
+
+/* clang-format off */
+static const struct lex_case lex_cases[] = {
+	{ "", { END } },
+	{ " \t\r\n\f\v", { END } },
+	{ "SELECT a1, _b, $c FROM db.tbl",
+	  { W("SELECT"), W("a1"), P(","), W("_b"), P(","), W("$c"), W("FROM"), W("db"), P("."),
+	    W("tbl"), END } },
+	{ "select caf\xc3\xa9 from t", { W("select"), W("caf\xc3\xa9"), W("from"), W("t"), END } },
+	{ "\t\r\n select\f1\v", { W("select"), N("1"), END } },
+	/* `quoted` identifiers: doubled backticks, and a backslash is not an escape in them */
+	{ "select `my``col`, `a\\` from `t`",
+	  { W("select"), QI("`my``col`"), P(","), QI("`a\\`"), W("from"), QI("`t`"), END } },
+	{ "select `SET`", { W("select"), QI("`SET`"), END } },
+	/* strings: backslash escapes, doubled quotes, double quotes, empty strings */
+	{ "'it\\'s' 'a''b' \"dq\" \"a\"\"b\" \"q\\\"q\" 'x\\\\' '' \"\"",
+	  { S("'it\\'s'"), S("'a''b'"), S("\"dq\""), S("\"a\"\"b\""), S("\"q\\\"q\""),
+	    S("'x\\\\'"), S("''"), S("\"\""), END } },
+	{ "select 'a;b' ; select '-- x' '/* y */' '#z'",
+	  { W("select"), S("'a;b'"), P(";"), W("select"), S("'-- x'"), S("'/* y */'"), S("'#z'"),
+	    END } },
+	/* numbers */
+	{ "42 4.2e-1 .5 0x1F x'1f' X'1F' b'01' B'10' 1E+3 3. 0b101 007",
+	  { N("42"), N("4.2e-1"), N(".5"), N("0x1F"), N("x'1f'"), N("X'1F'"), N("b'01'"),
+	    N("B'10'"), N("1E+3"), N("3."), N("0b101"), N("007"), END } },
+	{ "1+2-3", { N("1"), P("+"), N("2"), P("-"), N("3"), END } },
+	{ "x + b", { W("x"), P("+"), W("b"), END } },
+	/* variables */
+	{ "@user @'quoted user' @\"dq\" @`bq` @a.b @$x_1",
+	  { UV("@user"), UV("@'quoted user'"), UV("@\"dq\""), UV("@`bq`"), UV("@a.b"),
+	    UV("@$x_1"), END } },
+	{ "@@session.var @@version @@GLOBAL.max_connections",
+	  { SV("@@session.var"), SV("@@version"), SV("@@GLOBAL.max_connections"), END } },
+	/* placeholders and punctuation, including the two-character operators */
+	{ "?,?", { PARAM, P(","), PARAM, END } },
+	{ "a=? AND b<=? OR c>=1 AND d!=2 AND @x:=3",
+	  { W("a"), P("="), PARAM, W("AND"), W("b"), P("<="), PARAM, W("OR"), W("c"), P(">="),
+	    N("1"), W("AND"), W("d"), P("!="), N("2"), W("AND"), UV("@x"), P(":="), N("3"), END } },
+	{ "f(a, *);", { W("f"), P("("), W("a"), P(","), P("*"), P(")"), P(";"), END } },
+	{ "a<b>c!d:e",
+	  { W("a"), P("<"), W("b"), P(">"), W("c"), P("!"), W("d"), P(":"), W("e"), END } },
+	/* comments */
+	{ "select 1 -- comment ; @x\n, 2", { W("select"), N("1"), P(","), N("2"), END } },
+	{ "select 1 --\tcomment\n+ 2", { W("select"), N("1"), P("+"), N("2"), END } },
+	{ "select 1 --\n+ 2", { W("select"), N("1"), P("+"), N("2"), END } },
+	{ "select 1 --", { W("select"), N("1"), END } },
+	{ "select 1 -- ", { W("select"), N("1"), END } },
+	/* "--" not followed by a space is two minus signs */
+	{ "select 1--x", { W("select"), N("1"), P("-"), P("-"), W("x"), END } },
+	{ "select 1 --@x", { W("select"), N("1"), P("-"), P("-"), UV("@x"), END } },
+	{ "select 1 # hash ; set\n+ 2", { W("select"), N("1"), P("+"), N("2"), END } },
+	{ "select 1#", { W("select"), N("1"), END } },
+	{ "select /* c */ 1 /**/ /* * / */", { W("select"), N("1"), END } },
+	{ "select/*\nmulti\nline*/2", { W("select"), N("2"), END } },
+	{ "-- c1\n# c2\n/* c3 */", { END } },
+	/* "*" "/" outside an executable comment is plain punctuation */
+	{ "select 2*/3", { W("select"), N("2"), P("*"), P("/"), N("3"), END } },
+	/* executable comments: the body is code, the version and the markers are dropped */
+	{ "/*!40101 SET NAMES utf8 */", { W("SET"), W("NAMES"), W("utf8"), END } },
+	{ "/*!40101 SET NAMES utf8*/ select 1",
+	  { W("SET"), W("NAMES"), W("utf8"), W("select"), N("1"), END } },
+	{ "/*M!100100 SET @a=1 */", { W("SET"), UV("@a"), P("="), N("1"), END } },
+	{ "/*!SET x=1*/;", { W("SET"), W("x"), P("="), N("1"), P(";"), END } },
+	{ "/*!40101 select 2*3 */", { W("select"), N("2"), P("*"), N("3"), END } },
+	{ "/*!40101 SET @a='*/' */", { W("SET"), UV("@a"), P("="), S("'*/'"), END } },
+	{ "/*!40101 SET a=1 */ /*!40102 SET b=2 */",
+	  { W("SET"), W("a"), P("="), N("1"), W("SET"), W("b"), P("="), N("2"), END } },
+	/* unterminated string, identifier, variable, literal or comment */
+	{ "select 'abc", { W("select"), ERR } },
+	{ "select \"abc", { W("select"), ERR } },
+	{ "select `abc", { W("select"), ERR } },
+	{ "select 'abc\\'", { W("select"), ERR } },
+	{ "select 'abc\\", { W("select"), ERR } },
+	{ "select 1 /* abc", { W("select"), N("1"), ERR } },
+	{ "select 1 /*/", { W("select"), N("1"), ERR } },
+	{ "/*", { ERR } },
+	{ "select @'abc", { W("select"), ERR } },
+	{ "select @@`abc", { W("select"), ERR } },
+	{ "select x'1f", { W("select"), ERR } },
+	{ "select b'01", { W("select"), ERR } },
+};
+/* clang-format on */
+
+/* Copies <sql> into a heap buffer of exactly strlen(<sql>) bytes (no NUL); caller frees. */
+static char *
+dup_exact(const char *sql, size_t *len)
+{
+	char *buf;
+
+	*len = strlen(sql);
+	buf = malloc(*len > 0 ? *len : 1);
+	assert_non_null(buf);
+	memcpy(buf, sql, *len);
+	return buf;
+}
+
+static const char *
+kind_name(enum rt_tok_kind k)
+{
+	static const char *const names[] = { "END",     "WORD",   "QIDENT", "STRING", "NUMBER",
+					     "USERVAR", "SYSVAR", "PARAM",  "PUNCT",  "ERROR" };
+
+	return (size_t)k < MS_ARRAY_LEN(names) ? names[k] : "?";
+}
+
+/*
+ * Checks that <t> is <e> and a view inside [<buf>, <buf>+<len>). On a mismatch writes why into
+ * <why> and returns false: the caller frees its buffer before failing (fail_msg() longjmps).
+ */
+static bool
+check_tok(const char *sql, size_t i, const struct rt_tok *t, const struct exp_tok *e,
+	  const char *buf, size_t len, char *why, size_t why_len)
+{
+	if (t->kind != e->kind) {
+		snprintf(why, why_len, "\"%s\" token %zu: kind %s, expected %s (\"%.*s\")", sql, i,
+			 kind_name(t->kind), kind_name(e->kind), (int)t->len, t->ptr);
+		return false;
+	}
+	if (t->ptr < buf || t->len > len || t->ptr + t->len > buf + len) {
+		snprintf(why, why_len, "\"%s\" token %zu: view outside the text", sql, i);
+		return false;
+	}
+	if (e->text != NULL &&
+	    (t->len != strlen(e->text) || memcmp(t->ptr, e->text, t->len) != 0)) {
+		snprintf(why, why_len, "\"%s\" token %zu: text \"%.*s\", expected \"%s\"", sql, i,
+			 (int)t->len, t->ptr, e->text);
+		return false;
+	}
+	return true;
+}
+
+/* Lexes <c>->sql into <why>'s verdict; after a final END, END must repeat. */
+static bool
+lex_case_ok(const struct lex_case *c, const char *buf, size_t len, char *why, size_t why_len)
+{
+	struct rt_lex lx;
+	size_t i;
+
+	rt_lex_init(&lx, buf, len);
+	for (i = 0; i < MAX_TOKS; i++) {
+		struct rt_tok t = rt_lex_next(&lx);
+
+		if (!check_tok(c->sql, i, &t, &c->toks[i], buf, len, why, why_len)) {
+			return false;
+		}
+		if (t.kind == RT_TOK_END || t.kind == RT_TOK_ERROR) {
+			break;
+		}
+	}
+	if (i == MAX_TOKS) {
+		snprintf(why, why_len, "\"%s\": more than %d tokens", c->sql, MAX_TOKS);
+		return false;
+	}
+	for (int k = 0; c->toks[i].kind == RT_TOK_END && k < 3; k++) {
+		struct rt_tok t = rt_lex_next(&lx);
+
+		if (!check_tok(c->sql, i + 1 + (size_t)k, &t, &c->toks[i], buf, len, why,
+			       why_len)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+run_lex_case(const struct lex_case *c)
+{
+	char why[512];
+	size_t len;
+	char *buf = dup_exact(c->sql, &len);
+	bool ok = lex_case_ok(c, buf, len, why, sizeof(why));
+
+	free(buf);
+	if (!ok) {
+		fail_msg("%s", why);
+	}
+}
+
+static void
+test_lex_table(void **state)
+{
+	for (size_t i = 0; i < MS_ARRAY_LEN(lex_cases); i++) {
+		run_lex_case(&lex_cases[i]);
+	}
+}
+
+/* The length bounds the text: nothing after <len> is read, even without a NUL. */
+static void
+test_lex_respects_len(void **state)
+{
+	const char *sql = "select 12345 'unterminated";
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	rt_lex_init(&lx, sql, 8); /* "select 1" */
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_WORD);
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_NUMBER);
+	assert_int_equal(t.len, 1);
+	assert_ptr_equal(t.ptr, sql + 7);
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_END);
+
+	rt_lex_init(&lx, sql, 0);
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_END);
+}
+
+static void
+test_tok_is(void **state)
+{
+	const char *sql = "sEt `SET` 'SET' setx @set";
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	rt_lex_init(&lx, sql, strlen(sql));
+	t = rt_lex_next(&lx);
+	assert_true(rt_tok_is(&t, "SET"));
+	assert_false(rt_tok_is(&t, "SE"));
+	assert_false(rt_tok_is(&t, "SETX"));
+	t = rt_lex_next(&lx); /* `SET`: a quoted identifier is never a keyword */
+	assert_false(rt_tok_is(&t, "SET"));
+	t = rt_lex_next(&lx); /* 'SET' */
+	assert_false(rt_tok_is(&t, "SET"));
+	t = rt_lex_next(&lx); /* setx */
+	assert_false(rt_tok_is(&t, "SET"));
+	assert_true(rt_tok_is(&t, "SETX"));
+	t = rt_lex_next(&lx); /* @set */
+	assert_false(rt_tok_is(&t, "SET"));
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_END);
+	assert_false(rt_tok_is(&t, ""));
+}
+
+/*
+ * BUG router/rt_lex.c rt_lex_next(): rt_lex.h promises that after RT_TOK_ERROR the lexer "keeps
+ * returning the same kind", but the error paths only move pos to the end, so the next call
+ * returns RT_TOK_END. A caller that loops "until END" would take a broken statement as complete.
+ */
+static void
+test_bug_lex_error_repeats(void **state)
+{
+	static const char *const sqls[] = { "select 'abc", "select 1 /* abc", "select `a",
+					    "select @'a", "select x'1" };
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(sqls); i++) {
+		struct rt_lex lx;
+		struct rt_tok t;
+
+		rt_lex_init(&lx, sqls[i], strlen(sqls[i]));
+		do {
+			t = rt_lex_next(&lx);
+		} while (t.kind != RT_TOK_ERROR && t.kind != RT_TOK_END);
+		assert_int_equal(t.kind, RT_TOK_ERROR);
+		for (int k = 0; k < 3; k++) {
+			t = rt_lex_next(&lx);
+			if (t.kind != RT_TOK_ERROR) {
+				fail_msg("\"%s\": call %d after ERROR returned %s", sqls[i], k + 1,
+					 kind_name(t.kind));
+			}
+		}
+	}
+}
+
+/*
+ * BUG router/rt_lex.c rt_skip_space(): an executable comment that is never closed
+ * ("/ *!40101 SET NAMES utf8" with no "* /") ends with RT_TOK_END; it is an unterminated comment
+ * and must give RT_TOK_ERROR (the server rejects it: an unbalanced comment is a syntax error).
+ * Expected: SET NAMES utf8 ERROR; actual: SET NAMES utf8 END.
+ */
+static void
+test_bug_lex_unterminated_exec_comment(void **state)
+{
+	static const struct lex_case cases[] = {
+		{ "/*!40101 SET NAMES utf8", { W("SET"), W("NAMES"), W("utf8"), ERR } },
+		{ "/*M!100100 SET @a=1", { W("SET"), UV("@a"), P("="), N("1"), ERR } },
+	};
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(cases); i++) {
+		run_lex_case(&cases[i]);
+	}
+}
+
+/*
+ * BUG router/rt_lex.c rt_lex_number(): the exponent-sign rule ("1e-5") is applied inside hex
+ * literals too, so "0x1e-1" (0x1e minus 1 = 29) becomes the single NUMBER "0x1e-1".
+ * Expected: NUMBER 0x1e, PUNCT -, NUMBER 1.
+ */
+static void
+test_bug_lex_hex_minus(void **state)
+{
+	static const struct lex_case cases[] = {
+		{ "select 0x1e-1", { W("select"), N("0x1e"), P("-"), N("1"), END } },
+		{ "select 0x1E+a", { W("select"), N("0x1E"), P("+"), W("a"), END } },
+	};
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(cases); i++) {
+		run_lex_case(&cases[i]);
+	}
+}
+
+/* SQL text and the exact sticky bits and flags rt_classify() must report. */
+struct class_case {
+	const char *sql;
+	unsigned int sticky;
+	unsigned int flags;
+};
+
+#define SET     RT_STICKY_SET
+#define UVAR    RT_STICKY_USER_VAR
+#define TEMP    RT_STICKY_TEMP_TABLE
+#define LOCK    RT_STICKY_LOCK
+#define GLOCK   RT_STICKY_GET_LOCK
+#define PREP    RT_STICKY_PREPARE
+#define FROWS   RT_STICKY_FOUND_ROWS
+#define HANDLER RT_STICKY_HANDLER
+#define XA      RT_STICKY_XA
+#define PREV    RT_CLASS_PREV_STATE
+#define KILL    RT_CLASS_KILL
+#define MULTI   RT_CLASS_MULTI
+#define LEXERR  RT_CLASS_LEX_ERROR
+#define EMPTY   RT_CLASS_EMPTY
+
+/* clang-format off */
+static const struct class_case class_cases[] = {
+	/* plain statements pin nothing */
+	{ "SELECT * FROM t WHERE id = 1", 0, 0 },
+	{ "INSERT INTO t VALUES (1, 'a')", 0, 0 },
+	{ "UPDATE t SET a=1 WHERE id=2", 0, 0 }, /* SET that does not lead the statement */
+	{ "insert into t set a=1", 0, 0 },
+	{ "DELETE FROM t WHERE id=?", 0, 0 },
+	{ "create table t (a int)", 0, 0 },
+	{ "UNLOCK TABLES", 0, 0 },
+	{ "SHOW TABLES", 0, 0 },
+	/* SET */
+	{ "SET NAMES utf8mb4", SET, 0 },
+	{ "set autocommit=0", SET, 0 },
+	{ "SET SESSION sql_mode = 'ANSI'", SET, 0 },
+	{ "SET @@session.time_zone = '+00:00'", SET, 0 },
+	{ "SET @a = 1", SET | UVAR, 0 },
+	{ "/*!40101 SET NAMES utf8 */", SET, 0 },
+	{ "/* hi */ SET x=1", SET, 0 },
+	{ "# hi\n-- there\nset x=1", SET, 0 },
+	/* user variables, but not in strings, quoted identifiers or comments */
+	{ "select @x", UVAR, 0 },
+	{ "select 1 into @x", UVAR, 0 },
+	{ "SELECT @`x`, @'y'", UVAR, 0 },
+	{ "select 1 --@x", UVAR, 0 }, /* "--@" is not a comment: 1 - -@x */
+	{ "select '@x'", 0, 0 },
+	{ "select `@x`", 0, 0 },
+	{ "select \"@x\"", 0, 0 },
+	{ "select 1 -- @x", 0, 0 },
+	{ "select 1 /* @x */", 0, 0 },
+	/* system variables: only those that read the previous statement's state */
+	{ "select @@version", 0, 0 },
+	{ "select @@session.autocommit", 0, 0 },
+	{ "SELECT @@warning_count", 0, PREV },
+	{ "SELECT @@session.error_count", 0, PREV },
+	{ "select @@identity", 0, PREV },
+	{ "SELECT @@last_insert_id", 0, PREV },
+	{ "SELECT @@LOCAL.WARNING_COUNT", 0, PREV },
+	/* functions reading the previous statement's state; a bare name is a column */
+	{ "SELECT LAST_INSERT_ID()", 0, PREV },
+	{ "select last_insert_id ( )", 0, PREV },
+	{ "select last_insert_id from t", 0, 0 },
+	{ "select 'LAST_INSERT_ID()'", 0, 0 },
+	{ "SELECT ROW_COUNT()", 0, PREV },
+	{ "SELECT FOUND_ROWS()", 0, PREV },
+	{ "SHOW WARNINGS", 0, PREV },
+	{ "show errors", 0, PREV },
+	{ "Show Warnings LIMIT 1", 0, PREV },
+	{ "SHOW COUNT(*) WARNINGS", 0, PREV },
+	{ "show count(*) errors", 0, PREV },
+	/* the other sticky kinds */
+	{ "SELECT SQL_CALC_FOUND_ROWS * FROM t LIMIT 10", FROWS, 0 },
+	{ "CREATE TEMPORARY TABLE t (a int)", TEMP, 0 },
+	{ "create temporary table if not exists t (a int)", TEMP, 0 },
+	{ "LOCK TABLES t WRITE", LOCK, 0 },
+	{ "lock table t read", LOCK, 0 },
+	{ "FLUSH TABLES WITH READ LOCK", LOCK, 0 },
+	{ "select GET_LOCK('a', 1)", GLOCK, 0 },
+	{ "sElEcT gEt_LoCk('a', 1)", GLOCK, 0 },
+	{ "SELECT RELEASE_LOCK('a')", GLOCK, 0 },
+	{ "do is_free_lock('a')", GLOCK, 0 },
+	{ "select get_lock from t", 0, 0 },
+	{ "PREPARE s FROM 'select 1'", PREP, 0 },
+	{ "EXECUTE s", PREP, 0 },
+	{ "execute s using @a", PREP | UVAR, 0 },
+	{ "DEALLOCATE PREPARE s", PREP, 0 },
+	{ "HANDLER t OPEN", HANDLER, 0 },
+	{ "handler t read first", HANDLER, 0 },
+	{ "XA START 'x'", XA, 0 },
+	{ "xa commit 'x'", XA, 0 },
+	/* KILL */
+	{ "KILL 5", 0, KILL },
+	{ "kill query 5", 0, KILL },
+	{ "KILL CONNECTION 7", 0, KILL },
+	/* several statements; a trailing ';' or comment does not make a second one */
+	{ "select 1; select 2", 0, MULTI },
+	{ "select 1;", 0, 0 },
+	{ "select 1 ; -- trailing comment", 0, 0 },
+	{ "select 1;;  ; ", 0, 0 },
+	{ "select 1; set @a=1", SET | UVAR, MULTI },
+	{ "select 1; kill 5", 0, MULTI | KILL },
+	{ "select 1 into @x; show warnings", UVAR, MULTI | PREV },
+	{ "select 'a;b'", 0, 0 },
+	/* no statement at all */
+	{ "", 0, EMPTY },
+	{ "  -- only a comment", 0, EMPTY },
+	{ "/* c */ # c\n", 0, EMPTY },
+	{ ";", 0, EMPTY },
+	/* unterminated text; what came before is still classified */
+	{ "select 'abc", 0, LEXERR },
+	{ "select 1 /* abc", 0, LEXERR },
+	{ "set @a = 'abc", SET | UVAR, LEXERR },
+};
+/* clang-format on */
+
+static void
+run_class_case(const struct class_case *c)
+{
+	size_t len;
+	char *buf = dup_exact(c->sql, &len);
+	struct rt_class cl;
+
+	memset(&cl, 0xa5, sizeof(cl)); /* rt_classify must set every field */
+	rt_classify(buf, len, &cl);
+	free(buf);
+	if (cl.sticky != c->sticky || cl.flags != c->flags) {
+		fail_msg("\"%s\": sticky 0x%x flags 0x%x, expected sticky 0x%x flags 0x%x", c->sql,
+			 cl.sticky, cl.flags, c->sticky, c->flags);
+	}
+}
+
+static void
+test_classify_table(void **state)
+{
+	for (size_t i = 0; i < MS_ARRAY_LEN(class_cases); i++) {
+		run_class_case(&class_cases[i]);
+	}
+}
+
+/* The text need not be NUL-terminated: only <len> bytes count. */
+static void
+test_classify_respects_len(void **state)
+{
+	const char *sql = "SET x=1; select @y";
+	struct rt_class cl;
+
+	rt_classify(sql, 7, &cl); /* "SET x=1" */
+	assert_int_equal(cl.sticky, RT_STICKY_SET);
+	assert_int_equal(cl.flags, 0);
+	rt_classify(sql, 0, &cl);
+	assert_int_equal(cl.sticky, 0);
+	assert_int_equal(cl.flags, RT_CLASS_EMPTY);
+}
+
+/*
+ * BUG router/rt_classify.c rt_classify_verb(): only "CREATE TEMPORARY" is recognised, so
+ * MariaDB's "CREATE OR REPLACE TEMPORARY TABLE" is not sticky and the connection holding the
+ * temporary table could go back to the pool. Expected sticky TEMP_TABLE; actual 0.
+ */
+static void
+test_bug_classify_create_or_replace_temporary(void **state)
+{
+	static const struct class_case cases[] = {
+		{ "CREATE OR REPLACE TEMPORARY TABLE t (a int)", TEMP, 0 },
+	};
+
+	run_class_case(&cases[0]);
+}
+
+/*
+ * BUG router/rt_classify.c rt_classify(): when the very first token is RT_TOK_ERROR the loop
+ * never sets seen_stmt, so the text gets RT_CLASS_EMPTY as well as RT_CLASS_LEX_ERROR. EMPTY
+ * means "only comments/space"; "'abc" is not, and a caller that answers EMPTY locally would
+ * hide the server's syntax error. Expected flags LEX_ERROR; actual LEX_ERROR|EMPTY.
+ */
+static void
+test_bug_classify_error_is_not_empty(void **state)
+{
+	static const struct class_case cases[] = {
+		{ "'abc", 0, LEXERR },
+		{ "`abc", 0, LEXERR },
+		{ "/* abc", 0, LEXERR },
+	};
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(cases); i++) {
+		run_class_case(&cases[i]);
+	}
+}
+
+/* Same root cause as test_bug_lex_unterminated_exec_comment, seen through the classifier. */
+static void
+test_bug_classify_unterminated_exec_comment(void **state)
+{
+	static const struct class_case cases[] = {
+		{ "/*!40101 SET NAMES utf8", SET, LEXERR },
+	};
+
+	run_class_case(&cases[0]);
+}
+
+static void
+test_sticky_name(void **state)
+{
+	assert_string_equal(rt_sticky_name(0), "none");
+	assert_string_equal(rt_sticky_name(RT_STICKY_SET), "set");
+	assert_string_equal(rt_sticky_name(RT_STICKY_USER_VAR), "user_var");
+	assert_string_equal(rt_sticky_name(RT_STICKY_TEMP_TABLE), "temp_table");
+	assert_string_equal(rt_sticky_name(RT_STICKY_LOCK), "lock");
+	assert_string_equal(rt_sticky_name(RT_STICKY_GET_LOCK), "get_lock");
+	assert_string_equal(rt_sticky_name(RT_STICKY_PREPARE), "prepare");
+	assert_string_equal(rt_sticky_name(RT_STICKY_FOUND_ROWS), "found_rows");
+	assert_string_equal(rt_sticky_name(RT_STICKY_HANDLER), "handler");
+	assert_string_equal(rt_sticky_name(RT_STICKY_XA), "xa");
+	/* several bits: the lowest one names the set */
+	assert_string_equal(rt_sticky_name(RT_STICKY_XA | RT_STICKY_SET), "set");
+	assert_string_equal(rt_sticky_name(RT_STICKY_HANDLER | RT_STICKY_LOCK), "lock");
+	assert_string_equal(rt_sticky_name(RT_STICKY_XA | RT_STICKY_FOUND_ROWS), "found_rows");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lex_table),
+		cmocka_unit_test(test_lex_respects_len),
+		cmocka_unit_test(test_tok_is),
+		cmocka_unit_test(test_bug_lex_error_repeats),
+		cmocka_unit_test(test_bug_lex_unterminated_exec_comment),
+		cmocka_unit_test(test_bug_lex_hex_minus),
+		cmocka_unit_test(test_classify_table),
+		cmocka_unit_test(test_classify_respects_len),
+		cmocka_unit_test(test_bug_classify_create_or_replace_temporary),
+		cmocka_unit_test(test_bug_classify_error_is_not_empty),
+		cmocka_unit_test(test_bug_classify_unterminated_exec_comment),
+		cmocka_unit_test(test_sticky_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
