@@ -172,6 +172,31 @@ mp_hsresp_read(const uint8_t *p, size_t len, uint32_t server_caps, struct mp_hsr
 }
 
 void
+mp_hsresp_write(struct mp_writer *w, const struct mp_hsresp_out *r)
+{
+	mp_u32_put(w, r->caps);
+	mp_u32_put(w, r->max_packet);
+	mp_u8_put(w, r->collation);
+	mp_zeros_put(w, 23); /* filler; MariaDB extended caps stay 0 (CLIENT_MYSQL set) */
+	mp_nul_str_put(w, r->user);
+	if (r->caps & MP_CLIENT_PLUGIN_AUTH_LENENC_DATA) {
+		mp_lenenc_str_put(w, r->auth, r->auth_len);
+	} else {
+		mp_u8_put(w, (uint8_t)r->auth_len);
+		mp_bytes_put(w, r->auth, r->auth_len);
+	}
+	if (r->caps & MP_CLIENT_CONNECT_WITH_DB) {
+		mp_nul_str_put(w, r->schema != NULL ? r->schema : "");
+	}
+	if (r->caps & MP_CLIENT_PLUGIN_AUTH) {
+		mp_nul_str_put(w, r->plugin);
+	}
+	if (r->caps & MP_CLIENT_CONNECT_ATTRS) {
+		mp_lenenc_str_put(w, r->attrs, r->attrs_len);
+	}
+}
+
+void
 mp_auth_switch_write(struct mp_writer *w, const char *plugin, const uint8_t *data, size_t len)
 {
 	mp_u8_put(w, 0xfe);

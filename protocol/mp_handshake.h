@@ -78,6 +78,22 @@ struct mp_hsresp {
 	struct ms_slice attrs;  /* raw key/value block; empty unless CONNECT_ATTRS */
 };
 
+/* What a client (myshard towards a backend) puts in its HandshakeResponse41. */
+struct mp_hsresp_out {
+	uint32_t caps;        /* PROTOCOL_41 and SECURE_CONNECTION must be set */
+	uint32_t max_packet;
+	uint8_t collation;
+	const char *user;     /* borrowed */
+	const uint8_t *auth;  /* borrowed; <auth_len> bytes */
+	size_t auth_len;
+	const char *schema;   /* borrowed; written only with CONNECT_WITH_DB */
+	const char *plugin;   /* borrowed; written only with PLUGIN_AUTH */
+	const uint8_t *attrs; /* borrowed key/value block; written only with CONNECT_ATTRS */
+	size_t attrs_len;
+};
+
+/* Writes a HandshakeResponse41 payload for <r>. */
+void mp_hsresp_write(struct mp_writer *w, const struct mp_hsresp_out *r);
 /* Writes the greeting payload (no packet header) for <g>. */
 void mp_greeting_write(struct mp_writer *w, const struct mp_greeting *g);
 /* Parses a complete greeting payload of <len> bytes. Truncated or wrong protocol: MP_MALFORMED. */

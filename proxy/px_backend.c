@@ -1,50 +1,218 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * proxy/px_backend.c - backend connection lifecycle: non-blocking connect, then bufferevent I/O
- * whose events go to the owning session (or, while idle, mean the server closed on us).
+ * proxy/px_backend.c - backend connection lifecycle: a non-blocking TCP connect and the
+ * connection phase, spoken by myshard itself, then the query phase, where the owning session
+ * reads and writes the socket (while idle, any event means the server closed on us).
+ *
+ * Why not Connector/C for the connect: against a MariaDB server, libmariadb 3.3 always asks for
+ * the MariaDB extended capabilities (extended metadata, metadata caching), and no option turns
+ * them off. They change the bytes of every column count and column definition, so responses
+ * could no longer be streamed unchanged to clients that did not ask for them. Doing the
+ * handshake here lets myshard ask the backend for exactly the format its clients speak.
  */
 #include "proxy/px_backend.h"
 
 #include "common/ms_log.h"
 #include "conf/conf.h"
+#include "protocol/mp_result.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_session.h"
 #include "topology/topo.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <mysql.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+
+#define PX_BE_HS_MAX 4096 /* greeting and auth replies are small */
+
+/* What myshard asks of every backend; FOUND_ROWS / MULTI_STATEMENTS come from the pool. */
+#define PX_BACKEND_CAPS                                                                            \
+	(MP_CLIENT_MYSQL | MP_CLIENT_LONG_FLAG | MP_CLIENT_PROTOCOL_41 | MP_CLIENT_TRANSACTIONS |  \
+	 MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_MULTI_RESULTS | MP_CLIENT_PS_MULTI_RESULTS |      \
+	 MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_CONNECT_ATTRS |     \
+	 MP_CLIENT_SESSION_TRACK)
 
 static uint64_t px_backend_next_id = 1; /* atomic */
 
-static void px_backend_connect_io(evutil_socket_t fd, short what, void *arg);
+/* Connect attributes shown in the server's processlist/performance_schema. */
+static const uint8_t px_backend_attrs[] = "\x0c_client_name\x07myshard"
+					  "\x0cprogram_name\x07myshard";
 
-static bool
-px_backend_wait(struct px_backend *b, int status)
+static void
+px_backend_release_snap(struct px_backend *b)
 {
-	short what = 0;
-	struct timeval tv, *tvp = NULL;
+	topo_unref(b->snap);
+	b->snap = NULL;
+}
 
-	if (status & MYSQL_WAIT_READ) {
-		what |= EV_READ;
+/* The connection phase ended: <err> NULL on success. Hands <b> to its pool. */
+static void
+px_backend_done(struct px_backend *b, const char *err)
+{
+	px_backend_release_snap(b);
+	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	if (err == NULL) {
+		ms_log_debug("backend %llu: connected to shard %s, server connection %u",
+			     (unsigned long long)b->id, px_pool_shard_name(b->pool), b->server_id);
 	}
-	if (status & MYSQL_WAIT_WRITE) {
-		what |= EV_WRITE;
-	}
-	if (status & MYSQL_WAIT_TIMEOUT) {
-		unsigned int ms = mysql_get_timeout_value_ms(b->mysql);
+	px_pool_connected(b, err);
+}
 
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = (ms % 1000) * 1000;
-		tvp = &tv;
+static void
+px_backend_send(struct px_backend *b, uint8_t seq, const uint8_t *p, size_t len)
+{
+	uint8_t hdr[MP_HDR_LEN];
+
+	mp_hdr_put(hdr, (uint32_t)len, seq);
+	bufferevent_write(b->bev, hdr, sizeof(hdr));
+	bufferevent_write(b->bev, p, len);
+}
+
+/* Answers the greeting in <p> with the shard's credentials. NULL, or why it cannot. */
+static const char *
+px_backend_on_greeting(struct px_backend *b, const uint8_t *p, uint32_t len)
+{
+	const struct topo_shard *sh = &b->snap->shards[b->shard_idx];
+	struct mp_greeting_view g;
+	uint8_t token[MP_SCRAMBLE_LEN];
+	uint8_t buf[1024];
+	struct mp_writer w;
+	struct mp_hsresp_out r = { 0 };
+	size_t pwlen = strlen(sh->password);
+
+	struct mp_err e;
+
+	if (len > 0 && p[0] == MP_ERR_HDR) {
+		if (mp_err_read(p, len, &e) != MP_OK) {
+			return "the server refused the connection";
+		}
+		snprintf(b->err, sizeof(b->err), "%u (%s): %.*s", e.code, e.sqlstate,
+			 (int)e.message.len, (const char *)e.message.ptr);
+		return b->err;
 	}
-	event_assign(&b->conn_ev, b->pool->w->base, mysql_get_socket(b->mysql), what,
-		     px_backend_connect_io, b);
-	b->conn_ev_added = event_add(&b->conn_ev, tvp) == 0;
-	return b->conn_ev_added;
+	if (mp_greeting_read(p, len, &g) != MP_OK || !(g.caps & MP_CLIENT_PROTOCOL_41)) {
+		return "unsupported or malformed server greeting";
+	}
+	b->server_id = g.conn_id;
+	mp_native_token(g.scramble, sh->password, pwlen, token);
+	r.caps = (PX_BACKEND_CAPS | (b->pool->variant & PX_VAR_FOUND_ROWS ? MP_CLIENT_FOUND_ROWS : 0) |
+		  (b->pool->variant & PX_VAR_MULTI_STMTS ? MP_CLIENT_MULTI_STATEMENTS : 0)) &
+		 (g.caps | MP_CLIENT_MYSQL);
+	r.max_packet = 1u << 30;
+	r.collation = 45; /* utf8mb4_general_ci */
+	r.user = sh->user;
+	r.auth = token;
+	r.auth_len = pwlen > 0 ? MP_SCRAMBLE_LEN : 0;
+	r.plugin = MP_NATIVE_PLUGIN;
+	r.attrs = px_backend_attrs;
+	r.attrs_len = sizeof(px_backend_attrs) - 1;
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_hsresp_write(&w, &r);
+	if (w.overflow) {
+		return "user name too long";
+	}
+	px_backend_send(b, b->hs_seq++, buf, mp_writer_len(&w));
+	return NULL;
+}
+
+/* The server wants another auth plugin: only mysql_native_password can be answered. */
+static const char *
+px_backend_on_switch(struct px_backend *b, const uint8_t *p, uint32_t len)
+{
+	const struct topo_shard *sh = &b->snap->shards[b->shard_idx];
+	struct mp_cursor c;
+	struct ms_slice plugin, data;
+	uint8_t token[MP_SCRAMBLE_LEN];
+	size_t pwlen = strlen(sh->password);
+
+	mp_cursor_init(&c, p + 1, len - 1);
+	if (b->hs_switched || mp_nul_str_read(&c, &plugin) != MP_OK) {
+		return "malformed authentication switch request";
+	}
+	mp_rest_read(&c, &data);
+	if (plugin.len != strlen(MP_NATIVE_PLUGIN) ||
+	    memcmp(plugin.ptr, MP_NATIVE_PLUGIN, plugin.len) != 0 || data.len < MP_SCRAMBLE_LEN) {
+		snprintf(b->err, sizeof(b->err),
+			 "the backend account '%s' uses auth plugin '%.*s'; myshard logs in to backends "
+			 "with mysql_native_password only",
+			 sh->user, (int)plugin.len, (const char *)plugin.ptr);
+		return b->err;
+	}
+	b->hs_switched = true;
+	mp_native_token(data.ptr, sh->password, pwlen, token);
+	px_backend_send(b, b->hs_seq++, token, pwlen > 0 ? MP_SCRAMBLE_LEN : 0);
+	return NULL;
+}
+
+enum px_hs_step {
+	PX_HS_MORE = 0, /* the exchange goes on */
+	PX_HS_OK,       /* logged in */
+	PX_HS_FAILED,   /* b->err or *err says why */
+};
+
+/* One packet of the connection phase; reads <p> but leaves draining to the caller. */
+static enum px_hs_step
+px_backend_hs_packet(struct px_backend *b, const uint8_t *p, uint32_t len, const char **errp)
+{
+	const char *err = NULL;
+	struct mp_err e;
+
+	if (b->hs_seq == 1) {
+		err = px_backend_on_greeting(b, p, len);
+	} else if (len > 0 && p[0] == MP_OK_HDR) {
+		return PX_HS_OK;
+	} else if (len > 0 && p[0] == MP_ERR_HDR) {
+		if (mp_err_read(p, len, &e) == MP_OK) {
+			snprintf(b->err, sizeof(b->err), "%u (%s): %.*s", e.code, e.sqlstate,
+				 (int)e.message.len, (const char *)e.message.ptr);
+			err = b->err;
+		} else {
+			err = "malformed error from the server";
+		}
+	} else if (len > 0 && p[0] == MP_EOF_HDR) {
+		err = px_backend_on_switch(b, p, len);
+	} else {
+		err = "unsupported authentication exchange (the account's plugin needs more steps)";
+	}
+	*errp = err;
+	return err != NULL ? PX_HS_FAILED : PX_HS_MORE;
+}
+
+static void
+px_backend_hs_read(struct px_backend *b)
+{
+	struct evbuffer *in = bufferevent_get_input(b->bev);
+
+	for (;;) {
+		uint8_t h[MP_HDR_LEN];
+		uint32_t len;
+		const uint8_t *p;
+		const char *err = NULL;
+		enum px_hs_step step;
+
+		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h)) {
+			return;
+		}
+		len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+		if (len > PX_BE_HS_MAX || h[3] != b->hs_seq) {
+			px_backend_done(b, "protocol error in the connection phase");
+			return;
+		}
+		if (evbuffer_get_length(in) < MP_HDR_LEN + (size_t)len) {
+			return;
+		}
+		p = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN;
+		b->hs_seq++;
+		step = px_backend_hs_packet(b, p, len, &err);
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)len);
+		if (step != PX_HS_MORE) {
+			/* b is handed on (or freed on failure): touch nothing after this */
+			px_backend_done(b, step == PX_HS_OK ? NULL : err);
+			return;
+		}
+	}
 }
 
 static void
@@ -53,6 +221,10 @@ px_backend_read_cb(struct bufferevent *bev, void *arg)
 	struct px_backend *b = arg;
 
 	(void)bev;
+	if (b->state == PX_BE_CONNECTING) {
+		px_backend_hs_read(b);
+		return;
+	}
 	if (b->owner != NULL) {
 		px_session_backend_read(b->owner);
 		return;
@@ -66,9 +238,21 @@ static void
 px_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct px_backend *b = arg;
-	const char *why = (what & BEV_EVENT_EOF) ? "server closed the connection" : "socket error";
+	const char *why = (what & BEV_EVENT_EOF)	? "server closed the connection" :
+			  (what & BEV_EVENT_TIMEOUT) ? "timed out" :
+							 "socket error";
 
 	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		return; /* the greeting comes next */
+	}
+	if (b->state == PX_BE_CONNECTING) {
+		snprintf(b->err, sizeof(b->err), "cannot connect: %s%s%s", why,
+			 (what & BEV_EVENT_ERROR) ? ": " : "",
+			 (what & BEV_EVENT_ERROR) ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : "");
+		px_backend_done(b, b->err);
+		return;
+	}
 	ms_log_info("backend %llu: %s", (unsigned long long)b->id, why);
 	if (b->owner != NULL) {
 		px_session_backend_lost(b->owner, why);
@@ -77,104 +261,27 @@ px_backend_event_cb(struct bufferevent *bev, short what, void *arg)
 	px_pool_drop(b);
 }
 
-/* Connector/C no longer reads the shard's strings: let the snapshot go. */
+/* The connect failed inside px_backend_start(): report it from the loop, never from inside
+ * px_pool_get(), so the pool is not re-entered. */
 static void
-px_backend_release_snap(struct px_backend *b)
-{
-	topo_unref(b->snap);
-	b->snap = NULL;
-}
-
-static void
-px_backend_connected(struct px_backend *b)
-{
-	unsigned long caps = 0;
-
-	mariadb_get_infov(b->mysql, MARIADB_CONNECTION_CLIENT_CAPABILITIES, &caps);
-	b->deprecate_eof = (caps & MP_CLIENT_DEPRECATE_EOF) != 0;
-	b->bev = bufferevent_socket_new(b->pool->w->base, mysql_get_socket(b->mysql), 0);
-	if (b->bev == NULL) {
-		px_pool_connected(b, "out of memory");
-		return;
-	}
-	bufferevent_setcb(b->bev, px_backend_read_cb, NULL, px_backend_event_cb, b);
-	if (bufferevent_enable(b->bev, EV_READ) != 0) {
-		px_pool_connected(b, "cannot watch the socket");
-		return;
-	}
-	ms_log_debug("backend %llu: connected to shard %s, server thread %lu", (unsigned long long)b->id,
-		     px_pool_shard_name(b->pool), mysql_thread_id(b->mysql));
-	px_pool_connected(b, NULL);
-}
-
-static void
-px_backend_connect_io(evutil_socket_t fd, short what, void *arg)
-{
-	struct px_backend *b = arg;
-	MYSQL *ret = NULL;
-	int status = 0;
-
-	(void)fd;
-	b->conn_ev_added = false;
-	status |= (what & EV_READ) ? MYSQL_WAIT_READ : 0;
-	status |= (what & EV_WRITE) ? MYSQL_WAIT_WRITE : 0;
-	status |= (what & EV_TIMEOUT) ? MYSQL_WAIT_TIMEOUT : 0;
-	status = mysql_real_connect_cont(&ret, b->mysql, status);
-	if (status != 0) {
-		if (!px_backend_wait(b, status)) {
-			px_pool_connected(b, "cannot wait for the socket");
-		}
-		return;
-	}
-	px_backend_release_snap(b);
-	if (ret == NULL) {
-		px_pool_connected(b, mysql_error(b->mysql));
-		return;
-	}
-	px_backend_connected(b);
-}
-
-static bool
-px_backend_options(struct px_backend *b)
-{
-	const struct conf *c = b->pool->w->conf;
-	unsigned int secs = (c->connect_timeout_ms + 999) / 1000;
-	unsigned int off = 0;
-
-	return mysql_options(b->mysql, MYSQL_OPT_NONBLOCK, 0) == 0 &&
-	       mysql_options(b->mysql, MYSQL_OPT_CONNECT_TIMEOUT, &secs) == 0 &&
-	       mysql_options(b->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4") == 0 &&
-	       mysql_options(b->mysql, MYSQL_OPT_LOCAL_INFILE, &off) == 0 &&
-	       mysql_optionsv(b->mysql, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "myshard") == 0;
-}
-
-/* The connect finished inside mysql_real_connect_start(): report it from the loop, never
- * from inside px_pool_get(), so the pool is not re-entered. */
-static void
-px_backend_done_cb(evutil_socket_t fd, short what, void *arg)
+px_backend_fail_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_backend *b = arg;
 
 	(void)fd;
 	(void)what;
-	b->conn_ev_added = false;
-	px_backend_release_snap(b);
-	if (mysql_errno(b->mysql) != 0) {
-		px_pool_connected(b, mysql_error(b->mysql));
-		return;
-	}
-	px_backend_connected(b);
+	b->done_ev_added = false;
+	px_backend_done(b, b->err);
 }
 
 struct px_backend *
 px_backend_start(struct px_pool *pool, const struct topo_snapshot *snap, size_t shard_idx,
 		 const char **err)
 {
-	const struct topo_shard *shard = &snap->shards[shard_idx];
+	const struct topo_shard *sh = &snap->shards[shard_idx];
 	struct px_backend *b = calloc(1, sizeof(*b));
-	unsigned long flags = CLIENT_MULTI_RESULTS | CLIENT_PS_MULTI_RESULTS;
-	MYSQL *ret = NULL;
-	int status;
+	unsigned int ms = pool->w->conf->connect_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	*err = "out of memory";
 	if (b == NULL) {
@@ -182,34 +289,26 @@ px_backend_start(struct px_pool *pool, const struct topo_snapshot *snap, size_t 
 	}
 	b->id = __atomic_fetch_add(&px_backend_next_id, 1, __ATOMIC_RELAXED);
 	b->pool = pool;
-	b->snap = topo_ref(snap); /* Connector/C keeps pointers to the shard's strings */
 	b->state = PX_BE_CONNECTING;
-	b->collation = 45; /* utf8mb4_general_ci, set by MYSQL_SET_CHARSET_NAME */
-	b->mysql = mysql_init(NULL);
-	if (b->mysql == NULL || !px_backend_options(b)) {
-		px_backend_free(b, false);
+	b->collation = 45;
+	b->shard_idx = shard_idx;
+	b->bev = bufferevent_socket_new(pool->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (b->bev == NULL) {
+		free(b);
 		return NULL;
 	}
-	if (pool->variant & PX_VAR_FOUND_ROWS) {
-		flags |= CLIENT_FOUND_ROWS;
+	b->snap = topo_ref(snap);
+	bufferevent_setcb(b->bev, px_backend_read_cb, NULL, px_backend_event_cb, b);
+	bufferevent_set_timeouts(b->bev, &tv, &tv);
+	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(b->bev, (const struct sockaddr *)&sh->addr,
+				       (int)sh->addr_len) != 0) {
+		snprintf(b->err, sizeof(b->err), "cannot connect to %s:%u: %s", sh->host, sh->port,
+			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		event_assign(&b->done_ev, pool->w->base, -1, 0, px_backend_fail_cb, b);
+		event_active(&b->done_ev, EV_TIMEOUT, 0);
+		b->done_ev_added = true;
 	}
-	if (pool->variant & PX_VAR_MULTI_STMTS) {
-		flags |= CLIENT_MULTI_STATEMENTS;
-	}
-	status = mysql_real_connect_start(&ret, b->mysql, shard->host, shard->user, shard->password,
-					  NULL, shard->port, NULL, flags);
-	if (status != 0) {
-		if (!px_backend_wait(b, status)) {
-			*err = "cannot wait for the socket";
-			px_backend_free(b, false);
-			return NULL;
-		}
-		*err = NULL;
-		return b;
-	}
-	event_assign(&b->conn_ev, pool->w->base, -1, 0, px_backend_done_cb, b);
-	event_active(&b->conn_ev, EV_TIMEOUT, 0);
-	b->conn_ev_added = true;
 	*err = NULL;
 	return b;
 }
@@ -217,19 +316,22 @@ px_backend_start(struct px_pool *pool, const struct topo_snapshot *snap, size_t 
 void
 px_backend_free(struct px_backend *b, bool clean)
 {
+	static const uint8_t quit[] = { 1, 0, 0, 0, MP_COM_QUIT };
+
 	px_backend_release_snap(b);
-	if (b->conn_ev_added) {
-		event_del(&b->conn_ev);
+	if (b->done_ev_added) {
+		event_del(&b->done_ev);
 	}
 	if (b->bev != NULL) {
-		bufferevent_free(b->bev);
-	}
-	if (b->mysql != NULL) {
-		if (!clean && mysql_get_socket(b->mysql) != MARIADB_INVALID_SOCKET) {
-			/* mid-command or broken: no polite COM_QUIT that could block */
-			shutdown(mysql_get_socket(b->mysql), SHUT_RDWR);
+		if (clean) {
+			/* best effort, never blocks: the server then closes without a warning */
+			evutil_socket_t fd = bufferevent_getfd(b->bev);
+
+			if (fd >= 0 && send(fd, quit, sizeof(quit), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				ms_log_debug("backend %llu: COM_QUIT not sent", (unsigned long long)b->id);
+			}
 		}
-		mysql_close(b->mysql);
+		bufferevent_free(b->bev);
 	}
 	free(b);
 }

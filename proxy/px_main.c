@@ -10,7 +10,7 @@
 #include "topology/topo.h"
 
 #include <event2/event.h>
-#include <mysql.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +32,27 @@ px_main_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	ms_log_info("signal %d: shutting down", (int)sig);
 	event_base_loopexit(arg, NULL);
+}
+
+/* Resolves <t>'s host once, at startup, so no worker ever blocks on DNS. */
+static bool
+px_main_resolve(struct topo_shard *t)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", t->port);
+	rc = getaddrinfo(t->host, port, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		ms_log_error("shard %s: cannot resolve host '%s': %s", t->name, t->host, gai_strerror(rc));
+		return false;
+	}
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addr_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
 }
 
 /* Builds the topology snapshot (issue #2: shards and their primary endpoint) from <c>. */
@@ -56,6 +77,10 @@ px_main_topology(const struct conf *c, struct topo_domain **out)
 			topo_snapshot_free(snap);
 			return MS_ENOMEM;
 		}
+		if (!px_main_resolve(t)) {
+			topo_snapshot_free(snap);
+			return MS_EINVAL;
+		}
 	}
 	if (topo_domain_new(&d) != MS_OK) {
 		topo_snapshot_free(snap);
@@ -77,7 +102,7 @@ px_main_run(const struct conf *c)
 	int rc = 1;
 
 	if (px_main_topology(c, &topo) != MS_OK) {
-		ms_log_error("cannot build the topology: out of memory");
+		ms_log_error("cannot build the topology");
 		return 1;
 	}
 	base = event_base_new();
@@ -148,13 +173,7 @@ main(int argc, char **argv)
 	}
 	ms_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	if (mysql_library_init(0, NULL, NULL) != 0) {
-		ms_log_error("cannot initialise the MariaDB client library");
-		conf_free(c);
-		return 1;
-	}
 	rc = px_main_run(c);
-	mysql_library_end();
 	conf_free(c);
 	return rc;
 }

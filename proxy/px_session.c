@@ -357,7 +357,6 @@ px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
 	s->user[r.user.len] = '\0';
 	memcpy(s->schema, r.schema.ptr, r.schema.len);
 	s->schema[r.schema.len] = '\0';
-	s->seq++;
 	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
 	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
 	      memcmp(r.plugin.ptr, MP_NATIVE_PLUGIN, r.plugin.len) == 0)) {
@@ -383,18 +382,18 @@ px_sess_login_step(struct px_session *s)
 	if (!px_sess_peek_packet(s, &hdr, &payload)) {
 		return false;
 	}
+	s->seq++; /* our reply follows the client's packet */
 	if (payload == NULL) {
 		px_sess_bad_handshake(s, "oversized packet in the connection phase");
 		return false;
 	}
-	if (hdr.seq != s->seq) {
+	if (hdr.seq != (uint8_t)(s->seq - 1)) {
 		px_sess_bad_handshake(s, "wrong sequence id");
 		return false;
 	}
 	if (s->state == PX_SESS_HANDSHAKE) {
 		px_sess_on_response(s, payload, hdr.len);
 	} else {
-		s->seq++;
 		px_sess_check_token(s, payload, hdr.len);
 	}
 	evbuffer_drain(bufferevent_get_input(s->cl), MP_HDR_LEN + (size_t)hdr.len);

@@ -24,7 +24,6 @@ struct topo_snapshot;
 struct topo_reader;
 struct ck_ring;
 struct ck_ring_buffer;
-typedef struct st_mysql MYSQL;
 
 #define PX_NAME_MAX   64  /* schema names: MariaDB allows 64 characters */
 #define PX_USER_MAX   80
@@ -70,12 +69,16 @@ struct px_backend {
 	uint64_t id;
 	enum px_be_state state;
 	struct px_pool *pool;       /* borrowed: the pool it belongs to */
-	MYSQL *mysql;               /* owned: connector-c handle (connect phase, close) */
-	struct bufferevent *bev;    /* owned after connect: the query-phase socket I/O */
-	struct event conn_ev;       /* waits of the non-blocking connect */
-	bool conn_ev_added;
+	struct bufferevent *bev;    /* owned: the socket, from connect to close */
+	uint8_t hs_seq;             /* connection phase: next sequence id expected */
+	bool hs_switched;           /* connection phase: an auth switch was answered */
+	uint32_t server_id;         /* the server's connection id (processlist id) */
+	struct event done_ev;       /* reports an immediate connect failure from the loop */
+	bool done_ev_added;
+	char err[256];              /* why the connect failed */
 	struct px_session *owner;   /* borrowed; set while ACTIVE */
-	const struct topo_snapshot *snap; /* pinned while connecting, else NULL */
+	const struct topo_snapshot *snap; /* pinned while connecting (user, password), else NULL */
+	size_t shard_idx;           /* in <snap> */
 	bool deprecate_eof;         /* negotiated with the server */
 	uint8_t collation;          /* connection collation currently set on the server */
 	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */

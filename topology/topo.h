@@ -11,6 +11,8 @@
 
 #include "common/ms_base.h"
 
+#include <sys/socket.h>
+
 /* One shard's primary endpoint. */
 struct topo_shard {
 	char *name;     /* owned */
@@ -18,6 +20,8 @@ struct topo_shard {
 	uint16_t port;
 	char *user;     /* owned; the proxy's login on the backend */
 	char *password; /* owned */
+	struct sockaddr_storage addr; /* <host>:<port> resolved when the snapshot was built */
+	socklen_t addr_len;
 };
 
 struct topo_snapshot {

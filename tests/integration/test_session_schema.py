@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Per-session state under pooling: clients on different schemas (and time zones) that
+interleave statements on shared backend connections always see their own."""
+
+import threading
+
+import pytest
+
+import harness as H
+
+SCHEMAS = (H.TEST_DB, H.TEST_DB2)
+
+
+@pytest.fixture(params=["main", "tiny_pool"])
+def t(request):
+    tgt = request.getfixturevalue("target" if request.param == "main" else "tiny_pool_target")
+    c = tgt.connect()
+    try:
+        for i, db in enumerate(SCHEMAS):
+            H.query(c, f"DROP TABLE IF EXISTS {db}.whoami")
+            H.query(c, f"CREATE TABLE {db}.whoami (v VARCHAR(16))")
+            H.query(c, f"INSERT INTO {db}.whoami VALUES ('schema-{i}')")
+    finally:
+        c.close()
+    return tgt
+
+
+def expect(c, idx):
+    assert H.query(c, "SELECT DATABASE(), v FROM whoami") == ((SCHEMAS[idx], f"schema-{idx}"),)
+
+
+def test_two_clients_interleaved(t):
+    a = t.connect(database=SCHEMAS[0])
+    b = t.connect(database=SCHEMAS[1])
+    try:
+        for _ in range(20):
+            expect(a, 0)
+            expect(b, 1)
+        H.query(a, f"USE {SCHEMAS[1]}")
+        b.select_db(SCHEMAS[0])  # COM_INIT_DB
+        for _ in range(20):
+            expect(b, 0)
+            expect(a, 1)
+        H.query(b, f"USE {SCHEMAS[1]}")
+        for _ in range(5):
+            expect(a, 1)
+            expect(b, 1)
+        a.select_db(SCHEMAS[0])
+        expect(a, 0)
+        expect(b, 1)
+    finally:
+        a.close()
+        b.close()
+
+
+def run_clients(t, n, iterations, body):
+    conns = [t.connect(database=SCHEMAS[i % 2]) for i in range(n)]
+    start = threading.Barrier(n, timeout=60)
+    errors = []
+
+    def run(i):
+        try:
+            start.wait()
+            body(i, conns[i], iterations)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append((i, repr(e)))
+            start.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)
+    stuck = [i for i, th in enumerate(threads) if th.is_alive()]
+    for c in conns:
+        c.close()
+    assert not stuck, f"clients still running after 120 s: {stuck}"
+    assert not errors, errors[:5]
+
+
+def test_many_clients_switching_schemas(t):
+    def body(i, c, iterations):
+        cur = i % 2
+        for k in range(iterations):
+            if (k + i) % 5 == 0:
+                cur = 1 - cur
+                if k % 2:
+                    H.query(c, f"USE {SCHEMAS[cur]}")
+                else:
+                    c.select_db(SCHEMAS[cur])
+            expect(c, cur)
+    run_clients(t, 8, 150, body)
+
+
+def test_many_clients_own_time_zone(t):
+    def body(i, c, iterations):
+        tz = f"+0{i}:00"
+        H.query(c, f"SET time_zone = '{tz}'")
+        for _ in range(iterations):
+            assert H.query(c, "SELECT @@time_zone, DATABASE()") == ((tz, SCHEMAS[i % 2]),)
+    run_clients(t, 8, 100, body)
