@@ -80,12 +80,41 @@ px_pool_assign(struct px_backend *b, struct px_session *s)
 	b->owner = s;
 }
 
+/*
+ * An idle connection <s> can use. MySQL cannot unset a connection's default schema, so a
+ * session without one only gets connections that never had one (else unqualified names would
+ * resolve where the server would say 1046). If none is idle but others are, one of those is
+ * closed to make room for a fresh connection.
+ */
+static struct px_backend *
+px_pool_idle_for(struct px_pool *p, const struct px_session *s)
+{
+	struct px_backend *b;
+
+	if (s->schema[0] != '\0') {
+		return TAILQ_FIRST(&p->idle);
+	}
+	TAILQ_FOREACH (b, &p->idle, link) {
+		if (b->schema[0] == '\0') {
+			return b;
+		}
+	}
+	b = TAILQ_LAST(&p->idle, px_backend_list);
+	if (b != NULL && p->n_idle + p->n_busy >= p->w->conf->pool_max) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		p->n_idle--;
+		p->w->stats.backend_closed++;
+		px_backend_free(b, true);
+	}
+	return NULL;
+}
+
 struct px_backend *
 px_pool_get(struct px_pool *p, struct px_session *s)
 {
-	struct px_backend *b = TAILQ_FIRST(&p->idle);
+	struct px_backend *b = TAILQ_EMPTY(&p->waiters) ? px_pool_idle_for(p, s) : NULL;
 
-	if (b != NULL && TAILQ_EMPTY(&p->waiters)) {
+	if (b != NULL) {
 		TAILQ_REMOVE(&p->idle, b, link);
 		p->n_idle--;
 		TAILQ_INSERT_TAIL(&p->busy, b, link);
@@ -113,12 +142,27 @@ px_pool_cancel(struct px_pool *p, struct px_session *s)
 	}
 }
 
-/* Hands <b> (on busy, not owned) to the first waiter, or parks it idle. */
+/* Hands <b> (on busy, not owned) to the first waiter that may use it, or parks it idle. */
 static void
 px_pool_offer(struct px_pool *p, struct px_backend *b)
 {
-	struct px_session *s = TAILQ_FIRST(&p->waiters);
+	struct px_session *s;
 
+	TAILQ_FOREACH (s, &p->waiters, wait_link) {
+		if (s->schema[0] != '\0' || b->schema[0] == '\0') {
+			break;
+		}
+	}
+
+	if (s == NULL && !TAILQ_EMPTY(&p->waiters)) {
+		/* only schema-less sessions wait: replace <b> with a fresh connection for them */
+		TAILQ_REMOVE(&p->busy, b, link);
+		p->n_busy--;
+		p->w->stats.backend_closed++;
+		px_backend_free(b, true);
+		px_pool_grow(p);
+		return;
+	}
 	if (s == NULL) {
 		TAILQ_REMOVE(&p->busy, b, link);
 		p->n_busy--;
