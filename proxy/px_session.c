@@ -355,7 +355,9 @@ px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
 	s->collation = px_collation_normalize(r.collation);
 	memcpy(s->user, r.user.ptr, r.user.len);
 	s->user[r.user.len] = '\0';
-	memcpy(s->schema, r.schema.ptr, r.schema.len);
+	if (r.schema.len > 0) { /* an absent schema is a NULL view */
+		memcpy(s->schema, r.schema.ptr, r.schema.len);
+	}
 	s->schema[r.schema.len] = '\0';
 	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
 	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
