@@ -165,8 +165,12 @@ mp_lenenc_str_read(struct mp_cursor *c, struct ms_slice *out)
 enum mp_rc
 mp_nul_str_read(struct mp_cursor *c, struct ms_slice *out)
 {
-	const uint8_t *nul = memchr(c->pos, 0, mp_cursor_left(c));
+	const uint8_t *nul;
 
+	if (mp_cursor_left(c) == 0) {
+		return MP_NEED_MORE; /* also keeps memchr() away from an empty NULL view */
+	}
+	nul = memchr(c->pos, 0, mp_cursor_left(c));
 	if (nul == NULL) {
 		return MP_NEED_MORE;
 	}

@@ -42,7 +42,7 @@ static inline void
 mp_cursor_init(struct mp_cursor *c, const void *buf, size_t len)
 {
 	c->pos = buf;
-	c->end = c->pos + len;
+	c->end = len > 0 ? c->pos + len : c->pos; /* no NULL + 0 for empty views */
 }
 
 static inline size_t

@@ -20,7 +20,6 @@
 #include "topology/topo.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,7 @@ static void
 px_backend_done(struct px_backend *b, const char *err)
 {
 	px_backend_release_snap(b);
-	bufferevent_set_timeouts(b->bev, NULL, NULL);
+	px_conn_set_timeout(&b->conn, NULL);
 	if (err == NULL) {
 		ms_log_debug("backend %llu: connected to shard %s, server connection %u",
 			     (unsigned long long)b->id, px_pool_shard_name(b->pool), b->server_id);
@@ -66,8 +65,9 @@ px_backend_send(struct px_backend *b, uint8_t seq, const uint8_t *p, size_t len)
 	uint8_t hdr[MP_HDR_LEN];
 
 	mp_hdr_put(hdr, (uint32_t)len, seq);
-	bufferevent_write(b->bev, hdr, sizeof(hdr));
-	bufferevent_write(b->bev, p, len);
+	evbuffer_add(b->conn.out, hdr, sizeof(hdr));
+	evbuffer_add(b->conn.out, p, len);
+	px_conn_flush(&b->conn);
 }
 
 /* Answers the greeting in <p> with the shard's credentials. NULL, or why it cannot. */
@@ -183,7 +183,7 @@ px_backend_hs_packet(struct px_backend *b, const uint8_t *p, uint32_t len, const
 static void
 px_backend_hs_read(struct px_backend *b)
 {
-	struct evbuffer *in = bufferevent_get_input(b->bev);
+	struct evbuffer *in = b->conn.in;
 
 	for (;;) {
 		uint8_t h[MP_HDR_LEN];
@@ -216,49 +216,42 @@ px_backend_hs_read(struct px_backend *b)
 }
 
 static void
-px_backend_read_cb(struct bufferevent *bev, void *arg)
+px_backend_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 {
 	struct px_backend *b = arg;
+	const char *why = (what & PX_CONN_EOF)	   ? "server closed the connection" :
+			  (what & PX_CONN_TIMEOUT) ? "timed out" :
+						     "socket error";
 
-	(void)bev;
 	if (b->state == PX_BE_CONNECTING) {
-		px_backend_hs_read(b);
+		if (what & PX_CONN_READ) {
+			px_backend_hs_read(b); /* may hand b on or free it */
+		} else if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
+			snprintf(b->err, sizeof(b->err), "cannot connect: %s%s%s", why,
+				 (what & PX_CONN_ERROR) ? ": " : "",
+				 (what & PX_CONN_ERROR) ? evutil_socket_error_to_string(c->err) : "");
+			px_backend_done(b, b->err);
+		}
+		return; /* CONNECTED: the greeting comes next */
+	}
+	if (what & PX_CONN_READ) {
+		if (b->owner != NULL) {
+			px_session_backend_read(b->owner);
+			return;
+		}
+		ms_log_warn("backend %llu: unexpected data while idle; closing it",
+			    (unsigned long long)b->id);
+		px_pool_drop(b);
 		return;
 	}
-	if (b->owner != NULL) {
-		px_session_backend_read(b->owner);
-		return;
+	if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
+		ms_log_info("backend %llu: %s", (unsigned long long)b->id, why);
+		if (b->owner != NULL) {
+			px_session_backend_lost(b->owner, why);
+			return;
+		}
+		px_pool_drop(b);
 	}
-	ms_log_warn("backend %llu: unexpected data while idle; closing it",
-		    (unsigned long long)b->id);
-	px_pool_drop(b);
-}
-
-static void
-px_backend_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct px_backend *b = arg;
-	const char *why = (what & BEV_EVENT_EOF)	? "server closed the connection" :
-			  (what & BEV_EVENT_TIMEOUT) ? "timed out" :
-							 "socket error";
-
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		return; /* the greeting comes next */
-	}
-	if (b->state == PX_BE_CONNECTING) {
-		snprintf(b->err, sizeof(b->err), "cannot connect: %s%s%s", why,
-			 (what & BEV_EVENT_ERROR) ? ": " : "",
-			 (what & BEV_EVENT_ERROR) ? evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()) : "");
-		px_backend_done(b, b->err);
-		return;
-	}
-	ms_log_info("backend %llu: %s", (unsigned long long)b->id, why);
-	if (b->owner != NULL) {
-		px_session_backend_lost(b->owner, why);
-		return;
-	}
-	px_pool_drop(b);
 }
 
 /* The connect failed inside px_backend_start(): report it from the loop, never from inside
@@ -292,19 +285,15 @@ px_backend_start(struct px_pool *pool, const struct topo_snapshot *snap, size_t 
 	b->state = PX_BE_CONNECTING;
 	b->collation = 45;
 	b->shard_idx = shard_idx;
-	b->bev = bufferevent_socket_new(pool->w->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (b->bev == NULL) {
+	if (px_conn_init(&b->conn, pool->w->base, -1, px_backend_conn_cb, b) != MS_OK) {
 		free(b);
 		return NULL;
 	}
 	b->snap = topo_ref(snap);
-	bufferevent_setcb(b->bev, px_backend_read_cb, NULL, px_backend_event_cb, b);
-	bufferevent_set_timeouts(b->bev, &tv, &tv);
-	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(b->bev, (const struct sockaddr *)&sh->addr,
-				       (int)sh->addr_len) != 0) {
+	px_conn_set_timeout(&b->conn, &tv); /* connect and login; cleared once logged in */
+	if (px_conn_connect(&b->conn, (const struct sockaddr *)&sh->addr, sh->addr_len) != MS_OK) {
 		snprintf(b->err, sizeof(b->err), "cannot connect to %s:%u: %s", sh->host, sh->port,
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			 evutil_socket_error_to_string(b->conn.err));
 		event_assign(&b->done_ev, pool->w->base, -1, 0, px_backend_fail_cb, b);
 		event_active(&b->done_ev, EV_TIMEOUT, 0);
 		b->done_ev_added = true;
@@ -322,16 +311,11 @@ px_backend_free(struct px_backend *b, bool clean)
 	if (b->done_ev_added) {
 		event_del(&b->done_ev);
 	}
-	if (b->bev != NULL) {
-		if (clean) {
-			/* best effort, never blocks: the server then closes without a warning */
-			evutil_socket_t fd = bufferevent_getfd(b->bev);
-
-			if (fd >= 0 && send(fd, quit, sizeof(quit), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-				ms_log_debug("backend %llu: COM_QUIT not sent", (unsigned long long)b->id);
-			}
-		}
-		bufferevent_free(b->bev);
+	if (clean && b->conn.fd >= 0 &&
+	    send(b->conn.fd, quit, sizeof(quit), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* best effort, never blocks: with it the server closes without a warning */
+		ms_log_debug("backend %llu: COM_QUIT not sent", (unsigned long long)b->id);
 	}
+	px_conn_deinit(&b->conn);
 	free(b);
 }

@@ -2,7 +2,7 @@
 /*
  * proxy/px_backend.h - one backend connection: connected by Connector/C's non-blocking API
  * driven by libevent (so every auth plugin and option works), then used as a plain socket with
- * a bufferevent for the query phase. Worker thread only.
+ * a px_conn socket for the query phase. Worker thread only.
  */
 #ifndef MYSHARD_PROXY_PX_BACKEND_H
 #define MYSHARD_PROXY_PX_BACKEND_H

@@ -18,7 +18,6 @@
 #include "router/rt_classify.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -89,7 +88,7 @@ px_cmd_scan(struct evbuffer *in, uint32_t max, struct px_cmd_frame *f)
 static void
 px_cmd_drain(struct px_session *s)
 {
-	evbuffer_drain(bufferevent_get_input(s->cl), s->cmd_len);
+	evbuffer_drain(s->cl.in, s->cmd_len);
 	s->cmd_len = 0;
 }
 
@@ -178,7 +177,7 @@ px_cmd_acquire(struct px_session *s)
 static void
 px_cmd_sync_send(struct px_session *s, uint8_t cmd, const char *text, enum px_sync_step step)
 {
-	struct evbuffer *out = bufferevent_get_output(s->be->bev);
+	struct evbuffer *out = s->be->conn.out;
 	size_t n = strlen(text);
 	uint8_t hdr[MP_HDR_LEN];
 
@@ -196,7 +195,7 @@ px_cmd_forward(struct px_session *s)
 {
 	struct px_backend *b = s->be;
 
-	evbuffer_remove_buffer(bufferevent_get_input(s->cl), bufferevent_get_output(b->bev),
+	evbuffer_remove_buffer(s->cl.in, b->conn.out,
 			       s->cmd_len);
 	s->cmd_len = 0;
 	s->w->stats.commands++;
@@ -284,7 +283,7 @@ static void px_cmd_broken(struct px_session *s, const char *why);
 static void
 px_cmd_sync_read(struct px_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->be->bev);
+	struct evbuffer *in = s->be->conn.in;
 	struct mp_resp_event ev;
 	struct mp_hdr hdr;
 	const uint8_t *pl;
@@ -352,7 +351,7 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 static bool
 px_cmd_relay_ok(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl)
 {
-	struct evbuffer *in = bufferevent_get_input(s->be->bev);
+	struct evbuffer *in = s->be->conn.in;
 	uint8_t buf[1024];
 	struct mp_writer w;
 	struct mp_ok ok;
@@ -388,7 +387,7 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 	if (ev->kind == MP_PKT_ERR || (ev->kind == MP_PKT_EOF && hdr->len >= 3 && (pl[1] | pl[2]) != 0)) {
 		s->left_state = true; /* SHOW WARNINGS / ERRORS may follow */
 	}
-	evbuffer_remove_buffer(bufferevent_get_input(s->be->bev), bufferevent_get_output(s->cl),
+	evbuffer_remove_buffer(s->be->conn.in, s->cl.out,
 			       MP_HDR_LEN + (size_t)hdr->len);
 }
 
@@ -413,8 +412,8 @@ px_cmd_pump(struct px_session *s)
 	if (s->state != PX_SESS_FORWARD || s->be == NULL || s->be_paused) {
 		return;
 	}
-	in = bufferevent_get_input(s->be->bev);
-	out = bufferevent_get_output(s->cl);
+	in = s->be->conn.in;
+	out = s->cl.out;
 	for (;;) {
 		const uint8_t *pl = peek + MP_HDR_LEN;
 		size_t have = evbuffer_get_length(in);
@@ -422,8 +421,8 @@ px_cmd_pump(struct px_session *s)
 		enum mp_rc rc;
 
 		if (evbuffer_get_length(out) >= PX_HIGH_WATER) {
-			s->be_paused = true; /* resumed by the client's write callback */
-			bufferevent_disable(s->be->bev, EV_READ);
+			s->be_paused = true; /* resumed when the client's output drains */
+			px_conn_set_read(&s->be->conn, false);
 			return;
 		}
 		if (have < MP_HDR_LEN) {
@@ -471,7 +470,7 @@ px_cmd_broken(struct px_session *s, const char *why)
 static bool
 px_cmd_query(struct px_session *s, uint32_t len)
 {
-	struct evbuffer *in = bufferevent_get_input(s->cl);
+	struct evbuffer *in = s->cl.in;
 	const char *sql = (const char *)evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN + 1;
 	struct rt_class cls;
 
@@ -575,7 +574,7 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 bool
 px_cmd_step(struct px_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->cl);
+	struct evbuffer *in = s->cl.in;
 	struct px_cmd_frame f = { 0 };
 	struct evbuffer_ptr ptr;
 
@@ -644,7 +643,7 @@ px_session_backend_read(struct px_session *s)
 		px_cmd_pump(s);
 	} else if (s->state == PX_SESS_SYNC) {
 		px_cmd_sync_read(s);
-	} else if (evbuffer_get_length(bufferevent_get_input(s->be->bev)) > 0) {
+	} else if (evbuffer_get_length(s->be->conn.in) > 0) {
 		/* a held but idle backend spoke unasked (e.g. killed with an error): drop it */
 		px_session_backend_lost(s, "unexpected data from an idle backend");
 		return;

@@ -14,7 +14,6 @@
 #include "proxy/px_sess_io.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +63,7 @@ px_sess_set_state(struct px_session *s, enum px_sess_state to)
 		struct timeval tv = { s->w->conf->client_idle_timeout_ms / 1000,
 				      (s->w->conf->client_idle_timeout_ms % 1000) * 1000 };
 
-		bufferevent_set_timeouts(s->cl, to == PX_SESS_IDLE ? &tv : NULL, NULL);
+		px_conn_set_timeout(&s->cl, to == PX_SESS_IDLE ? &tv : NULL);
 	}
 	s->state = to;
 }
@@ -110,7 +109,7 @@ void
 px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len)
 {
 	uint8_t hdr[MP_HDR_LEN];
-	struct evbuffer *out = bufferevent_get_output(s->cl);
+	struct evbuffer *out = s->cl.out;
 
 	mp_hdr_put(hdr, (uint32_t)len, seq);
 	evbuffer_add(out, hdr, sizeof(hdr));
@@ -167,7 +166,7 @@ px_sess_release_all(struct px_session *s, bool clean)
 	}
 	s->be = NULL;
 	if (s->be_paused) {
-		bufferevent_enable(b->bev, EV_READ);
+		px_conn_set_read(&b->conn, true);
 		s->be_paused = false;
 	}
 	if (clean) {
@@ -187,9 +186,10 @@ px_sess_close(struct px_session *s, const char *why)
 	ms_log_debug("session %llu: closing: %s", (unsigned long long)s->id, why);
 	/* a session that ends while holding a connection leaves state on it: never reuse it */
 	px_sess_release_all(s, false);
-	bufferevent_disable(s->cl, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(s->cl)) > 0) {
-		bufferevent_setwatermark(s->cl, EV_WRITE, 0, 0);
+	px_conn_set_read(&s->cl, false);
+	px_conn_flush(&s->cl);
+	if (evbuffer_get_length(s->cl.out) > 0 && !s->cl.failed) {
+		s->cl.write_lw = 0; /* DRAINED then means everything was sent */
 		px_sess_set_state(s, PX_SESS_CLOSING);
 		return;
 	}
@@ -203,7 +203,7 @@ px_sess_free(struct px_session *s)
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;
-	bufferevent_free(s->cl);
+	px_conn_deinit(&s->cl);
 	ms_log_debug("session %llu: freed", (unsigned long long)s->id);
 	free(s);
 }
@@ -211,6 +211,25 @@ px_sess_free(struct px_session *s)
 void
 px_sess_settle(struct px_session *s)
 {
+	/* One flush per event for everything this session queued. A speculative write that
+	 * empties the client's output raises no DRAINED event, so resume a backend paused for
+	 * backpressure here; a few rounds at most, then the loop takes over (fairness). */
+	for (int round = 0; round < 8 && s->state != PX_SESS_DONE; round++) {
+		if (s->be != NULL) {
+			px_conn_flush(&s->be->conn);
+		}
+		px_conn_flush(&s->cl);
+		if (s->state == PX_SESS_CLOSING && evbuffer_get_length(s->cl.out) == 0) {
+			px_sess_set_state(s, PX_SESS_DONE);
+			break;
+		}
+		if (!s->be_paused || s->be == NULL || evbuffer_get_length(s->cl.out) > PX_LOW_WATER) {
+			break;
+		}
+		s->be_paused = false;
+		px_conn_set_read(&s->be->conn, true);
+		px_cmd_pump(s);
+	}
 	if (s->state == PX_SESS_DONE) {
 		px_sess_free(s);
 	}
@@ -261,7 +280,7 @@ px_sess_greet(struct px_session *s)
 static bool
 px_sess_peek_packet(struct px_session *s, struct mp_hdr *hdr, const uint8_t **payload)
 {
-	struct evbuffer *in = bufferevent_get_input(s->cl);
+	struct evbuffer *in = s->cl.in;
 	uint8_t raw[MP_HDR_LEN];
 	struct mp_cursor c;
 	const uint8_t *all;
@@ -398,7 +417,7 @@ px_sess_login_step(struct px_session *s)
 	} else {
 		px_sess_check_token(s, payload, hdr.len);
 	}
-	evbuffer_drain(bufferevent_get_input(s->cl), MP_HDR_LEN + (size_t)hdr.len);
+	evbuffer_drain(s->cl.in, MP_HDR_LEN + (size_t)hdr.len);
 	return true;
 }
 
@@ -429,55 +448,42 @@ px_sess_process_input(struct px_session *s)
 		}
 	}
 	s->in_input = false;
+	if (s->state != PX_SESS_CLOSING && s->state != PX_SESS_DONE) {
+		px_conn_resume(&s->cl);
+	}
 }
 
-/* ---- libevent callbacks: each is the outermost frame for its session ---- */
+/* ---- the client socket's events: the outermost frame for the session ---- */
 
 static void
-px_sess_read_cb(struct bufferevent *bev, void *arg)
+px_sess_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 {
 	struct px_session *s = arg;
 
-	(void)bev;
-	px_sess_process_input(s);
-	px_sess_settle(s);
-}
-
-static void
-px_sess_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct px_session *s = arg;
-
-	(void)bev;
-	if (s->state == PX_SESS_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(s->cl)) == 0) {
+	(void)c;
+	if (what & PX_CONN_READ) {
+		px_sess_process_input(s);
+	}
+	if (what & PX_CONN_DRAINED) {
+		if (s->be_paused && s->be != NULL) {
+			s->be_paused = false;
+			px_conn_set_read(&s->be->conn, true);
+			px_cmd_pump(s);
+		}
+	}
+	if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
+		if (what & PX_CONN_TIMEOUT) {
+			ms_log_info("session %llu (%s): idle timeout", (unsigned long long)s->id, s->peer);
+		} else {
+			ms_log_debug("session %llu (%s): client %s", (unsigned long long)s->id, s->peer,
+				     (what & PX_CONN_EOF) ? "closed the connection" : "socket error");
+		}
+		/* nothing more can be written to a client that is gone */
+		evbuffer_drain(s->cl.out, evbuffer_get_length(s->cl.out));
+		px_sess_close(s, "client gone");
+		if (s->state == PX_SESS_CLOSING) {
 			px_sess_set_state(s, PX_SESS_DONE);
 		}
-	} else if (s->be_paused && s->be != NULL) {
-		s->be_paused = false;
-		bufferevent_enable(s->be->bev, EV_READ);
-		px_cmd_pump(s);
-	}
-	px_sess_settle(s);
-}
-
-static void
-px_sess_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct px_session *s = arg;
-
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT) {
-		ms_log_info("session %llu (%s): idle timeout", (unsigned long long)s->id, s->peer);
-	} else {
-		ms_log_debug("session %llu (%s): client %s", (unsigned long long)s->id, s->peer,
-			     (what & BEV_EVENT_EOF) ? "closed the connection" : "socket error");
-	}
-	/* nothing more can be written to a client that is gone */
-	evbuffer_drain(bufferevent_get_output(s->cl), evbuffer_get_length(bufferevent_get_output(s->cl)));
-	px_sess_close(s, "client gone");
-	if (s->state == PX_SESS_CLOSING) {
-		px_sess_set_state(s, PX_SESS_DONE);
 	}
 	px_sess_settle(s);
 }
@@ -492,8 +498,7 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 		close(fd);
 		return;
 	}
-	s->cl = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->cl == NULL) {
+	if (px_conn_init(&s->cl, w->base, fd, px_sess_conn_cb, s) != MS_OK) {
 		close(fd);
 		free(s);
 		return;
@@ -507,14 +512,14 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	w->n_sessions++;
 	w->stats.clients_accepted++;
 	px_sess_scramble(s->scramble);
-	bufferevent_setcb(s->cl, px_sess_read_cb, px_sess_write_cb, px_sess_event_cb, s);
 	/* a client cannot make us buffer more than one maximal command ahead */
-	bufferevent_setwatermark(s->cl, EV_READ, 0, hw);
-	bufferevent_setwatermark(s->cl, EV_WRITE, PX_LOW_WATER, 0);
-	bufferevent_enable(s->cl, EV_READ | EV_WRITE);
+	s->cl.read_hw = hw;
+	s->cl.write_lw = PX_LOW_WATER;
+	px_conn_set_read(&s->cl, true);
 	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
 		     w->idx);
 	px_sess_greet(s);
+	px_conn_flush(&s->cl);
 }
 
 void

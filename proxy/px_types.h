@@ -12,13 +12,13 @@
 #include "common/ms_base.h"
 #include "protocol/mp_handshake.h"
 #include "protocol/mp_resp.h"
+#include "proxy/px_conn.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <pthread.h>
 #include <sys/queue.h>
 
-struct bufferevent;
 struct conf;
 struct topo_snapshot;
 struct topo_reader;
@@ -69,7 +69,7 @@ struct px_backend {
 	uint64_t id;
 	enum px_be_state state;
 	struct px_pool *pool;       /* borrowed: the pool it belongs to */
-	struct bufferevent *bev;    /* owned: the socket, from connect to close */
+	struct px_conn conn;        /* owned: the socket, from connect to close */
 	uint8_t hs_seq;             /* connection phase: next sequence id expected */
 	bool hs_switched;           /* connection phase: an auth switch was answered */
 	uint32_t server_id;         /* the server's connection id (processlist id) */
@@ -125,7 +125,7 @@ enum px_sync_step {
 struct px_session {
 	uint64_t id;               /* also the connection id shown to the client (low 32 bits) */
 	struct px_worker *w;       /* borrowed */
-	struct bufferevent *cl;    /* owned: client socket */
+	struct px_conn cl;         /* owned: client socket */
 	enum px_sess_state state;
 	char peer[64];             /* "ip:port" for logs */
 	uint8_t scramble[MP_SCRAMBLE_LEN];

@@ -120,7 +120,7 @@ px_worker_main(void *arg)
 	for (size_t i = 0; i < w->n_pools; i++) {
 		px_pool_deinit(&w->pools[i]);
 	}
-	/* let libevent run the deferred frees of closed bufferevents */
+	/* let libevent finish any callbacks queued by the closes above */
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
 	ms_log_debug("worker %u: stopped", w->idx);
 	return NULL;

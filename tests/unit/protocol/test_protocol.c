@@ -3,8 +3,9 @@
  * tests/unit/protocol/test_protocol.c - cmocka runner for the protocol/ unit tests, plus the
  * helpers of tp.h. The tests live in test_packet.c (framing and fields), test_handshake.c
  * (greeting, HandshakeResponse41, mysql_native_password), test_result.c (OK/ERR/EOF/column
- * definitions/text rows) and test_resp.c (the response tracker). The golden bytes come from
- * tp_golden.c, captured from MariaDB 10.11.19 by capture.py. No sockets, no sleeps.
+ * definitions/text rows), test_resp.c (the response tracker) and test_empty.c (empty input
+ * given as NULL, 0). The golden bytes come from tp_golden.c, captured from MariaDB 10.11.19
+ * by capture.py. No sockets, no sleeps.
  */
 #include "tp.h"
 
@@ -63,5 +64,6 @@ main(void)
 	failed += tp_run_handshake_tests();
 	failed += tp_run_result_tests();
 	failed += tp_run_resp_tests();
+	failed += tp_run_empty_tests(); /* last: see test_empty.c */
 	return failed == 0 ? 0 : 1;
 }

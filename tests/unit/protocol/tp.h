@@ -36,5 +36,6 @@ int tp_run_packet_tests(void);
 int tp_run_handshake_tests(void);
 int tp_run_result_tests(void);
 int tp_run_resp_tests(void);
+int tp_run_empty_tests(void);
 
 #endif /* MYSHARD_TESTS_TP_H */

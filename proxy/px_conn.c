@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_conn.c - socket I/O for sessions and backends: readv into reserved evbuffer space,
+ * speculative writev, persistent read interest.
+ */
+#include "proxy/px_conn.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define PX_CONN_READ_CHUNK  16384
+#define PX_CONN_READ_ROUNDS 4 /* fairness: at most this many chunks per wakeup */
+
+static bool
+px_conn_again(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/* Reads what is there, up to the budget. Returns PX_CONN_* bits (READ, EOF, ERROR). */
+static unsigned int
+px_conn_fill(struct px_conn *c)
+{
+	unsigned int what = 0;
+
+	for (int round = 0; round < PX_CONN_READ_ROUNDS; round++) {
+		struct evbuffer_iovec v[2];
+		struct iovec iov[2];
+		size_t want = PX_CONN_READ_CHUNK;
+		int n;
+		ssize_t got;
+
+		if (c->read_hw > 0) {
+			size_t have = evbuffer_get_length(c->in);
+
+			if (have >= c->read_hw) {
+				px_conn_set_read(c, false); /* resumed by px_conn_resume() */
+				c->hw_stopped = true;
+				break;
+			}
+			want = c->read_hw - have < want ? c->read_hw - have : want;
+		}
+		n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
+		if (n <= 0) {
+			c->err = ENOMEM;
+			return what | PX_CONN_ERROR;
+		}
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		got = readv(c->fd, iov, n);
+		if (got > 0) {
+			size_t left = (size_t)got;
+
+			for (int i = 0; i < n; i++) {
+				v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
+				left -= v[i].iov_len;
+			}
+			evbuffer_commit_space(c->in, v, n);
+			what |= PX_CONN_READ;
+			if ((size_t)got < want) {
+				break; /* the socket is most likely empty now */
+			}
+			continue;
+		}
+		evbuffer_commit_space(c->in, v, 0);
+		if (what & PX_CONN_READ) {
+			/* deliver the data alone; the EOF or error is seen again on the next wakeup
+			 * (the socket stays readable), so no callback ever gets both */
+			break;
+		}
+		if (got == 0) {
+			return PX_CONN_EOF;
+		}
+		if (!px_conn_again(errno)) {
+			c->err = errno;
+			return PX_CONN_ERROR;
+		}
+		break;
+	}
+	return what;
+}
+
+static void
+px_conn_read_ev(evutil_socket_t fd, short ev, void *arg)
+{
+	struct px_conn *c = arg;
+	unsigned int what;
+
+	(void)fd;
+	if (ev & EV_TIMEOUT) {
+		c->cb(c, PX_CONN_TIMEOUT, c->arg);
+		return;
+	}
+	what = px_conn_fill(c);
+	if (what & (PX_CONN_EOF | PX_CONN_ERROR)) {
+		px_conn_set_read(c, false);
+	}
+	if (what != 0) {
+		c->cb(c, what, c->arg);
+	}
+}
+
+static void
+px_conn_set_write(struct px_conn *c, bool on)
+{
+	if (on && !c->writing) {
+		c->writing = event_add(&c->wev, c->connecting && c->timeout_set ? &c->timeout : NULL) == 0;
+	} else if (!on && c->writing) {
+		event_del(&c->wev);
+		c->writing = false;
+	}
+}
+
+static void
+px_conn_connected(struct px_conn *c, short ev)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	c->connecting = false;
+	px_conn_set_write(c, false);
+	if (ev & EV_TIMEOUT) {
+		c->cb(c, PX_CONN_TIMEOUT, c->arg);
+		return;
+	}
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0) {
+		soerr = errno;
+	}
+	if (soerr != 0) {
+		c->err = soerr;
+		c->cb(c, PX_CONN_ERROR, c->arg);
+		return;
+	}
+	px_conn_set_read(c, true);
+	px_conn_flush(c); /* anything queued before the connect completed */
+	c->cb(c, PX_CONN_CONNECTED, c->arg);
+}
+
+static void
+px_conn_write_ev(evutil_socket_t fd, short ev, void *arg)
+{
+	struct px_conn *c = arg;
+
+	(void)fd;
+	if (c->connecting) {
+		px_conn_connected(c, ev);
+		return;
+	}
+	if (!c->failed) {
+		px_conn_flush(c);
+	}
+	if (c->failed) {
+		px_conn_set_write(c, false);
+		c->cb(c, PX_CONN_ERROR, c->arg);
+		return;
+	}
+	if (evbuffer_get_length(c->out) <= c->write_lw) {
+		c->cb(c, PX_CONN_DRAINED, c->arg);
+	}
+}
+
+enum ms_rc
+px_conn_init(struct px_conn *c, struct event_base *base, evutil_socket_t fd, px_conn_cb *cb,
+	     void *arg)
+{
+	c->fd = fd;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->reading = c->writing = c->connecting = c->failed = c->timeout_set = false;
+	c->hw_stopped = false;
+	c->read_hw = 0;
+	c->write_lw = 0;
+	c->err = 0;
+	c->cb = cb;
+	c->arg = arg;
+	if (c->in == NULL || c->out == NULL) {
+		if (c->in != NULL) {
+			evbuffer_free(c->in);
+		}
+		if (c->out != NULL) {
+			evbuffer_free(c->out);
+		}
+		c->in = c->out = NULL;
+		return MS_ENOMEM;
+	}
+	event_assign(&c->rev, base, fd, EV_READ | EV_PERSIST, px_conn_read_ev, c);
+	event_assign(&c->wev, base, fd, EV_WRITE | EV_PERSIST, px_conn_write_ev, c);
+	return MS_OK;
+}
+
+void
+px_conn_deinit(struct px_conn *c)
+{
+	/* also takes them off the active queue (a write failure activates wev by hand) */
+	event_del(&c->rev);
+	event_del(&c->wev);
+	c->reading = c->writing = false;
+	if (c->in != NULL) {
+		evbuffer_free(c->in);
+		evbuffer_free(c->out);
+		c->in = c->out = NULL;
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+}
+
+enum ms_rc
+px_conn_connect(struct px_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	struct event_base *base = event_get_base(&c->rev);
+	int one = 1;
+
+	c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		c->err = errno;
+		return MS_EIO;
+	}
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	event_assign(&c->rev, base, c->fd, EV_READ | EV_PERSIST, px_conn_read_ev, c);
+	event_assign(&c->wev, base, c->fd, EV_WRITE | EV_PERSIST, px_conn_write_ev, c);
+	if (connect(c->fd, sa, len) != 0 && errno != EINPROGRESS) {
+		c->err = errno;
+		return MS_EIO;
+	}
+	c->connecting = true;
+	px_conn_set_write(c, true);
+	return c->writing ? MS_OK : MS_EIO;
+}
+
+void
+px_conn_set_read(struct px_conn *c, bool on)
+{
+	if (on && !c->reading) {
+		c->reading = event_add(&c->rev, c->timeout_set ? &c->timeout : NULL) == 0;
+	} else if (!on && c->reading) {
+		event_del(&c->rev);
+		c->reading = false;
+	}
+}
+
+void
+px_conn_set_timeout(struct px_conn *c, const struct timeval *tv)
+{
+	if (tv == NULL && !c->timeout_set) {
+		return;
+	}
+	c->timeout_set = tv != NULL;
+	if (tv != NULL) {
+		c->timeout = *tv;
+	}
+	if (c->reading) {
+		/* only the timer changes: no epoll_ctl (event_add(NULL) would keep the old timer) */
+		if (tv != NULL) {
+			event_add(&c->rev, tv);
+		} else {
+			event_remove_timer(&c->rev);
+		}
+	}
+}
+
+void
+px_conn_flush(struct px_conn *c)
+{
+	if (c->connecting || c->failed || c->fd < 0) {
+		return;
+	}
+	while (evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write(c->out, c->fd);
+
+		if (n > 0) {
+			continue;
+		}
+		if (n < 0 && px_conn_again(errno)) {
+			break;
+		}
+		/* EPIPE, ECONNRESET, ...: report from the loop, not from inside this call */
+		c->err = n < 0 ? errno : EPIPE;
+		c->failed = true;
+		px_conn_set_write(c, false);
+		event_active(&c->wev, EV_WRITE, 0);
+		return;
+	}
+	px_conn_set_write(c, evbuffer_get_length(c->out) > 0);
+}
+
+void
+px_conn_resume(struct px_conn *c)
+{
+	if (c->hw_stopped && evbuffer_get_length(c->in) < c->read_hw) {
+		c->hw_stopped = false;
+		px_conn_set_read(c, true);
+	}
+}
