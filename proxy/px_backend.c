@@ -26,6 +26,17 @@
 
 #define PX_BE_HS_MAX 4096 /* greeting and auth replies are small */
 
+/*
+ * Sent once after login, before the connection joins its pool. The server then reports in
+ * every OK packet what a statement changed about the session (schema, any system variable,
+ * user variables, temporary tables, ...), even from inside stored routines, which is how a
+ * session learns that its connection now carries state. It also makes the connection's
+ * charset certain instead of assumed.
+ */
+static const char px_backend_init_sql[] =
+	"SET NAMES utf8mb4 COLLATE utf8mb4_general_ci, session_track_schema = ON, "
+	"session_track_state_change = ON, session_track_system_variables = '*'";
+
 /* What myshard asks of every backend; FOUND_ROWS / MULTI_STATEMENTS come from the pool. */
 #define PX_BACKEND_CAPS                                                                            \
 	(MP_CLIENT_MYSQL | MP_CLIENT_LONG_FLAG | MP_CLIENT_PROTOCOL_41 | MP_CLIENT_TRANSACTIONS |  \
@@ -96,6 +107,10 @@ px_backend_on_greeting(struct px_backend *b, const uint8_t *p, uint32_t len)
 		return "unsupported or malformed server greeting";
 	}
 	b->server_id = g.conn_id;
+	if (!(g.caps & MP_CLIENT_SESSION_TRACK)) {
+		/* without it a schema or variable change would go unnoticed: never route blind */
+		return "the server does not support session tracking (MariaDB >= 10.2 or MySQL >= 5.7 needed)";
+	}
 	mp_native_token(g.scramble, sh->password, pwlen, token);
 	r.caps = (PX_BACKEND_CAPS | (b->pool->variant & PX_VAR_FOUND_ROWS ? MP_CLIENT_FOUND_ROWS : 0) |
 		  (b->pool->variant & PX_VAR_MULTI_STMTS ? MP_CLIENT_MULTI_STATEMENTS : 0)) &
@@ -161,8 +176,16 @@ px_backend_hs_packet(struct px_backend *b, const uint8_t *p, uint32_t len, const
 
 	if (b->hs_seq == 1) {
 		err = px_backend_on_greeting(b, p, len);
+	} else if (len > 0 && p[0] == MP_OK_HDR && b->init_sent) {
+		return PX_HS_OK; /* the init statement succeeded */
 	} else if (len > 0 && p[0] == MP_OK_HDR) {
-		return PX_HS_OK;
+		uint8_t cmd[sizeof(px_backend_init_sql)];
+
+		cmd[0] = MP_COM_QUERY;
+		memcpy(cmd + 1, px_backend_init_sql, sizeof(px_backend_init_sql) - 1);
+		b->init_sent = true;
+		b->hs_seq = 0; /* a new command: its reply starts at 1 */
+		px_backend_send(b, b->hs_seq++, cmd, sizeof(cmd));
 	} else if (len > 0 && p[0] == MP_ERR_HDR) {
 		if (mp_err_read(p, len, &e) == MP_OK) {
 			snprintf(b->err, sizeof(b->err), "%u (%s): %.*s", e.code, e.sqlstate,

@@ -320,26 +320,59 @@ px_cmd_sync_read(struct px_session *s)
 
 /* ---- streaming the response ---- */
 
-/* Learns the default schema from a session-state block (backends track schema changes). */
+/* True for system variables that follow the default schema (replayed with it). */
+static bool
+px_cmd_schema_var(struct ms_slice name)
+{
+	static const char *const vars[] = { "character_set_database", "collation_database" };
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(vars); i++) {
+		if (name.len == strlen(vars[i]) && memcmp(name.ptr, vars[i], name.len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Reads a session-state block (backends track schema, every system variable and state
+ * changes). A schema change is learned and replayed later; anything else the server reports
+ * (a variable or user variable set inside a routine, a temporary table, ...) pins the
+ * connection to the session. A schema name too long to keep makes the connection unusable
+ * for anyone else, so it pins too.
+ */
 static void
 px_cmd_track(struct px_session *s, struct ms_slice st)
 {
 	struct mp_cursor c, e;
 	struct ms_slice data, name;
+	bool schema = false, state = false, other = false;
 	uint8_t type;
 
 	mp_cursor_init(&c, st.ptr, st.len);
 	while (mp_u8_read(&c, &type) == MP_OK && mp_lenenc_str_read(&c, &data) == MP_OK) {
-		if (type != 1) { /* SESSION_TRACK_SCHEMA */
-			continue;
-		}
 		mp_cursor_init(&e, data.ptr, data.len);
-		if (mp_lenenc_str_read(&e, &name) == MP_OK && name.len <= PX_NAME_MAX) {
+		if (mp_lenenc_str_read(&e, &name) != MP_OK) {
+			other = true;
+		} else if (type == 1 && name.len <= PX_NAME_MAX) { /* SESSION_TRACK_SCHEMA */
 			memcpy(s->schema, name.ptr, name.len);
 			s->schema[name.len] = '\0';
 			memcpy(s->be->schema, name.ptr, name.len);
 			s->be->schema[name.len] = '\0';
+			schema = true;
+		} else if (type == 2) { /* SESSION_TRACK_STATE_CHANGE: also set by a schema change */
+			state = true;
+		} else if (!(type == 0 && px_cmd_schema_var(name))) {
+			other = true;
 		}
+	}
+	if (other || (state && !schema)) {
+		if (!(s->sticky & RT_STICKY_SERVER)) {
+			ms_log_debug("session %llu: pinned to its backend (server reported a state change)",
+				     (unsigned long long)s->id);
+			s->w->stats.pins += s->sticky == 0;
+		}
+		s->sticky |= RT_STICKY_SERVER;
 	}
 }
 

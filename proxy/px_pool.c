@@ -213,7 +213,7 @@ px_pool_drop(struct px_backend *b)
 static void
 px_pool_fail_waiters(struct px_pool *p, const char *err)
 {
-	char msg[400];
+	char msg[700];
 	struct px_session *s;
 	bool all = p->n_connecting == 0 && p->n_busy == 0;
 

@@ -25,7 +25,7 @@ struct topo_reader;
 struct ck_ring;
 struct ck_ring_buffer;
 
-#define PX_NAME_MAX   64  /* schema names: MariaDB allows 64 characters */
+#define PX_NAME_MAX   256 /* schema names: 64 characters of up to 4 bytes each */
 #define PX_USER_MAX   80
 #define PX_VARIANTS   4   /* pool variants: FOUND_ROWS x MULTI_STATEMENTS */
 
@@ -72,6 +72,7 @@ struct px_backend {
 	struct px_conn conn;        /* owned: the socket, from connect to close */
 	uint8_t hs_seq;             /* connection phase: next sequence id expected */
 	bool hs_switched;           /* connection phase: an auth switch was answered */
+	bool init_sent;             /* connection phase: logged in, init statement sent */
 	uint32_t server_id;         /* the server's connection id (processlist id) */
 	struct event done_ev;       /* reports an immediate connect failure from the loop */
 	bool done_ev_added;

@@ -155,7 +155,8 @@ rt_sticky_name(unsigned int sticky)
 {
 	static const char *const names[] = { "set",	  "user_var",	"temp_table",
 					     "lock",	  "get_lock",	"prepare",
-					     "found_rows", "handler",	"xa" };
+					     "found_rows", "handler",	"xa",
+					     "server_state" };
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(names); i++) {
 		if (sticky & (1u << i)) {

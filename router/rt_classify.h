@@ -22,6 +22,7 @@ enum rt_sticky {
 	RT_STICKY_FOUND_ROWS = 1u << 6,/* SQL_CALC_FOUND_ROWS */
 	RT_STICKY_HANDLER = 1u << 7,   /* HANDLER ... OPEN/READ */
 	RT_STICKY_XA = 1u << 8,        /* XA transaction statements */
+	RT_STICKY_SERVER = 1u << 9,    /* the server reported a state change (e.g. from a routine) */
 };
 
 enum rt_class_flag {
