@@ -438,7 +438,7 @@ conf_pool(struct conf_ctx *x, const yaml_node_t *map)
 static enum ms_rc
 conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
-	static const char *const keys[] = { "connect_ms", "client_idle_ms" };
+	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -450,6 +450,9 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	if (rc == MS_OK && v[1] != NULL) {
 		rc = conf_uint(x, v[1], "timeouts.client_idle_ms", 0, 86400000,
 			       &x->c->client_idle_timeout_ms);
+	}
+	if (rc == MS_OK && v[2] != NULL) {
+		rc = conf_uint(x, v[2], "timeouts.login_ms", 1, 3600000, &x->c->login_timeout_ms);
 	}
 	return rc;
 }
@@ -848,6 +851,7 @@ conf_new(const char *name)
 	c->pool_wait_timeout_ms = 5000;
 	c->connect_timeout_ms = 3000;
 	c->client_idle_timeout_ms = 0;
+	c->login_timeout_ms = 10000;
 	return c;
 }
 

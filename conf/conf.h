@@ -41,6 +41,7 @@ struct conf {
 	unsigned int connect_timeout_ms; /* backend connect; default 3000 */
 	unsigned int pool_wait_timeout_ms; /* how long a statement waits for a pooled connection; default 5000 */
 	unsigned int client_idle_timeout_ms; /* close idle clients after this; 0 = never (default) */
+	unsigned int login_timeout_ms; /* a client must finish logging in within this; default 10000 */
 	struct conf_user *users;   /* owned array of n_users; at least one */
 	size_t n_users;
 	struct conf_shard *shards; /* owned array of n_shards; at least one */

@@ -85,11 +85,13 @@ px_cmd_scan(struct evbuffer *in, uint32_t max, struct px_cmd_frame *f)
 	}
 }
 
+/* Drops the current command from the client input: it will not run (nor pin anything). */
 static void
 px_cmd_drain(struct px_session *s)
 {
 	evbuffer_drain(s->cl.in, s->cmd_len);
 	s->cmd_len = 0;
+	s->pend_sticky = 0;
 }
 
 /* The command is answered here with an ERR; the session stays usable. */
@@ -194,6 +196,14 @@ static void
 px_cmd_forward(struct px_session *s)
 {
 	struct px_backend *b = s->be;
+
+	if (s->pend_sticky & ~s->sticky) {
+		ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
+			     rt_sticky_name(s->pend_sticky & ~s->sticky));
+		s->w->stats.pins += s->sticky == 0;
+		s->sticky |= s->pend_sticky;
+	}
+	s->pend_sticky = 0;
 
 	evbuffer_remove_buffer(s->cl.in, b->conn.out,
 			       s->cmd_len);
@@ -352,7 +362,9 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 	mp_cursor_init(&c, st.ptr, st.len);
 	while (mp_u8_read(&c, &type) == MP_OK && mp_lenenc_str_read(&c, &data) == MP_OK) {
 		mp_cursor_init(&e, data.ptr, data.len);
-		if (mp_lenenc_str_read(&e, &name) != MP_OK) {
+		if (type == 2) { /* SESSION_TRACK_STATE_CHANGE ('1'): also sent for a schema change */
+			state = true;
+		} else if (mp_lenenc_str_read(&e, &name) != MP_OK) {
 			other = true;
 		} else if (type == 1 && name.len <= PX_NAME_MAX) { /* SESSION_TRACK_SCHEMA */
 			memcpy(s->schema, name.ptr, name.len);
@@ -360,16 +372,17 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 			memcpy(s->be->schema, name.ptr, name.len);
 			s->be->schema[name.len] = '\0';
 			schema = true;
-		} else if (type == 2) { /* SESSION_TRACK_STATE_CHANGE: also set by a schema change */
-			state = true;
 		} else if (!(type == 0 && px_cmd_schema_var(name))) {
+			ms_log_debug("session %llu: tracked change type %u '%.*s'", (unsigned long long)s->id,
+				     type, (int)name.len, (const char *)name.ptr);
 			other = true;
 		}
 	}
 	if (other || (state && !schema)) {
 		if (!(s->sticky & RT_STICKY_SERVER)) {
-			ms_log_debug("session %llu: pinned to its backend (server reported a state change)",
-				     (unsigned long long)s->id);
+			ms_log_debug("session %llu: pinned to its backend (server reported a state "
+				     "change: %s)",
+				     (unsigned long long)s->id, other ? "variable or unknown entry" : "state");
 			s->w->stats.pins += s->sticky == 0;
 		}
 		s->sticky |= RT_STICKY_SERVER;
@@ -493,6 +506,10 @@ px_cmd_broken(struct px_session *s, const char *why)
 
 	ms_log_error("session %llu: backend %llu: %s; closing both", (unsigned long long)s->id,
 		     (unsigned long long)s->be->id, why);
+	if (s->state == PX_SESS_FORWARD && s->resp.in_cont) {
+		px_sess_close(s, why); /* an ERR here would be read as the rest of a 16 MiB row */
+		return;
+	}
 	px_sess_send_err(s, s->login_pending ? s->login_ok_seq : seq, 1158, "08S01",
 			 "myshard: %s from shard %s", why, px_pool_shard_name(s->be->pool));
 	px_sess_close(s, why);
@@ -519,14 +536,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 				     "backend connection was already returned to the pool; run them in "
 				     "one transaction");
 	}
-	if (cls.sticky & ~s->sticky) {
-		ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
-			     rt_sticky_name(cls.sticky & ~s->sticky));
-		if (s->sticky == 0) {
-			s->w->stats.pins++;
-		}
-		s->sticky |= cls.sticky;
-	}
+	s->pend_sticky = cls.sticky; /* takes effect when the statement really runs */
 	px_cmd_acquire(s);
 	return true;
 }
@@ -576,8 +586,7 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 		return px_cmd_query(s, first_len);
 	case MP_COM_STMT_PREPARE:
 	case MP_COM_SET_OPTION:
-		s->w->stats.pins += s->sticky == 0;
-		s->sticky |= s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
+		s->pend_sticky = s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
 		px_cmd_acquire(s);
 		return true;
 	case MP_COM_INIT_DB:
@@ -702,6 +711,12 @@ px_session_backend_lost(struct px_session *s, const char *why)
 	b->owner = NULL;
 	px_pool_drop(b);
 	s->hold_prev = false;
+	if (mid && s->state == PX_SESS_FORWARD && s->resp.in_cont) {
+		/* an ERR here would be read as the rest of a 16 MiB row: hang up instead */
+		px_sess_close(s, "backend lost inside a continued row");
+		px_sess_settle(s);
+		return;
+	}
 	if (mid) {
 		px_sess_send_err(s, seq, 1158, "08S01",
 				 "myshard: lost connection to shard %s during the statement (%s)", shard,

@@ -21,6 +21,7 @@
 
 struct px_listener {
 	struct evconnlistener *ev; /* owned */
+	struct event *resume_ev;   /* owned: re-enables accepting after running out of fds */
 	struct px_worker *ws;      /* borrowed */
 	unsigned int n;
 	unsigned int next;         /* round-robin cursor */
@@ -80,14 +81,29 @@ px_listener_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockadd
 }
 
 static void
+px_listener_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_listener *l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->ev);
+}
+
+static void
 px_listener_error(struct evconnlistener *ev, void *arg)
 {
+	struct px_listener *l = arg;
 	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { 0, 100 * 1000 };
 
 	(void)ev;
-	(void)arg;
-	/* EMFILE and friends: keep listening; the condition may clear */
-	ms_log_error("listener: accept failed: %s", evutil_socket_error_to_string(err));
+	/* Out of descriptors or memory: the pending connection stays queued and the socket stays
+	 * readable, so stop accepting for a moment instead of spinning (and flooding the log). */
+	ms_log_error("listener: accept failed: %s; pausing accepts for 100 ms",
+		     evutil_socket_error_to_string(err));
+	evconnlistener_disable(l->ev);
+	event_add(l->resume_ev, &pause);
 }
 
 struct px_listener *
@@ -119,6 +135,12 @@ px_listener_new(struct event_base *base, const char *addr, uint16_t port, struct
 		free(l);
 		return NULL;
 	}
+	l->resume_ev = evtimer_new(base, px_listener_resume, l);
+	if (l->resume_ev == NULL) {
+		evconnlistener_free(l->ev);
+		free(l);
+		return NULL;
+	}
 	evconnlistener_set_error_cb(l->ev, px_listener_error);
 	ms_log_info("listening on %s with %u workers", spec, n);
 	return l;
@@ -130,6 +152,7 @@ px_listener_free(struct px_listener *l)
 	if (l == NULL) {
 		return;
 	}
+	event_free(l->resume_ev);
 	evconnlistener_free(l->ev);
 	free(l);
 }

@@ -8,6 +8,7 @@
 
 #include "common/ms_log.h"
 #include "conf/conf.h"
+#include "protocol/mp_result.h"
 #include "proxy/px_backend.h"
 #include "proxy/px_session.h"
 #include "topology/topo.h"
@@ -109,11 +110,50 @@ px_pool_idle_for(struct px_pool *p, const struct px_session *s)
 	return NULL;
 }
 
+/*
+ * The pool is full and nothing is idle: take back a connection that an idle session keeps only
+ * so that its next statement could read LAST_INSERT_ID() or warnings (hold_prev). That session
+ * then gets the documented 1235 refusal for such a statement; it loses nothing else. Scans
+ * the worker's sessions, which happens only when the pool is exhausted.
+ */
+static struct px_backend *
+px_pool_reclaim(struct px_pool *p, const struct px_session *s)
+{
+	struct px_session *o;
+
+	if (p->n_idle + p->n_busy < p->w->conf->pool_max) {
+		return NULL;
+	}
+	TAILQ_FOREACH (o, &p->w->sessions, link) {
+		struct px_backend *b = o->be;
+
+		if (o == s || b == NULL || b->pool != p || o->state != PX_SESS_IDLE || !o->hold_prev ||
+		    o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
+		    !(o->status & MP_STATUS_AUTOCOMMIT)) {
+			continue;
+		}
+		if (s->schema[0] == '\0' && b->schema[0] != '\0') {
+			continue;
+		}
+		o->be = NULL;
+		o->hold_prev = false;
+		return b; /* stays on busy, ACTIVE; the caller assigns it */
+	}
+	return NULL;
+}
+
 struct px_backend *
 px_pool_get(struct px_pool *p, struct px_session *s)
 {
 	struct px_backend *b = TAILQ_EMPTY(&p->waiters) ? px_pool_idle_for(p, s) : NULL;
 
+	if (b == NULL && TAILQ_EMPTY(&p->waiters)) {
+		b = px_pool_reclaim(p, s);
+		if (b != NULL) {
+			px_pool_assign(b, s);
+			return b;
+		}
+	}
 	if (b != NULL) {
 		TAILQ_REMOVE(&p->idle, b, link);
 		p->n_idle--;

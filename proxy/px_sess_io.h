@@ -12,6 +12,7 @@
 
 #define PX_HIGH_WATER (1024 * 1024) /* stop reading the backend above this much client output */
 #define PX_LOW_WATER  (256 * 1024)  /* ... and resume below this */
+#define PX_CMDS_PER_EVENT 64        /* commands a session may run per event (fairness) */
 
 void px_sess_set_state(struct px_session *s, enum px_sess_state to);
 /* Queues one packet (<len> <= MP_MAX_PAYLOAD) with sequence id <seq> to the client. */

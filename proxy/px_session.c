@@ -59,6 +59,10 @@ px_sess_set_state(struct px_session *s, enum px_sess_state to)
 	}
 	ms_log_debug("session %llu: %s -> %s", (unsigned long long)s->id, px_sess_names[s->state],
 		     px_sess_names[to]);
+	if ((s->state == PX_SESS_HANDSHAKE || s->state == PX_SESS_AUTH_SWITCH) &&
+	    to != PX_SESS_HANDSHAKE && to != PX_SESS_AUTH_SWITCH) {
+		px_conn_set_timeout(&s->cl, NULL); /* the login timeout is over */
+	}
 	if (s->w->conf->client_idle_timeout_ms > 0 && (s->state == PX_SESS_IDLE) != (to == PX_SESS_IDLE)) {
 		struct timeval tv = { s->w->conf->client_idle_timeout_ms / 1000,
 				      (s->w->conf->client_idle_timeout_ms % 1000) * 1000 };
@@ -199,6 +203,7 @@ px_sess_close(struct px_session *s, const char *why)
 static void
 px_sess_free(struct px_session *s)
 {
+	event_del(&s->defer_ev);
 	px_sess_release_all(s, false);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
@@ -223,12 +228,21 @@ px_sess_settle(struct px_session *s)
 			px_sess_set_state(s, PX_SESS_DONE);
 			break;
 		}
-		if (!s->be_paused || s->be == NULL || evbuffer_get_length(s->cl.out) > PX_LOW_WATER) {
+		if (evbuffer_get_length(s->cl.out) > PX_LOW_WATER) {
+			break; /* the write event's DRAINED resumes whatever waits */
+		}
+		if (s->be_paused && s->be != NULL) {
+			s->be_paused = false;
+			px_conn_set_read(&s->be->conn, true);
+			px_cmd_pump(s);
+		} else if (s->input_stalled) {
+			px_sess_process_input(s);
+		} else {
 			break;
 		}
-		s->be_paused = false;
-		px_conn_set_read(&s->be->conn, true);
-		px_cmd_pump(s);
+	}
+	if (s->state != PX_SESS_DONE && s->input_stalled && evbuffer_get_length(s->cl.out) <= PX_LOW_WATER) {
+		event_active(&s->defer_ev, EV_TIMEOUT, 0); /* budget used up: next loop turn */
 	}
 	if (s->state == PX_SESS_DONE) {
 		px_sess_free(s);
@@ -424,12 +438,23 @@ px_sess_login_step(struct px_session *s)
 void
 px_sess_process_input(struct px_session *s)
 {
+	unsigned int budget = PX_CMDS_PER_EVENT;
+
 	if (s->in_input) {
 		return; /* the loop below on the stack picks up where this call would */
 	}
 	s->in_input = true;
+	s->input_stalled = false;
 	for (;;) {
 		bool progress;
+
+		if (s->state == PX_SESS_IDLE &&
+		    (budget-- == 0 || evbuffer_get_length(s->cl.out) >= PX_HIGH_WATER)) {
+			/* a client pipelining commands answered here (errors, resets) must not make
+			 * us queue output without bound or hog the worker: go on once it reads */
+			s->input_stalled = true;
+			break;
+		}
 
 		switch (s->state) {
 		case PX_SESS_HANDSHAKE:
@@ -469,11 +494,14 @@ px_sess_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 			s->be_paused = false;
 			px_conn_set_read(&s->be->conn, true);
 			px_cmd_pump(s);
+		} else if (s->input_stalled) {
+			px_sess_process_input(s);
 		}
 	}
 	if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
 		if (what & PX_CONN_TIMEOUT) {
-			ms_log_info("session %llu (%s): idle timeout", (unsigned long long)s->id, s->peer);
+			ms_log_info("session %llu (%s): %s timeout", (unsigned long long)s->id, s->peer,
+				    s->state == PX_SESS_IDLE ? "idle" : "login");
 		} else {
 			ms_log_debug("session %llu (%s): client %s", (unsigned long long)s->id, s->peer,
 				     (what & PX_CONN_EOF) ? "closed the connection" : "socket error");
@@ -488,11 +516,26 @@ px_sess_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 	px_sess_settle(s);
 }
 
+static void
+px_sess_defer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->input_stalled) {
+		px_sess_process_input(s);
+	}
+	px_sess_settle(s);
+}
+
 void
 px_session_accept(struct px_worker *w, int fd, const char *peer)
 {
 	struct px_session *s = calloc(1, sizeof(*s));
 	size_t hw = (size_t)w->conf->max_packet + 2 * MP_HDR_LEN + 65536;
+	struct timeval login_tv = { w->conf->login_timeout_ms / 1000,
+				    (w->conf->login_timeout_ms % 1000) * 1000 };
 
 	if (s == NULL) {
 		close(fd);
@@ -505,6 +548,7 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	}
 	s->id = __atomic_fetch_add(&px_session_next_id, 1, __ATOMIC_RELAXED);
 	s->w = w;
+	event_assign(&s->defer_ev, w->base, -1, 0, px_sess_defer_cb, s);
 	s->state = PX_SESS_HANDSHAKE;
 	s->status = MP_STATUS_AUTOCOMMIT;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer);
@@ -515,6 +559,7 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	/* a client cannot make us buffer more than one maximal command ahead */
 	s->cl.read_hw = hw;
 	s->cl.write_lw = PX_LOW_WATER;
+	px_conn_set_timeout(&s->cl, &login_tv); /* silent or slow logins do not hold a socket */
 	px_conn_set_read(&s->cl, true);
 	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
 		     w->idx);

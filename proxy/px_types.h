@@ -144,11 +144,14 @@ struct px_session {
 	uint8_t next_seq;          /* seq of the next response packet to the client */
 	bool left_state;           /* this response leaves state the next statement may read */
 	bool in_input;             /* px_sess_process_input() is on the stack */
+	bool input_stalled;        /* commands wait: output above high water or budget used */
+	struct event defer_ev;     /* resumes a stalled session on the next loop turn */
 	struct px_backend *be;     /* borrowed from the pool while held */
 	struct px_pool *want;      /* pool waited on (WAIT_BACKEND) */
 	enum px_sync_step sync;
 	struct mp_resp resp;
 	unsigned int sticky;       /* rt_sticky bits: connection pinned for the session's life */
+	unsigned int pend_sticky;  /* pins the current command adds once it is forwarded */
 	uint16_t status;           /* last server status seen */
 	bool hold_prev;            /* keep the backend: the last statement left state to read */
 	bool be_paused;            /* backend reads stopped for client backpressure */

@@ -204,13 +204,13 @@ def dead_backend_target(request, session_root):
 
 @pytest.fixture(scope="session")
 def idle_timeout_target(request, session_root):
-    """A myshard that closes clients idle for more than 700 ms."""
+    """A myshard that closes clients idle for more than 700 ms, or not logged in within 700 ms."""
     if MODE == "direct":
         pytest.skip("proxy-only: timeouts.client_idle_ms")
     binary = request.getfixturevalue("myshard_bin")
     servers = request.getfixturevalue("backends")
     p = start_proxy(request, binary, session_root, "idle", _shards_of(servers[:1]),
-                    client_idle_ms=700)
+                    client_idle_ms=700, login_ms=700)
     return H.Target("127.0.0.1", p.port, "proxy", backend=servers[0], proxy=p)
 
 

@@ -333,7 +333,7 @@ def default_myshard_bin():
 
 
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
-                      pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0):
+                      pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000):
     """shards: list of (name, host, port)."""
     lines = [
         f"listen: {{address: 127.0.0.1, port: {listen_port}}}",
@@ -341,7 +341,7 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         f"max_packet: {max_packet}",
         "log_level: info",
         f"pool: {{max_per_worker: {pool_max}, wait_timeout_ms: {pool_wait_ms}}}",
-        f"timeouts: {{connect_ms: {connect_ms}, client_idle_ms: {client_idle_ms}}}",
+        f"timeouts: {{connect_ms: {connect_ms}, client_idle_ms: {client_idle_ms}, login_ms: {login_ms}}}",
         "users:",
         f"  - {{name: {APP_USER}, password: {APP_PASSWORD}}}",
         f"  - {{name: {NOPW_USER}, password: \"\"}}",

@@ -40,6 +40,18 @@ def test_idle_client_is_closed(idle_timeout_target):
             pass
 
 
+def test_silent_client_is_closed_at_login_timeout(idle_timeout_target):
+    """A client that connects and never answers the greeting is dropped (timeouts.login_ms),
+    so silent sockets cannot pile up."""
+    rc = H.RawClient(idle_timeout_target.host, idle_timeout_target.port)
+    try:
+        rc.read_greeting()
+        rc.sock.settimeout(10.0)
+        assert rc.sock.recv(1) == b"", "the proxy sent data instead of closing"
+    finally:
+        rc.close()
+
+
 def test_long_statement_is_not_idle(idle_timeout_target):
     c = idle_timeout_target.connect()
     try:

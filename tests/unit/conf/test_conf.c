@@ -74,6 +74,7 @@ test_full_config(void **state)
 		"timeouts:\n"
 		"  connect_ms: 1500\n"
 		"  client_idle_ms: 60000\n"
+		"  login_ms: 2500\n"
 		"users:\n"
 		"  - name: app\n"
 		"    password: secret\n"
@@ -105,6 +106,7 @@ test_full_config(void **state)
 	assert_int_equal(c->pool_wait_timeout_ms, 250);
 	assert_int_equal(c->connect_timeout_ms, 1500);
 	assert_int_equal(c->client_idle_timeout_ms, 60000);
+	assert_int_equal(c->login_timeout_ms, 2500);
 
 	assert_int_equal(c->n_users, 3);
 	assert_string_equal(c->users[0].name, "app");
@@ -147,6 +149,7 @@ test_defaults(void **state)
 	assert_int_equal(c->pool_wait_timeout_ms, 5000);
 	assert_int_equal(c->connect_timeout_ms, 3000);
 	assert_int_equal(c->client_idle_timeout_ms, 0);
+	assert_int_equal(c->login_timeout_ms, 10000);
 	assert_int_equal(c->n_shards, 1);
 	assert_int_equal(c->shards[0].port, 3306);
 	assert_string_equal(c->shards[0].password, "");
@@ -282,7 +285,9 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown pool key", "pool:\n  max: 3\n" USERS SHARDS,
 	  "t.yaml:2: pool.max: unknown key (known: max_per_worker, wait_timeout_ms)" },
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
-	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms)" },
+	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms)" },
+	{ "timeouts.login_ms zero", "timeouts:\n  login_ms: 0\n" USERS SHARDS,
+	  "t.yaml:2: timeouts.login_ms: must be an integer 1..3600000, got \"0\"" },
 	{ "unknown user key", "users:\n  - name: app\n    pasword: x\n" SHARDS,
 	  "t.yaml:3: users[0].pasword: unknown key (known: name, password, password_hash)" },
 	{ "unknown shard key", USERS "shards:\n  - name: s0\n    host: h\n    user: u\n    db: x\n",
