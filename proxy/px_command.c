@@ -39,6 +39,19 @@ struct px_cmd_frame {
 
 static void px_cmd_go(struct px_session *s);
 
+/* Pins the session's backend for good for the rt_sticky reasons in <bits>. */
+static void
+px_cmd_pin(struct px_session *s, unsigned int bits)
+{
+	if (!(bits & ~s->sticky)) {
+		return;
+	}
+	ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
+		     rt_sticky_name(bits & ~s->sticky));
+	s->w->stats.pins += s->sticky == 0;
+	s->sticky |= bits;
+}
+
 static uint32_t
 px_hdr_len(const uint8_t h[MP_HDR_LEN])
 {
@@ -197,12 +210,7 @@ px_cmd_forward(struct px_session *s)
 {
 	struct px_backend *b = s->be;
 
-	if (s->pend_sticky & ~s->sticky) {
-		ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
-			     rt_sticky_name(s->pend_sticky & ~s->sticky));
-		s->w->stats.pins += s->sticky == 0;
-		s->sticky |= s->pend_sticky;
-	}
+	px_cmd_pin(s, s->pend_sticky);
 	s->pend_sticky = 0;
 
 	evbuffer_remove_buffer(s->cl.in, b->conn.out,
@@ -379,13 +387,7 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 		}
 	}
 	if (other || (state && !schema)) {
-		if (!(s->sticky & RT_STICKY_SERVER)) {
-			ms_log_debug("session %llu: pinned to its backend (server reported a state "
-				     "change: %s)",
-				     (unsigned long long)s->id, other ? "variable or unknown entry" : "state");
-			s->w->stats.pins += s->sticky == 0;
-		}
-		s->sticky |= RT_STICKY_SERVER;
+		px_cmd_pin(s, RT_STICKY_SERVER);
 	}
 }
 

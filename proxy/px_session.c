@@ -489,15 +489,8 @@ px_sess_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 	if (what & PX_CONN_READ) {
 		px_sess_process_input(s);
 	}
-	if (what & PX_CONN_DRAINED) {
-		if (s->be_paused && s->be != NULL) {
-			s->be_paused = false;
-			px_conn_set_read(&s->be->conn, true);
-			px_cmd_pump(s);
-		} else if (s->input_stalled) {
-			px_sess_process_input(s);
-		}
-	}
+	/* DRAINED needs nothing here: px_sess_settle() below resumes a paused backend or stalled
+	 * input whenever the client's output is under the low-water mark */
 	if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
 		if (what & PX_CONN_TIMEOUT) {
 			ms_log_info("session %llu (%s): %s timeout", (unsigned long long)s->id, s->peer,

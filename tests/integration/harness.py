@@ -20,6 +20,7 @@ import struct
 import subprocess
 import tempfile
 import threading
+import threading
 import time
 
 import pymysql
@@ -735,3 +736,32 @@ def make_tempdir(prefix):
 
 def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def run_concurrently(conns, body, timeout):
+    """Runs body(i, conns[i]) for every connection in its own thread, all released together by
+    a barrier. Closes the connections, then fails if a thread is still running after <timeout>
+    seconds or if any body raised (the first few errors are shown)."""
+    n = len(conns)
+    start = threading.Barrier(n, timeout=60)
+    errors = []
+
+    def run(i):
+        try:
+            start.wait()
+            body(i, conns[i])
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append((i, repr(e)))
+            start.abort()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + timeout
+    for th in threads:
+        th.join(timeout=max(0.0, deadline - time.monotonic()))
+    stuck = [i for i, th in enumerate(threads) if th.is_alive()]
+    for c in conns:
+        c.close()
+    assert not stuck, f"clients still running after {timeout} s: {stuck[:10]}"
+    assert not errors, errors[:5]

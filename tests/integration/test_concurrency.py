@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """50 clients at once, 10,000 statements in total, each result checked exactly."""
 
-import threading
-
 import harness as H
 
 CLIENTS = 50
@@ -22,42 +20,25 @@ def test_fifty_concurrent_clients(target):
                    "PRIMARY KEY (client, seq)) ENGINE=InnoDB")
 
     conns = [target.connect() for _ in range(CLIENTS)]
-    start = threading.Barrier(CLIENTS, timeout=60)
-    errors = []
     done = [0] * CLIENTS
 
-    def run(cid):
-        c = conns[cid]
-        try:
-            start.wait()
-            with c.cursor() as cur:
-                total = 0
-                for seq in range(ROWS):
-                    v = value(cid, seq)
-                    assert cur.execute("INSERT INTO conc (client, seq, val) VALUES (%s, %s, %s)",
-                                       (cid, seq, v)) == 1
-                    total += v
-                    if seq % 2 == 0:
-                        cur.execute("SELECT val FROM conc WHERE client = %s AND seq = %s", (cid, seq))
-                        assert cur.fetchall() == ((v,),), (cid, seq)
-                    else:
-                        cur.execute("SELECT COUNT(*), SUM(val) FROM conc WHERE client = %s", (cid,))
-                        assert cur.fetchall() == ((seq + 1, total),), (cid, seq)
-                    done[cid] += 2
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append((cid, repr(e)))
-            start.abort()
+    def body(cid, c):
+        with c.cursor() as cur:
+            total = 0
+            for seq in range(ROWS):
+                v = value(cid, seq)
+                assert cur.execute("INSERT INTO conc (client, seq, val) VALUES (%s, %s, %s)",
+                                   (cid, seq, v)) == 1
+                total += v
+                if seq % 2 == 0:
+                    cur.execute("SELECT val FROM conc WHERE client = %s AND seq = %s", (cid, seq))
+                    assert cur.fetchall() == ((v,),), (cid, seq)
+                else:
+                    cur.execute("SELECT COUNT(*), SUM(val) FROM conc WHERE client = %s", (cid,))
+                    assert cur.fetchall() == ((seq + 1, total),), (cid, seq)
+                done[cid] += 2
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=240)
-    stuck = [i for i, t in enumerate(threads) if t.is_alive()]
-    for c in conns:
-        c.close()
-    assert not stuck, f"clients still running after 240 s: {stuck[:10]}"
-    assert not errors, errors[:5]
+    H.run_concurrently(conns, body, timeout=240)
     assert sum(done) == STATEMENTS
 
     expected = tuple((cid, ROWS, sum(value(cid, s) for s in range(ROWS))) for cid in range(CLIENTS))

@@ -63,27 +63,7 @@ def test_two_clients_interleaved(t):
 
 def run_clients(t, n, iterations, body):
     conns = [t.connect(database=SCHEMAS[i % 2]) for i in range(n)]
-    start = threading.Barrier(n, timeout=60)
-    errors = []
-
-    def run(i):
-        try:
-            start.wait()
-            body(i, conns[i], iterations)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            errors.append((i, repr(e)))
-            start.abort()
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=120)
-    stuck = [i for i, th in enumerate(threads) if th.is_alive()]
-    for c in conns:
-        c.close()
-    assert not stuck, f"clients still running after 120 s: {stuck}"
-    assert not errors, errors[:5]
+    H.run_concurrently(conns, lambda i, c: body(i, c, iterations), timeout=120)
 
 
 def test_many_clients_switching_schemas(t):
