@@ -10,6 +10,7 @@
 #define MYSHARD_TOPOLOGY_TOPO_H
 
 #include "common/ms_base.h"
+#include "topology/topo_map.h"
 
 #include <sys/socket.h>
 
@@ -28,6 +29,7 @@ struct topo_snapshot {
 	uint64_t version;          /* set by topo_publish(); 0 until published */
 	struct topo_shard *shards; /* owned array */
 	size_t n_shards;
+	struct topo_map map;       /* owned: sharding functions, tables, sequences */
 	unsigned int refs;         /* atomic; the published pointer holds one */
 };
 
