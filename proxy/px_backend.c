@@ -270,7 +270,7 @@ px_backend_conn_cb(struct px_conn *c, unsigned int what, void *arg)
 	if (what & (PX_CONN_EOF | PX_CONN_ERROR | PX_CONN_TIMEOUT)) {
 		ms_log_info("backend %llu: %s", (unsigned long long)b->id, why);
 		if (b->owner != NULL) {
-			px_session_backend_lost(b->owner, why);
+			px_session_backend_lost(b->owner, b, why);
 			return;
 		}
 		px_pool_drop(b);

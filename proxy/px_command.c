@@ -11,14 +11,19 @@
 #include "common/ms_log.h"
 #include "conf/conf.h"
 #include "protocol/mp_result.h"
+#include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_session.h"
 #include "proxy/px_worker.h"
 #include "router/rt_classify.h"
+#include "router/rt_lex.h"
+#include "router/rt_plan.h"
+#include "topology/topo.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PX_SYNC_PKT_MAX 65536 /* replies to our own INIT_DB / SET NAMES are small */
@@ -116,8 +121,38 @@ px_cmd_refuse(struct px_session *s, uint16_t code, const char *state, const char
 	return true;
 }
 
-/* The command (if any) is over: keep the backend only if the session's state lives on it. */
-static void
+void
+px_cmd_drain_keep_pins(struct px_session *s)
+{
+	evbuffer_drain(s->cl.in, s->cmd_len);
+	s->cmd_len = 0;
+}
+
+void
+px_cmd_apply_pins(struct px_session *s)
+{
+	if (s->be != NULL) {
+		px_cmd_pin(s, s->pend_sticky);
+	}
+	s->pend_sticky = 0;
+}
+
+unsigned int
+px_cmd_variant(const struct px_session *s)
+{
+	return ((s->caps & MP_CLIENT_FOUND_ROWS) ? PX_VAR_FOUND_ROWS : 0) |
+	       ((s->caps & MP_CLIENT_MULTI_STATEMENTS) ? PX_VAR_MULTI_STMTS : 0);
+}
+
+/* True while the session's state lives on its backend (it cannot move to another shard). */
+static bool
+px_cmd_pinned(const struct px_session *s)
+{
+	return s->be != NULL && (s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
+				 !(s->status & MP_STATUS_AUTOCOMMIT));
+}
+
+void
 px_cmd_finish(struct px_session *s)
 {
 	bool keep = s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
@@ -132,8 +167,8 @@ px_cmd_finish(struct px_session *s)
 	px_sess_process_input(s);
 }
 
-static void
-px_cmd_wait_timeout(evutil_socket_t fd, short what, void *arg)
+void
+px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct px_session *s = arg;
 	const char *shard = s->want != NULL ? px_pool_shard_name(s->want) : "?";
@@ -143,6 +178,11 @@ px_cmd_wait_timeout(evutil_socket_t fd, short what, void *arg)
 	s->wait_ev_added = false;
 	px_pool_cancel(s->want, s);
 	s->want = NULL;
+	if (s->ex != NULL) {
+		px_exec_wait_timeout(s);
+		px_sess_settle(s);
+		return;
+	}
 	ms_log_warn("session %llu: no connection to shard %s within %u ms", (unsigned long long)s->id,
 		    shard, s->w->conf->pool_wait_timeout_ms);
 	if (s->login_pending) {
@@ -163,8 +203,7 @@ px_cmd_wait_timeout(evutil_socket_t fd, short what, void *arg)
 void
 px_cmd_acquire(struct px_session *s)
 {
-	unsigned int v = ((s->caps & MP_CLIENT_FOUND_ROWS) ? PX_VAR_FOUND_ROWS : 0) |
-			 ((s->caps & MP_CLIENT_MULTI_STATEMENTS) ? PX_VAR_MULTI_STMTS : 0);
+	unsigned int v = px_cmd_variant(s);
 	struct px_pool *p;
 	struct px_backend *b;
 	unsigned int ms = s->w->conf->pool_wait_timeout_ms;
@@ -174,7 +213,7 @@ px_cmd_acquire(struct px_session *s)
 		px_cmd_go(s);
 		return;
 	}
-	p = px_worker_pool(s->w, 0, v); /* issue #2: every statement goes to the first shard */
+	p = px_worker_pool(s->w, s->shard, v);
 	b = px_pool_get(p, s);
 	if (b != NULL) {
 		s->be = b;
@@ -182,7 +221,7 @@ px_cmd_acquire(struct px_session *s)
 		return;
 	}
 	s->want = p;
-	event_assign(&s->wait_ev, s->w->base, -1, 0, px_cmd_wait_timeout, s);
+	event_assign(&s->wait_ev, s->w->base, -1, 0, px_cmd_wait_cb, s);
 	s->wait_ev_added = event_add(&s->wait_ev, &tv) == 0;
 	px_sess_set_state(s, PX_SESS_WAIT_BACKEND);
 }
@@ -519,28 +558,196 @@ px_cmd_broken(struct px_session *s, const char *why)
 
 /* ---- reading commands ---- */
 
+/* The whole statement text of the current COM_QUERY: a view into the input when it fits one
+ * packet, else a malloc'd copy without the packet headers (*<copy> set; caller frees). */
+static const char *
+px_cmd_text(struct px_session *s, uint32_t first_len, size_t *len, char **copy)
+{
+	struct evbuffer *in = s->cl.in;
+	struct evbuffer_ptr ptr;
+	size_t off = MP_HDR_LEN + 1, out = 0, total = s->cmd_len - (size_t)s->cmd_pkts * MP_HDR_LEN - 1;
+	uint32_t n = first_len - 1;
+
+	*copy = NULL;
+	if (s->cmd_pkts == 1) {
+		*len = first_len - 1;
+		return (const char *)evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)first_len) + MP_HDR_LEN + 1;
+	}
+	*copy = malloc(total + 1);
+	if (*copy == NULL) {
+		return NULL;
+	}
+	for (unsigned int i = 0; i < s->cmd_pkts; i++) {
+		uint8_t h[MP_HDR_LEN];
+
+		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+		evbuffer_copyout_from(in, &ptr, *copy + out, n);
+		out += n;
+		off += n;
+		if (i + 1 < s->cmd_pkts) {
+			evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
+			evbuffer_copyout_from(in, &ptr, h, sizeof(h));
+			n = px_hdr_len(h);
+			off += MP_HDR_LEN;
+		}
+	}
+	*len = out;
+	return *copy;
+}
+
+/* SELECT LAST_INSERT_ID() right after an INSERT whose ids came from a sequence. */
+static bool
+px_cmd_local_insert_id(struct px_session *s, const char *sql, size_t len)
+{
+	static const char *const want[] = { "SELECT", "LAST_INSERT_ID", "(", ")" };
+	struct rt_lex lx;
+	struct rt_tok t;
+	char val[24];
+	const char *name = "LAST_INSERT_ID()";
+	const char *cell = val;
+
+	rt_lex_init(&lx, sql, len);
+	for (size_t i = 0; i < MS_ARRAY_LEN(want); i++) {
+		t = rt_lex_next(&lx);
+		if (t.len != strlen(want[i]) || strncasecmp(t.ptr, want[i], t.len) != 0) {
+			return false;
+		}
+	}
+	t = rt_lex_next(&lx);
+	if (t.kind == RT_TOK_PUNCT && t.len == 1 && t.ptr[0] == ';') {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_END) {
+		return false;
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)s->seq_insert_id);
+	px_cmd_drain(s);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, &cell, 1);
+	return true;
+}
+
+/* EXPLAIN ROUTE: the plan of the inner statement as rows (step, shard, text). */
+static bool
+px_cmd_explain(struct px_session *s, struct rt_plan *p, const struct topo_snapshot *snap)
+{
+	static const char *const names[] = { "step", "shard", "text" };
+	struct rt_explain_row *rows = NULL;
+	const char **cells;
+	size_t n = 0;
+
+	if (rt_plan_explain_rows(p, snap, &rows, &n) != MS_OK ||
+	    (cells = calloc(n * 3 + 1, sizeof(*cells))) == NULL) {
+		rt_plan_free(p);
+		px_sess_close(s, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		cells[i * 3] = rows[i].step;
+		cells[i * 3 + 1] = rows[i].shard;
+		cells[i * 3 + 2] = rows[i].text;
+	}
+	px_cmd_drain(s);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 3, names, cells, n);
+	free(cells);
+	rt_plan_free(p);
+	return true;
+}
+
+/* A plan that is one unchanged statement for one shard: stream it as before. */
+static bool
+px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *snap)
+{
+	if (s->be != NULL && s->be->pool->shard != shard) {
+		struct px_backend *b = s->be;
+
+		if (px_cmd_pinned(s)) {
+			char msg[400];
+
+			snprintf(msg, sizeof(msg),
+				 "myshard: this session keeps state on shard %s (a transaction, session "
+				 "variable, lock or prepared statement); a statement for shard %s cannot "
+				 "run in it",
+				 snap->shards[b->pool->shard].name, snap->shards[shard].name);
+			return px_cmd_refuse(s, 1235, "42000", msg);
+		}
+		s->be = NULL; /* held only for hold_prev: the next statement goes elsewhere */
+		s->hold_prev = false;
+		px_pool_put(b);
+	}
+	s->shard = shard;
+	px_cmd_acquire(s);
+	return true;
+}
+
+/* Plans the statement on the current topology and runs the plan. */
+static bool
+px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sticky)
+{
+	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
+	struct rt_plan_in in = { .sql = sql, .len = len, .snap = snap, .schema = s->schema };
+	struct rt_plan *p = NULL;
+	bool ret = true;
+
+	if (rt_plan_build(&in, &p) != MS_OK) {
+		topo_read_end(s->w->topo);
+		px_sess_close(s, "out of memory");
+		return false;
+	}
+	s->pend_sticky = sticky; /* takes effect when the statement really runs */
+	if (p->kind == RT_PLAN_ERROR) {
+		ret = px_cmd_refuse(s, p->err_code, p->err_state, p->err_msg);
+		rt_plan_free(p);
+	} else if (p->kind == RT_PLAN_EXPLAIN) {
+		ret = px_cmd_explain(s, p, snap);
+	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
+		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0) {
+		size_t shard = p->legs[0].shard;
+
+		rt_plan_free(p);
+		ret = px_cmd_single(s, shard, snap);
+	} else if (sticky != 0 && (p->kind != RT_PLAN_SHARDS || p->n_legs > 1)) {
+		rt_plan_free(p);
+		ret = px_cmd_refuse(s, 1235, "42000",
+				    "myshard: a statement that leaves session state behind (user "
+				    "variables, locks, temporary tables) cannot span shards");
+	} else {
+		px_exec_start(s, p, snap, sql, len);
+	}
+	topo_read_end(s->w->topo);
+	return ret;
+}
+
 static bool
 px_cmd_query(struct px_session *s, uint32_t len)
 {
-	struct evbuffer *in = s->cl.in;
-	const char *sql = (const char *)evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN + 1;
+	char *copy = NULL;
+	size_t n = 0;
+	const char *sql = px_cmd_text(s, len, &n, &copy);
 	struct rt_class cls;
+	bool ret;
 
-	rt_classify(sql, len - 1, &cls);
+	if (sql == NULL) {
+		px_sess_close(s, "out of memory");
+		return false;
+	}
+	rt_classify(sql, n, &cls);
 	if (cls.flags & RT_CLASS_KILL) {
-		return px_cmd_refuse(s, 1235, "42000",
-				     "myshard does not support KILL yet: connection ids differ per backend");
+		ret = px_cmd_refuse(s, 1235, "42000",
+				    "myshard does not support KILL yet: connection ids differ per backend");
+	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
+		   px_cmd_local_insert_id(s, sql, n)) {
+		ret = true;
+	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL) {
+		ret = px_cmd_refuse(s, 1235, "HY000",
+				    "myshard: this statement reads state left by an earlier statement "
+				    "(LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS(), warnings) whose "
+				    "backend connection was already returned to the pool; run them in "
+				    "one transaction");
+	} else {
+		ret = px_cmd_route(s, sql, n, cls.sticky);
 	}
-	if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL) {
-		return px_cmd_refuse(s, 1235, "HY000",
-				     "myshard: this statement reads state left by an earlier statement "
-				     "(LAST_INSERT_ID(), ROW_COUNT(), FOUND_ROWS(), warnings) whose "
-				     "backend connection was already returned to the pool; run them in "
-				     "one transaction");
-	}
-	s->pend_sticky = cls.sticky; /* takes effect when the statement really runs */
-	px_cmd_acquire(s);
-	return true;
+	free(copy);
+	return ret;
 }
 
 /* COM_STMT_* other than PREPARE need the connection that prepared the statement. */
@@ -576,9 +783,22 @@ px_cmd_reset(struct px_session *s)
 	return true;
 }
 
+/* Commands without SQL (PING, INIT_DB, PREPARE, ...) go to the default shard. */
+void
+px_cmd_use_default_shard(struct px_session *s)
+{
+	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
+
+	s->shard = snap != NULL ? snap->map.default_shard : 0;
+	topo_read_end(s->w->topo);
+}
+
 static bool
 px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 {
+	if (s->cmd != MP_COM_QUERY) {
+		px_cmd_use_default_shard(s);
+	}
 	switch (s->cmd) {
 	case MP_COM_QUIT:
 		px_cmd_drain(s);
@@ -656,6 +876,11 @@ px_session_backend_ready(struct px_session *s, struct px_backend *b)
 		s->wait_ev_added = false;
 	}
 	s->want = NULL;
+	if (s->ex != NULL) {
+		px_exec_backend_ready(s, b);
+		px_sess_settle(s);
+		return;
+	}
 	s->be = b;
 	px_cmd_go(s);
 	px_sess_settle(s);
@@ -669,7 +894,9 @@ px_session_backend_failed(struct px_session *s, const char *why)
 		s->wait_ev_added = false;
 	}
 	s->want = NULL;
-	if (s->login_pending) {
+	if (s->ex != NULL) {
+		px_exec_backend_failed(s, why);
+	} else if (s->login_pending) {
 		px_sess_send_err(s, s->login_ok_seq, 1158, "08S01", "myshard: %s", why);
 		px_sess_close(s, "no backend at login");
 	} else {
@@ -683,22 +910,23 @@ px_session_backend_failed(struct px_session *s, const char *why)
 void
 px_session_backend_read(struct px_session *s)
 {
-	if (s->state == PX_SESS_FORWARD) {
+	if (s->ex != NULL) {
+		px_exec_pump(s);
+	} else if (s->state == PX_SESS_FORWARD) {
 		px_cmd_pump(s);
 	} else if (s->state == PX_SESS_SYNC) {
 		px_cmd_sync_read(s);
 	} else if (evbuffer_get_length(s->be->conn.in) > 0) {
 		/* a held but idle backend spoke unasked (e.g. killed with an error): drop it */
-		px_session_backend_lost(s, "unexpected data from an idle backend");
+		px_session_backend_lost(s, s->be, "unexpected data from an idle backend");
 		return;
 	}
 	px_sess_settle(s);
 }
 
 void
-px_session_backend_lost(struct px_session *s, const char *why)
+px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *why)
 {
-	struct px_backend *b = s->be;
 	bool mid = s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC;
 	bool stateful = s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
 			!(s->status & MP_STATUS_AUTOCOMMIT) || s->login_pending;
@@ -707,6 +935,11 @@ px_session_backend_lost(struct px_session *s, const char *why)
 						   (uint8_t)s->cmd_pkts;
 	char shard[PX_NAME_MAX + 1];
 
+	if (s->ex != NULL) {
+		px_exec_lost(s, b, why);
+		px_sess_settle(s);
+		return;
+	}
 	snprintf(shard, sizeof(shard), "%s", px_pool_shard_name(b->pool));
 	s->be = NULL;
 	s->be_paused = false;

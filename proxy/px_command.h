@@ -16,4 +16,19 @@ void px_cmd_acquire(struct px_session *s);
 /* FORWARD: moves complete response packets from the backend to the client. */
 void px_cmd_pump(struct px_session *s);
 
+/* ---- shared with px_exec.c (command-phase internals) ---- */
+
+/* Pool variant the session's capabilities call for (PX_VAR_* bits). */
+unsigned int px_cmd_variant(const struct px_session *s) MS_MUSTCHECK;
+/* The command is over: keep the backend only if the session's state lives on it. */
+void px_cmd_finish(struct px_session *s);
+/* Drops the current command from the client input; its pins (pend_sticky) stay pending. */
+void px_cmd_drain_keep_pins(struct px_session *s);
+/* Applies the pending pins of the command that just ran to the backend the session holds. */
+void px_cmd_apply_pins(struct px_session *s);
+/* Points the session's next single-shard acquire at the default shard. */
+void px_cmd_use_default_shard(struct px_session *s);
+/* Pool wait timer callback (libevent). */
+void px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg);
+
 #endif /* MYSHARD_PROXY_PX_COMMAND_H */

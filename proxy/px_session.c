@@ -10,6 +10,7 @@
 #include "conf/conf.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
+#include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
 
@@ -35,18 +36,21 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
 				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
-			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_CLOSING) |
+			 PX_M(PX_SESS_DONE),
 	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
 				 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_SYNC] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
 			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_FORWARD] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_MULTI] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_CLOSING] = PX_M(PX_SESS_DONE),
 	[PX_SESS_DONE] = 0,
 };
 
 static const char *const px_sess_names[PX_SESS_NSTATES] = {
-	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "closing", "done",
+	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "closing",
+	"done",
 };
 
 void
@@ -165,6 +169,7 @@ px_sess_release_all(struct px_session *s, bool clean)
 		event_del(&s->wait_ev);
 		s->wait_ev_added = false;
 	}
+	px_exec_abort(s);
 	if (b == NULL) {
 		return;
 	}
@@ -223,6 +228,7 @@ px_sess_settle(struct px_session *s)
 		if (s->be != NULL) {
 			px_conn_flush(&s->be->conn);
 		}
+		px_exec_flush(s);
 		px_conn_flush(&s->cl);
 		if (s->state == PX_SESS_CLOSING && evbuffer_get_length(s->cl.out) == 0) {
 			px_sess_set_state(s, PX_SESS_DONE);
@@ -231,7 +237,12 @@ px_sess_settle(struct px_session *s)
 		if (evbuffer_get_length(s->cl.out) > PX_LOW_WATER) {
 			break; /* the write event's DRAINED resumes whatever waits */
 		}
-		if (s->be_paused && s->be != NULL) {
+		if (s->ex != NULL) {
+			px_exec_pump(s); /* resumes legs paused for backpressure */
+			if (s->ex != NULL) {
+				break;
+			}
+		} else if (s->be_paused && s->be != NULL) {
 			s->be_paused = false;
 			px_conn_set_read(&s->be->conn, true);
 			px_cmd_pump(s);
@@ -351,6 +362,7 @@ px_sess_logged_in(struct px_session *s)
 	}
 	s->login_pending = true;
 	s->login_ok_seq = s->seq;
+	px_cmd_use_default_shard(s);
 	px_cmd_acquire(s);
 }
 

@@ -21,7 +21,7 @@ void px_session_backend_failed(struct px_session *s, const char *why);
 /* The backend held by <s> has bytes to read. */
 void px_session_backend_read(struct px_session *s);
 /* The backend held by <s> closed or failed. */
-void px_session_backend_lost(struct px_session *s, const char *why);
+void px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *why);
 /* Worker shutdown: closes and frees every session of <w>. */
 void px_session_close_all(struct px_worker *w);
 

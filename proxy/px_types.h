@@ -63,6 +63,13 @@ enum px_be_state {
 
 struct px_pool;
 struct px_session;
+struct px_exec;
+
+/* A worker's unused block of one sequence's ids: [next, end). */
+struct px_seq_cache {
+	uint64_t next;
+	uint64_t end;
+};
 
 /* One connection to a backend server. */
 struct px_backend {
@@ -110,6 +117,7 @@ enum px_sess_state {
 	PX_SESS_WAIT_BACKEND,  /* queued on a pool */
 	PX_SESS_SYNC,          /* backend replaying schema/charset before the command */
 	PX_SESS_FORWARD,       /* command sent, streaming the response back */
+	PX_SESS_MULTI,         /* running a multi-leg plan (px_exec): acquiring, syncing, merging */
 	PX_SESS_CLOSING,       /* flushing the last packet, then DONE */
 	PX_SESS_DONE,          /* [terminal] freed at the outermost callback frame */
 	PX_SESS_NSTATES
@@ -156,6 +164,9 @@ struct px_session {
 	bool hold_prev;            /* keep the backend: the last statement left state to read */
 	bool be_paused;            /* backend reads stopped for client backpressure */
 	bool in_wait_list;
+	struct px_exec *ex;        /* owned: the multi-leg statement running (MULTI), else NULL */
+	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
+	size_t shard;              /* shard of the single-leg command being acquired */
 	struct event wait_ev;      /* pool wait timeout */
 	bool wait_ev_added;
 	TAILQ_ENTRY(px_session) link;      /* worker->sessions */
@@ -178,6 +189,8 @@ struct px_worker {
 	struct px_session_list sessions;
 	unsigned int n_sessions;
 	struct px_stats stats;       /* written by this worker only; read racily for reports */
+	struct px_seq_cache *seqs;   /* owned; per sequence of the snapshot, allocated on first use */
+	size_t n_seqs;
 	bool stopping;
 };
 

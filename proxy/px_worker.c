@@ -191,6 +191,7 @@ px_worker_deinit(struct px_worker *w)
 	free(w->ring);
 	free(w->ring_buf);
 	free(w->pools);
+	free(w->seqs);
 }
 
 enum ms_rc

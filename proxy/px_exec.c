@@ -1,0 +1,859 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_exec.c - multi-leg statements: acquire one pooled connection per leg in shard order,
+ * replay schema and charset on each, send each leg its SQL, feed every response packet to the
+ * merge, and give the connections back. Also the sequence step of INSERTs that need ids (a block
+ * reserved on the sequence's shard with one statement) and the proxy's local result sets.
+ */
+#include "proxy/px_exec.h"
+
+#include "common/ms_log.h"
+#include "conf/conf.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_command.h"
+#include "proxy/px_merge.h"
+#include "proxy/px_pool.h"
+#include "proxy/px_sess_io.h"
+#include "proxy/px_worker.h"
+#include "router/rt_plan.h"
+#include "topology/topo.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bytes of rows one merge may hold (GROUP BY, DISTINCT, ORDER BY without LIMIT). */
+#define PX_MERGE_MAX ((size_t)256 << 20)
+
+enum px_leg_state {
+	PX_LEG_WAIT = 0, /* no connection yet */
+	PX_LEG_SYNC,     /* replaying schema / charset */
+	PX_LEG_RUN,      /* statement sent, response coming */
+	PX_LEG_DONE,     /* [terminal] response complete */
+};
+
+struct px_leg {
+	struct px_backend *be; /* borrowed from the pool, or the session's own s->be */
+	bool own_be;           /* <be> is s->be: it stays with the session afterwards */
+	size_t shard;
+	enum px_leg_state state;
+	enum px_sync_step sync;
+	struct mp_resp resp;
+	const char *sql; /* borrowed from the plan or px_exec.text */
+	size_t len;
+};
+
+enum px_ex_mode {
+	PX_EX_PLAN = 0, /* running the plan's legs through the merge */
+	PX_EX_SEQ,      /* reserving sequence ids on the sequence's shard */
+};
+
+struct px_exec {
+	struct rt_plan *plan;             /* owned */
+	const struct topo_snapshot *snap; /* pinned */
+	char *text;                       /* owned copy of the client's statement */
+	size_t text_len;
+	struct px_leg *legs;              /* owned */
+	const char **names;               /* owned array; strings borrowed from <snap> */
+	size_t n_legs, n_acquired, n_done;
+	struct px_merge *merge;           /* owned */
+	uint8_t seq;                      /* next sequence id towards the client */
+	bool paused;                      /* leg reads stopped: client output above high water */
+	enum px_ex_mode mode;
+	size_t seq_idx;                   /* PX_EX_SEQ: sequence in snap->map */
+	unsigned int seq_step;            /* 0 reserve, 1 create schema, 2 create table, 3 reserve */
+	uint64_t seq_n;                   /* ids asked for */
+	uint64_t seq_first;               /* first id of the block reserved */
+	char seq_sql[512];
+	uint16_t code;                    /* PX_ACT_FAIL: error to answer */
+	char msg[512];                    /* PX_ACT_FAIL / PX_ACT_BROKEN: why */
+};
+
+#define PX_SEQ_SCHEMA "CREATE DATABASE IF NOT EXISTS myshard"
+#define PX_SEQ_TABLE                                                                               \
+	"CREATE TABLE IF NOT EXISTS myshard.sequences (name VARCHAR(64) NOT NULL PRIMARY KEY, "    \
+	"next_id BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB"
+
+static void px_exec_begin_legs(struct px_session *s);
+static void px_exec_run(struct px_session *s);
+static void px_exec_complete(struct px_session *s);
+
+/* ---- lifetime ---- */
+
+static void
+px_exec_free_legs(struct px_exec *ex)
+{
+	px_merge_free(ex->merge);
+	ex->merge = NULL;
+	free(ex->legs);
+	ex->legs = NULL;
+	free(ex->names);
+	ex->names = NULL;
+	ex->n_legs = ex->n_acquired = ex->n_done = 0;
+}
+
+static void
+px_exec_free(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	if (ex == NULL) {
+		return;
+	}
+	s->ex = NULL;
+	px_exec_free_legs(ex);
+	rt_plan_free(ex->plan);
+	topo_unref(ex->snap);
+	free(ex->text);
+	free(ex);
+}
+
+/* Gives every leg connection back (<clean>) or closes it; the session's own one stays. */
+static void
+px_exec_release(struct px_session *s, bool clean)
+{
+	struct px_exec *ex = s->ex;
+
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		struct px_backend *b = ex->legs[i].be;
+
+		ex->legs[i].be = NULL;
+		if (b == NULL || ex->legs[i].own_be) {
+			continue;
+		}
+		px_conn_set_read(&b->conn, true);
+		if (clean && ex->legs[i].state != PX_LEG_SYNC && ex->legs[i].state != PX_LEG_RUN) {
+			px_pool_put(b);
+		} else {
+			b->owner = NULL;
+			px_pool_drop(b);
+		}
+	}
+	if (ex->paused && s->be != NULL) {
+		px_conn_set_read(&s->be->conn, true);
+	}
+	ex->paused = false;
+}
+
+/* The statement ends here (its answer is queued): back to IDLE. */
+static void
+px_exec_end(struct px_session *s, bool clean)
+{
+	px_exec_release(s, clean);
+	px_exec_free(s);
+	px_cmd_finish(s);
+}
+
+/* Answers the statement with an ERR and ends it; the session stays usable. */
+static void
+px_exec_fail(struct px_session *s, uint16_t code, const char *state, const char *msg)
+{
+	struct px_exec *ex = s->ex;
+
+	px_sess_send_err(s, ex->seq, code, state, "%s", msg);
+	px_exec_end(s, false);
+}
+
+void
+px_exec_abort(struct px_session *s)
+{
+	if (s->ex != NULL) {
+		px_exec_release(s, false);
+		px_exec_free(s);
+	}
+}
+
+void
+px_exec_flush(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	for (size_t i = 0; ex != NULL && i < ex->n_legs; i++) {
+		if (ex->legs[i].be != NULL && !ex->legs[i].own_be) {
+			px_conn_flush(&ex->legs[i].be->conn);
+		}
+	}
+}
+
+/* ---- building the legs ---- */
+
+static int
+px_leg_cmp(const void *a, const void *b)
+{
+	const struct px_leg *x = a, *y = b;
+
+	return x->shard < y->shard ? -1 : x->shard > y->shard;
+}
+
+static void
+px_exec_emit(void *arg, const uint8_t *payload, size_t len)
+{
+	struct px_session *s = arg;
+
+	px_sess_send(s, s->ex->seq++, payload, len);
+}
+
+/* Legs of the plan, sorted by shard: everyone acquires in the same order, so no two sessions
+ * can each hold what the other waits for. */
+static bool
+px_exec_make_legs(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	const struct rt_plan *p = ex->plan;
+
+	ex->legs = calloc(p->n_legs, sizeof(*ex->legs));
+	ex->names = calloc(p->n_legs, sizeof(*ex->names));
+	if (ex->legs == NULL || ex->names == NULL) {
+		return false;
+	}
+	for (size_t i = 0; i < p->n_legs; i++) {
+		struct px_leg *l = &ex->legs[i];
+
+		l->shard = p->legs[i].shard;
+		l->sql = p->legs[i].sql != NULL ? p->legs[i].sql : ex->text;
+		l->len = p->legs[i].sql != NULL ? p->legs[i].sql_len : ex->text_len;
+	}
+	ex->n_legs = p->n_legs;
+	qsort(ex->legs, ex->n_legs, sizeof(*ex->legs), px_leg_cmp);
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		ex->names[i] = ex->snap->shards[ex->legs[i].shard].name;
+	}
+	return px_merge_new(&p->merge, ex->n_legs, ex->names, PX_MERGE_MAX, px_exec_emit, s,
+			    &ex->merge) == MS_OK;
+}
+
+/* A connection for every leg, one pool at a time in shard order. */
+static void
+px_exec_acquire(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	unsigned int ms = s->w->conf->pool_wait_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	while (ex->n_acquired < ex->n_legs) {
+		struct px_leg *l = &ex->legs[ex->n_acquired];
+		struct px_pool *p;
+
+		if (s->be != NULL && s->be->pool->shard == l->shard) {
+			l->be = s->be;
+			l->own_be = true;
+			ex->n_acquired++;
+			continue;
+		}
+		p = px_worker_pool(s->w, l->shard, px_cmd_variant(s));
+		l->be = px_pool_get(p, s);
+		if (l->be == NULL) {
+			s->want = p;
+			event_assign(&s->wait_ev, s->w->base, -1, 0, px_cmd_wait_cb, s);
+			s->wait_ev_added = event_add(&s->wait_ev, &tv) == 0;
+			return;
+		}
+		ex->n_acquired++;
+	}
+	px_exec_begin_legs(s);
+}
+
+void
+px_exec_backend_ready(struct px_session *s, struct px_backend *b)
+{
+	struct px_exec *ex = s->ex;
+
+	ex->legs[ex->n_acquired++].be = b;
+	px_exec_acquire(s);
+}
+
+void
+px_exec_backend_failed(struct px_session *s, const char *why)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof(msg), "myshard: %s", why);
+	px_exec_fail(s, 1158, "08S01", msg);
+}
+
+void
+px_exec_wait_timeout(struct px_session *s)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "myshard: no connection to shard %s became free within %u ms",
+		 s->ex->snap->shards[s->ex->legs[s->ex->n_acquired].shard].name,
+		 s->w->conf->pool_wait_timeout_ms);
+	px_exec_fail(s, 1040, "08004", msg);
+}
+
+/* ---- sending ---- */
+
+/* Queues COM_<cmd> with <text> on <out>, split into 16 MiB packets as the protocol wants. */
+static void
+px_exec_send_cmd(struct evbuffer *out, uint8_t cmd, const char *text, size_t len)
+{
+	size_t total = len + 1, off = 0;
+	uint8_t seq = 0, hdr[MP_HDR_LEN];
+
+	for (;;) {
+		size_t n = total - off < MP_MAX_PAYLOAD ? total - off : MP_MAX_PAYLOAD;
+
+		mp_hdr_put(hdr, (uint32_t)n, seq++);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		if (off == 0) {
+			evbuffer_add(out, &cmd, 1);
+			evbuffer_add(out, text, n - 1);
+		} else {
+			evbuffer_add(out, text + off - 1, n);
+		}
+		off += n;
+		if (n < MP_MAX_PAYLOAD) {
+			return;
+		}
+	}
+}
+
+/* Replays what differs on the leg's connection, or sends its statement. */
+static void
+px_exec_leg_next(struct px_session *s, struct px_leg *l)
+{
+	struct px_backend *b = l->be;
+	char sql[128];
+
+	if (s->ex->mode == PX_EX_PLAN && s->schema[0] != '\0' && strcmp(b->schema, s->schema) != 0) {
+		px_exec_send_cmd(b->conn.out, MP_COM_INIT_DB, s->schema, strlen(s->schema));
+		l->sync = PX_SYNC_SCHEMA;
+		l->state = PX_LEG_SYNC;
+		mp_resp_begin(&l->resp, MP_COM_INIT_DB, b->deprecate_eof);
+		return;
+	}
+	if (s->ex->mode == PX_EX_PLAN && b->collation != s->collation) {
+		snprintf(sql, sizeof(sql), "SET NAMES %s", px_collation_names(s->collation));
+		px_exec_send_cmd(b->conn.out, MP_COM_QUERY, sql, strlen(sql));
+		l->sync = PX_SYNC_NAMES;
+		l->state = PX_LEG_SYNC;
+		mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
+		return;
+	}
+	l->sync = PX_SYNC_NONE;
+	l->state = PX_LEG_RUN;
+	px_exec_send_cmd(b->conn.out, MP_COM_QUERY, l->sql, l->len);
+	mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
+}
+
+static void
+px_exec_begin_legs(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		px_exec_leg_next(s, &ex->legs[i]);
+		px_conn_flush(&ex->legs[i].be->conn);
+	}
+	s->w->stats.commands++;
+	px_exec_pump(s);
+}
+
+/* ---- receiving ---- */
+
+static void
+px_exec_broken(struct px_session *s, struct px_leg *l, const char *why)
+{
+	ms_log_error("session %llu: backend %llu (shard %s): %s; closing the session",
+		     (unsigned long long)s->id, (unsigned long long)l->be->id,
+		     s->ex->snap->shards[l->shard].name, why);
+	px_sess_send_err(s, s->ex->seq, 1158, "08S01", "myshard: %s from shard %s", why,
+			 s->ex->snap->shards[l->shard].name);
+	px_sess_close(s, why); /* releases the legs (px_exec_abort) */
+}
+
+/* What to do once the packet just handled is drained from the leg's input. */
+enum px_act {
+	PX_ACT_NEXT = 0, /* read on */
+	PX_ACT_BROKEN,   /* the shard broke the protocol: ex->msg says how; close the session */
+	PX_ACT_FAIL,     /* answer ERR ex->code / ex->msg and end the statement */
+	PX_ACT_REPLAN,   /* sequence ids reserved: plan again with them */
+};
+
+static enum px_act
+px_exec_act_broken(struct px_session *s, const char *why)
+{
+	snprintf(s->ex->msg, sizeof(s->ex->msg), "%s", why);
+	return PX_ACT_BROKEN;
+}
+
+/* The reply to a replayed INIT_DB / SET NAMES: an ERR becomes the leg's answer. */
+static enum px_act
+px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_event *ev,
+		   const uint8_t *pl, size_t len)
+{
+	if (!ev->done) {
+		return px_exec_act_broken(s, "unexpected reply to a session sync");
+	}
+	if (ev->kind == MP_PKT_ERR) {
+		l->state = PX_LEG_DONE;
+		s->ex->n_done++;
+		if (px_merge_feed(s->ex->merge, (size_t)(l - s->ex->legs), ev, pl, len) != PX_MERGE_OK) {
+			return px_exec_act_broken(s, "unmergeable response");
+		}
+		return PX_ACT_NEXT;
+	}
+	if (l->sync == PX_SYNC_SCHEMA) {
+		snprintf(l->be->schema, sizeof(l->be->schema), "%s", s->schema);
+	} else {
+		l->be->collation = s->collation;
+	}
+	px_exec_leg_next(s, l); /* queues behind the packet being handled: nothing is freed */
+	px_conn_flush(&l->be->conn);
+	return PX_ACT_NEXT;
+}
+
+static void px_exec_seq_send(struct px_session *s);
+
+static enum px_act
+px_exec_seq_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_event *ev,
+		  const uint8_t *pl, size_t len)
+{
+	struct px_exec *ex = s->ex;
+	struct mp_err e;
+	struct mp_ok ok;
+
+	if (!ev->done) {
+		return px_exec_act_broken(s, "unexpected reply to a sequence reservation");
+	}
+	if (ev->kind == MP_PKT_ERR) {
+		bool parsed = mp_err_read(pl, len, &e) == MP_OK;
+
+		if (parsed && (e.code == 1146 || e.code == 1049) && ex->seq_step == 0) {
+			ex->seq_step = 1; /* first use on this shard: create the table */
+			px_exec_seq_send(s);
+			return PX_ACT_NEXT;
+		}
+		l->state = PX_LEG_DONE;
+		ex->code = 1105;
+		snprintf(ex->msg, sizeof(ex->msg), "myshard: cannot reserve ids of sequence %s on shard %s: %.*s",
+			 ex->snap->map.sequences[ex->seq_idx].name, ex->names[0],
+			 (int)(parsed ? e.message.len : 0), parsed ? (const char *)e.message.ptr : "");
+		return PX_ACT_FAIL;
+	}
+	if (ex->seq_step == 1 || ex->seq_step == 2) {
+		ex->seq_step++;
+		px_exec_seq_send(s);
+		return PX_ACT_NEXT;
+	}
+	if (mp_ok_read(pl, len, true, &ok) != MP_OK || ok.last_insert_id < ex->seq_n) {
+		return px_exec_act_broken(s, "unexpected reply to a sequence reservation");
+	}
+	l->state = PX_LEG_DONE;
+	ex->seq_first = ok.last_insert_id - ex->seq_n;
+	return PX_ACT_REPLAN;
+}
+
+/* Handles one complete packet of leg <l>; frees nothing (the caller still drains it). */
+static enum px_act
+px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, uint32_t len)
+{
+	struct mp_resp_event ev;
+	enum px_merge_rc rc;
+
+	if (mp_resp_feed(&l->resp, pl, len, len, &ev) != MP_OK) {
+		return px_exec_act_broken(s, "malformed response");
+	}
+	if (l->state == PX_LEG_SYNC) {
+		return px_exec_sync_reply(s, l, &ev, pl, len);
+	}
+	if (s->ex->mode == PX_EX_SEQ) {
+		return px_exec_seq_reply(s, l, &ev, pl, len);
+	}
+	rc = px_merge_feed(s->ex->merge, (size_t)(l - s->ex->legs), &ev, pl, len);
+	if (rc != PX_MERGE_OK) {
+		return px_exec_act_broken(s, rc == PX_MERGE_ENOMEM ? "out of memory merging" :
+								   "unmergeable response");
+	}
+	if (ev.done) {
+		l->state = PX_LEG_DONE;
+		s->ex->n_done++;
+	}
+	return PX_ACT_NEXT;
+}
+
+static void px_exec_seq_done(struct px_session *s);
+
+static void
+px_exec_act(struct px_session *s, struct px_leg *l, enum px_act act)
+{
+	switch (act) {
+	case PX_ACT_BROKEN:
+		px_exec_broken(s, l, s->ex->msg);
+		break;
+	case PX_ACT_FAIL:
+		px_exec_fail(s, s->ex->code, "HY000", s->ex->msg);
+		break;
+	case PX_ACT_REPLAN:
+		px_exec_seq_done(s);
+		break;
+	case PX_ACT_NEXT:
+		break;
+	}
+}
+
+enum px_read {
+	PX_READ_WAIT = 0, /* needs more bytes (or the leg is done) */
+	PX_READ_FULL,     /* the client's output is above high water */
+	PX_READ_STOP,     /* the statement ended or changed: stop touching it */
+};
+
+/* Reads whatever complete packets leg <l> has. */
+static enum px_read
+px_exec_leg_read(struct px_session *s, struct px_leg *l)
+{
+	struct evbuffer *in = l->be->conn.in;
+	uint8_t h[MP_HDR_LEN];
+
+	while (l->state == PX_LEG_SYNC || l->state == PX_LEG_RUN) {
+		size_t have = evbuffer_get_length(in);
+		uint32_t len;
+		enum px_act act;
+
+		if (evbuffer_get_length(s->cl.out) >= PX_HIGH_WATER) {
+			return PX_READ_FULL;
+		}
+		if (have < MP_HDR_LEN) {
+			break;
+		}
+		evbuffer_copyout(in, h, sizeof(h));
+		len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+		if (have < MP_HDR_LEN + (size_t)len) {
+			break;
+		}
+		act = px_exec_leg_packet(s, l, evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN,
+					 len);
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)len);
+		if (act != PX_ACT_NEXT) {
+			px_exec_act(s, l, act);
+			return PX_READ_STOP;
+		}
+	}
+	return PX_READ_WAIT;
+}
+
+static void
+px_exec_set_paused(struct px_session *s, bool paused)
+{
+	struct px_exec *ex = s->ex;
+
+	ex->paused = paused;
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		if (ex->legs[i].be != NULL) {
+			px_conn_set_read(&ex->legs[i].be->conn, !paused);
+		}
+	}
+}
+
+void
+px_exec_pump(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	if (ex == NULL || ex->n_acquired < ex->n_legs) {
+		return;
+	}
+	if (ex->paused) {
+		if (evbuffer_get_length(s->cl.out) > PX_LOW_WATER) {
+			return;
+		}
+		px_exec_set_paused(s, false);
+	}
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		enum px_read r = px_exec_leg_read(s, &ex->legs[i]);
+
+		if (r == PX_READ_FULL) {
+			px_exec_set_paused(s, true); /* resumed by px_sess_settle() */
+			return;
+		}
+		if (r == PX_READ_STOP) {
+			return;
+		}
+	}
+	if (ex->n_done == ex->n_legs) {
+		px_exec_complete(s);
+	}
+}
+
+void
+px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
+{
+	struct px_exec *ex = s->ex;
+	const char *shard = px_pool_shard_name(b->pool);
+	bool own = b == s->be;
+	char msg[400];
+
+	for (size_t i = 0; i < ex->n_legs; i++) {
+		if (ex->legs[i].be == b && !own) {
+			ex->legs[i].be = NULL;
+			b->owner = NULL;
+			px_pool_drop(b);
+		}
+	}
+	snprintf(msg, sizeof(msg), "myshard: lost connection to shard %s during the statement (%s)",
+		 shard, why);
+	if (own) {
+		px_sess_send_err(s, ex->seq, 1158, "08S01", "%s", msg);
+		px_sess_close(s, "backend with session state lost");
+		return;
+	}
+	px_exec_fail(s, 1158, "08S01", msg);
+}
+
+/* ---- finishing ---- */
+
+static void
+px_exec_complete(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	const struct rt_plan *p = ex->plan;
+
+	if (px_merge_finish(ex->merge, p->insert_id) != PX_MERGE_OK) {
+		px_exec_broken(s, &ex->legs[0], "unmergeable response");
+		return;
+	}
+	s->status = (uint16_t)((s->status & ~MP_STATUS_MORE_RESULTS) |
+			       (px_merge_status(ex->merge) & (MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT)));
+	if (p->insert_id != 0) {
+		s->seq_insert_id = p->insert_id;
+	}
+	s->hold_prev = ex->n_legs == 1 && ex->legs[0].own_be;
+	if (ex->n_legs == 1 && !ex->legs[0].own_be && s->pend_sticky != 0) {
+		/* one leg that left state behind: the session keeps that connection */
+		s->be = ex->legs[0].be;
+		ex->legs[0].be = NULL;
+	}
+	px_cmd_apply_pins(s);
+	px_exec_end(s, true);
+}
+
+/* ---- sequences ---- */
+
+static struct px_seq_cache *
+px_exec_seq_cache(struct px_session *s, size_t idx)
+{
+	struct px_worker *w = s->w;
+
+	if (w->seqs == NULL) {
+		w->n_seqs = s->ex->snap->map.n_sequences;
+		w->seqs = calloc(w->n_seqs, sizeof(*w->seqs));
+		if (w->seqs == NULL) {
+			w->n_seqs = 0;
+		}
+	}
+	return idx < w->n_seqs ? &w->seqs[idx] : NULL;
+}
+
+/* Plans the statement again with <n> ids from the worker's block and runs it. */
+static void
+px_exec_replan(struct px_session *s, struct px_seq_cache *c, size_t n)
+{
+	struct px_exec *ex = s->ex;
+	uint64_t *ids = calloc(n, sizeof(*ids));
+	struct rt_plan *p = NULL;
+	struct rt_plan_in in = { .sql = ex->text, .len = ex->text_len, .snap = ex->snap,
+				 .schema = s->schema, .n_ids = n };
+
+	if (ids == NULL) {
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = c->next++;
+	}
+	in.ids = ids;
+	if (rt_plan_build(&in, &p) != MS_OK) {
+		free(ids);
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	free(ids);
+	px_exec_release(s, true);
+	px_exec_free_legs(ex);
+	rt_plan_free(ex->plan);
+	ex->plan = p;
+	ex->mode = PX_EX_PLAN;
+	px_exec_run(s);
+}
+
+static void
+px_exec_seq_send(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	struct px_leg *l = &ex->legs[0];
+	const struct topo_sequence *q = &ex->snap->map.sequences[ex->seq_idx];
+
+	if (ex->seq_step == 1) {
+		l->sql = PX_SEQ_SCHEMA;
+	} else if (ex->seq_step == 2) {
+		l->sql = PX_SEQ_TABLE;
+	} else {
+		snprintf(ex->seq_sql, sizeof(ex->seq_sql),
+			 "INSERT INTO myshard.sequences (name, next_id) VALUES ('%s', "
+			 "LAST_INSERT_ID(1 + %llu)) ON DUPLICATE KEY UPDATE next_id = "
+			 "LAST_INSERT_ID(next_id + %llu)",
+			 q->name, (unsigned long long)ex->seq_n, (unsigned long long)ex->seq_n);
+		l->sql = ex->seq_sql;
+	}
+	l->len = strlen(l->sql);
+	l->state = PX_LEG_RUN;
+	px_exec_send_cmd(l->be->conn.out, MP_COM_QUERY, l->sql, l->len);
+	mp_resp_begin(&l->resp, MP_COM_QUERY, l->be->deprecate_eof);
+	px_conn_flush(&l->be->conn);
+}
+
+/* The block [seq_first, seq_first + seq_n) is ours: run the statement with its ids. */
+static void
+px_exec_seq_done(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	struct px_seq_cache *c = px_exec_seq_cache(s, ex->seq_idx);
+
+	if (c == NULL) {
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	c->next = ex->seq_first;
+	c->end = ex->seq_first + ex->seq_n;
+	px_exec_replan(s, c, ex->plan->need_ids);
+}
+
+/* INSERT needing ids: from the worker's block if it has enough, else reserve a new block. */
+static void
+px_exec_need_ids(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	const struct rt_plan *p = ex->plan;
+	const struct topo_sequence *q = &ex->snap->map.sequences[p->seq];
+	struct px_seq_cache *c = px_exec_seq_cache(s, p->seq);
+
+	if (c == NULL) {
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	if (c->end - c->next >= p->need_ids) {
+		px_exec_replan(s, c, p->need_ids);
+		return;
+	}
+	ex->mode = PX_EX_SEQ;
+	ex->seq_idx = p->seq;
+	ex->seq_step = 0;
+	ex->seq_n = p->need_ids > q->block ? p->need_ids : q->block;
+	ex->legs = calloc(1, sizeof(*ex->legs));
+	ex->names = calloc(1, sizeof(*ex->names));
+	if (ex->legs == NULL || ex->names == NULL) {
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	ex->legs[0].shard = q->shard;
+	ex->names[0] = ex->snap->shards[q->shard].name;
+	ex->n_legs = 1;
+	ex->n_acquired = 0;
+	px_exec_acquire(s);
+}
+
+/* ---- entry ---- */
+
+static void
+px_exec_run(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	ex->n_acquired = ex->n_done = 0;
+	if (ex->plan->kind == RT_PLAN_NEED_IDS) {
+		px_exec_need_ids(s);
+		return;
+	}
+	if (!px_exec_make_legs(s)) {
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	px_exec_acquire(s);
+}
+
+void
+px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
+	      const char *sql, size_t len)
+{
+	struct px_exec *ex = calloc(1, sizeof(*ex));
+
+	if (ex == NULL || (ex->text = malloc(len + 1)) == NULL) {
+		free(ex);
+		rt_plan_free(plan);
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	memcpy(ex->text, sql, len);
+	ex->text[len] = '\0';
+	ex->text_len = len;
+	ex->plan = plan;
+	ex->snap = topo_ref(snap);
+	ex->seq = (uint8_t)s->cmd_pkts;
+	s->ex = ex;
+	px_cmd_drain_keep_pins(s);
+	px_sess_set_state(s, PX_SESS_MULTI);
+	px_exec_run(s);
+}
+
+/* ---- local result sets ---- */
+
+static void
+px_exec_send_coldef(struct px_session *s, uint8_t seq, const char *name)
+{
+	struct mp_coldef d = { 0 };
+	uint8_t buf[512];
+	struct mp_writer w;
+
+	d.catalog.ptr = (const uint8_t *)"def";
+	d.catalog.len = 3;
+	d.name.ptr = d.org_name.ptr = (const uint8_t *)name;
+	d.name.len = d.org_name.len = strlen(name);
+	d.charset = 45;
+	d.length = 4096;
+	d.type = 253; /* VAR_STRING */
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_coldef_write(&w, &d);
+	px_sess_send(s, seq, buf, mp_writer_len(&w));
+}
+
+void
+px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols, const char *const *names,
+		  const char *const *cells, size_t nrows)
+{
+	uint8_t buf[16];
+	struct mp_writer w;
+	struct evbuffer *row = evbuffer_new();
+
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_lenenc_put(&w, ncols);
+	px_sess_send(s, seq++, buf, mp_writer_len(&w));
+	for (unsigned int i = 0; i < ncols; i++) {
+		px_exec_send_coldef(s, seq++, names[i]);
+	}
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_eof_write(&w, 0, s->status);
+	px_sess_send(s, seq++, buf, mp_writer_len(&w));
+	for (size_t r = 0; r < nrows && row != NULL; r++) {
+		for (unsigned int i = 0; i < ncols; i++) {
+			const char *v = cells[r * ncols + i];
+			size_t n = v != NULL ? strlen(v) : 0;
+
+			mp_writer_init(&w, buf, sizeof(buf));
+			if (v == NULL) {
+				mp_u8_put(&w, 0xfb);
+			} else {
+				mp_lenenc_put(&w, n);
+			}
+			evbuffer_add(row, buf, mp_writer_len(&w));
+			evbuffer_add(row, v, n);
+		}
+		px_sess_send(s, seq++, evbuffer_pullup(row, -1), evbuffer_get_length(row));
+		evbuffer_drain(row, evbuffer_get_length(row));
+	}
+	evbuffer_free(row);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_eof_write(&w, 0, s->status);
+	px_sess_send(s, seq, buf, mp_writer_len(&w));
+}
