@@ -64,6 +64,7 @@ topo_snapshot_free(struct topo_snapshot *s)
 		free(s->shards[i].password);
 	}
 	free(s->shards);
+	topo_map_deinit(&s->map);
 	free(s);
 }
 

@@ -113,7 +113,24 @@ struct topo_map {
 	size_t default_shard; /* unsharded tables and statements without tables */
 };
 
+/* Frees everything <m> owns and leaves it all zero; copes with a half-built map (NULL names,
+ * unfilled entries). */
 void topo_map_deinit(struct topo_map *m);
+/* Deep copy of <src> into <dst> (overwritten, not freed first). On MS_ENOMEM <dst> is left all
+ * zero and owns nothing. Any thread; <src> is not changed. */
+enum ms_rc topo_map_clone(const struct topo_map *src, struct topo_map *dst) MS_MUSTCHECK;
+/* Puts <m>'s tables (by name, then schema, schema-less last), list entries (by len, bytes)
+ * and ranges (by lo) into the order the lookups rely on. Builders (conf/) call it once after
+ * filling <m>; the lookups below are wrong on an unsorted map. */
+void topo_map_sort(struct topo_map *m);
+
+/* Longest decimal text topo_key_normalize() makes from an integer literal for a string key
+ * ("-18446744073709551615"). */
+#define TOPO_KEY_TEXT_MAX 21
+/* Largest magnitude a string literal may have for an integer key (2^53): beyond it MySQL and
+ * MariaDB < 10.3.36 compare string and integer as doubles, so '9007199254740993' also matches
+ * the row 9007199254740992. Larger ones are UNPROVABLE. */
+#define TOPO_KEY_STRING_INT_MAX (1ull << 53)
 
 /*
  * Normalizes <v> for <f>'s key type into <buf> (at least 8 bytes; strings need <v>->len):
@@ -121,6 +138,11 @@ void topo_map_deinit(struct topo_map *m);
  * removed, ASCII letters upper-cased when <f>->ci. A string literal is accepted for an integer key
  * only if it is an optional sign and decimal digits; an integer literal for a string key becomes
  * its decimal text. Returns TOPO_ROUTE_OK with *<len>, or UNPROVABLE / NULL.
+ * <cap> must be at least max(8, <v>->len, TOPO_KEY_TEXT_MAX); a smaller one gives UNPROVABLE.
+ * Stricter than the summary above, never looser (docs/sharding.md has the exact rules): a string
+ * literal for an integer key is also UNPROVABLE beyond +-TOPO_KEY_STRING_INT_MAX; a string key
+ * is UNPROVABLE when <f>->ci and it holds a byte < 0x20 or >= 0x7f, or when <f> is a RANGE
+ * function and it holds a byte < 0x20 (the server orders those unlike their bytes).
  */
 enum topo_route_rc topo_key_normalize(const struct topo_func *f, const struct topo_value *v,
 				      uint8_t *buf, size_t cap, size_t *len) MS_MUSTCHECK;
