@@ -14,6 +14,7 @@
 #include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
+#include "proxy/px_stmt.h"
 #include "proxy/px_session.h"
 #include "proxy/px_worker.h"
 #include "router/rt_classify.h"
@@ -144,8 +145,7 @@ px_cmd_variant(const struct px_session *s)
 	       ((s->caps & MP_CLIENT_MULTI_STATEMENTS) ? PX_VAR_MULTI_STMTS : 0);
 }
 
-/* True while the session's state lives on its backend (it cannot move to another shard). */
-static bool
+bool
 px_cmd_pinned(const struct px_session *s)
 {
 	return s->be != NULL && (s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
@@ -750,10 +750,30 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	return ret;
 }
 
+static bool
+px_cmd_prepare(struct px_session *s, uint32_t first_len)
+{
+	char *copy = NULL;
+	size_t n = 0;
+	const char *sql = px_cmd_text(s, first_len, &n, &copy);
+	bool ours;
+
+	if (sql == NULL) {
+		px_sess_close(s, "out of memory");
+		return true;
+	}
+	ours = px_stmt_prepare(s, sql, n);
+	free(copy);
+	return ours;
+}
+
 /* COM_STMT_* other than PREPARE need the connection that prepared the statement. */
 static bool
-px_cmd_stmt(struct px_session *s)
+px_cmd_stmt(struct px_session *s, uint32_t first_len)
 {
+	if (px_stmt_command(s, first_len)) {
+		return true;
+	}
 	if (s->be != NULL && (s->sticky & RT_STICKY_PREPARE)) {
 		px_cmd_acquire(s);
 		return true;
@@ -779,6 +799,7 @@ px_cmd_reset(struct px_session *s)
 	s->sticky = 0;
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;
+	px_stmt_free_all(s);
 	px_sess_send_ok(s, 1);
 	return true;
 }
@@ -807,6 +828,11 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 	case MP_COM_QUERY:
 		return px_cmd_query(s, first_len);
 	case MP_COM_STMT_PREPARE:
+		if (px_cmd_prepare(s, first_len)) {
+			return true;
+		}
+		/* no configured table: prepared on the default shard as it is */
+		__attribute__((fallthrough));
 	case MP_COM_SET_OPTION:
 		s->pend_sticky = s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
 		px_cmd_acquire(s);
@@ -822,7 +848,7 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 	case MP_COM_STMT_RESET:
 	case MP_COM_STMT_CLOSE:
 	case MP_COM_STMT_SEND_LONG_DATA:
-		return px_cmd_stmt(s);
+		return px_cmd_stmt(s, first_len);
 	case MP_COM_RESET_CONNECTION:
 		return px_cmd_reset(s);
 	case MP_COM_CHANGE_USER:

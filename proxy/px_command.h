@@ -28,6 +28,8 @@ void px_cmd_drain_keep_pins(struct px_session *s);
 void px_cmd_apply_pins(struct px_session *s);
 /* Points the session's next single-shard acquire at the default shard. */
 void px_cmd_use_default_shard(struct px_session *s);
+/* True while the session's state lives on its backend (it cannot move to another shard). */
+bool px_cmd_pinned(const struct px_session *s) MS_MUSTCHECK;
 /* Pool wait timer callback (libevent). */
 void px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -14,6 +14,7 @@
 #include "proxy/px_merge.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
+#include "proxy/px_stmt.h"
 #include "proxy/px_worker.h"
 #include "router/rt_plan.h"
 #include "topology/topo.h"
@@ -47,6 +48,7 @@ struct px_leg {
 enum px_ex_mode {
 	PX_EX_PLAN = 0, /* running the plan's legs through the merge */
 	PX_EX_SEQ,      /* reserving sequence ids on the sequence's shard */
+	PX_EX_PREPARE,  /* COM_STMT_PREPARE on one shard for an emulated statement's metadata */
 };
 
 struct px_exec {
@@ -67,6 +69,17 @@ struct px_exec {
 	uint64_t seq_first;               /* first id of the block reserved */
 	char seq_sql[512];
 	uint16_t code;                    /* PX_ACT_FAIL: error to answer */
+	uint32_t stmt_id;                 /* PX_EX_PREPARE: the client's id */
+	uint32_t be_stmt_id;              /* PX_EX_PREPARE: the shard's id (closed at the end) */
+	uint16_t n_params;
+	bool prepared;                    /* PX_EX_PREPARE: the shard said OK */
+	bool binary;                      /* EXECUTE: rows go out in the binary protocol */
+	unsigned int bin_phase;           /* 0 first packet, 1 definitions, 2 their EOF, 3 rows */
+	unsigned int bin_cols, bin_seen;
+	uint8_t *bin_types;               /* owned; per column */
+	uint16_t *bin_flags;              /* owned; per column */
+	uint8_t *bin_buf;                 /* owned; one re-encoded row */
+	size_t bin_cap;
 	char msg[512];                    /* PX_ACT_FAIL / PX_ACT_BROKEN: why */
 };
 
@@ -103,9 +116,14 @@ px_exec_free(struct px_session *s)
 	}
 	s->ex = NULL;
 	px_exec_free_legs(ex);
-	rt_plan_free(ex->plan);
+	if (ex->plan != NULL) {
+		rt_plan_free(ex->plan);
+	}
 	topo_unref(ex->snap);
 	free(ex->text);
+	free(ex->bin_types);
+	free(ex->bin_flags);
+	free(ex->bin_buf);
 	free(ex);
 }
 
@@ -186,11 +204,70 @@ px_leg_cmp(const void *a, const void *b)
 	return x->shard < y->shard ? -1 : x->shard > y->shard;
 }
 
+/* EXECUTE of an emulated statement: notes the column types, re-encodes rows. */
+static void
+px_exec_emit_binary(struct px_session *s, const uint8_t *pl, size_t len)
+{
+	struct px_exec *ex = s->ex;
+	struct mp_coldef d;
+	struct mp_cursor c;
+	uint64_t n;
+
+	if (ex->bin_phase == 0 && len > 0 && pl[0] != MP_OK_HDR && pl[0] != MP_ERR_HDR) {
+		mp_cursor_init(&c, pl, len);
+		if (mp_lenenc_read(&c, &n) == MP_OK && n > 0 && n < 65536) {
+			free(ex->bin_types);
+			free(ex->bin_flags);
+			ex->bin_types = calloc(n, 1);
+			ex->bin_flags = calloc(n, sizeof(*ex->bin_flags));
+			ex->bin_cols = (unsigned int)n;
+			ex->bin_seen = 0;
+			ex->bin_phase = ex->bin_types != NULL && ex->bin_flags != NULL ? 1 : 9;
+		}
+	} else if (ex->bin_phase == 1) {
+		if (mp_coldef_read(pl, len, &d) == MP_OK && ex->bin_seen < ex->bin_cols) {
+			ex->bin_types[ex->bin_seen] = d.type;
+			ex->bin_flags[ex->bin_seen] = d.flags;
+		}
+		if (++ex->bin_seen == ex->bin_cols) {
+			ex->bin_phase = 2;
+		}
+	} else if (ex->bin_phase == 2) {
+		ex->bin_phase = 3;
+	} else if (ex->bin_phase == 3 && len > 0 && !(pl[0] == MP_EOF_HDR && len < 9) &&
+		   pl[0] != MP_ERR_HDR) {
+		size_t need = len + 9 * (size_t)ex->bin_cols + 16, out;
+
+		if (need > ex->bin_cap) {
+			free(ex->bin_buf);
+			ex->bin_buf = malloc(need);
+			ex->bin_cap = ex->bin_buf != NULL ? need : 0;
+		}
+		out = ex->bin_buf != NULL ? px_stmt_binary_row(pl, len, ex->bin_cols, ex->bin_types,
+								 ex->bin_flags, ex->bin_buf, ex->bin_cap) : 0;
+		if (out == 0) {
+			px_sess_send_err(s, s->ex->seq++, 1105, "HY000",
+					 "myshard: a row could not be converted to the binary protocol");
+			ex->bin_phase = 9; /* nothing more goes out */
+			return;
+		}
+		px_sess_send(s, s->ex->seq++, ex->bin_buf, out);
+		return;
+	}
+	if (ex->bin_phase != 9) {
+		px_sess_send(s, s->ex->seq++, pl, len);
+	}
+}
+
 static void
 px_exec_emit(void *arg, const uint8_t *payload, size_t len)
 {
 	struct px_session *s = arg;
 
+	if (s->ex->binary) {
+		px_exec_emit_binary(s, payload, len);
+		return;
+	}
 	px_sess_send(s, s->ex->seq++, payload, len);
 }
 
@@ -235,7 +312,7 @@ px_exec_acquire(struct px_session *s)
 		struct px_leg *l = &ex->legs[ex->n_acquired];
 		struct px_pool *p;
 
-		if (s->be != NULL && s->be->pool->shard == l->shard) {
+		if (ex->mode != PX_EX_SEQ && s->be != NULL && s->be->pool->shard == l->shard) {
 			l->be = s->be;
 			l->own_be = true;
 			ex->n_acquired++;
@@ -316,15 +393,16 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 {
 	struct px_backend *b = l->be;
 	char sql[128];
+	uint8_t cmd;
 
-	if (s->ex->mode == PX_EX_PLAN && s->schema[0] != '\0' && strcmp(b->schema, s->schema) != 0) {
+	if (s->ex->mode != PX_EX_SEQ && s->schema[0] != '\0' && strcmp(b->schema, s->schema) != 0) {
 		px_exec_send_cmd(b->conn.out, MP_COM_INIT_DB, s->schema, strlen(s->schema));
 		l->sync = PX_SYNC_SCHEMA;
 		l->state = PX_LEG_SYNC;
 		mp_resp_begin(&l->resp, MP_COM_INIT_DB, b->deprecate_eof);
 		return;
 	}
-	if (s->ex->mode == PX_EX_PLAN && b->collation != s->collation) {
+	if (s->ex->mode != PX_EX_SEQ && b->collation != s->collation) {
 		snprintf(sql, sizeof(sql), "SET NAMES %s", px_collation_names(s->collation));
 		px_exec_send_cmd(b->conn.out, MP_COM_QUERY, sql, strlen(sql));
 		l->sync = PX_SYNC_NAMES;
@@ -334,8 +412,9 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 	}
 	l->sync = PX_SYNC_NONE;
 	l->state = PX_LEG_RUN;
-	px_exec_send_cmd(b->conn.out, MP_COM_QUERY, l->sql, l->len);
-	mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
+	cmd = s->ex->mode == PX_EX_PREPARE ? MP_COM_STMT_PREPARE : MP_COM_QUERY;
+	px_exec_send_cmd(b->conn.out, cmd, l->sql, l->len);
+	mp_resp_begin(&l->resp, cmd, b->deprecate_eof);
 }
 
 static void
@@ -446,6 +525,36 @@ px_exec_seq_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_e
 	return PX_ACT_REPLAN;
 }
 
+/* Relays the shard's answer to COM_STMT_PREPARE with the client's statement id in it. */
+static void
+px_exec_prepare_packet(struct px_session *s, struct px_leg *l, const struct mp_resp_event *ev,
+		       const uint8_t *pl, size_t len)
+{
+	struct px_exec *ex = s->ex;
+
+	if (ex->bin_phase == 0 && len >= 12 && pl[0] == MP_OK_HDR) {
+		uint8_t first[16];
+
+		memcpy(first, pl, len < sizeof(first) ? len : sizeof(first));
+		ex->be_stmt_id = (uint32_t)pl[1] | (uint32_t)pl[2] << 8 | (uint32_t)pl[3] << 16 |
+				 (uint32_t)pl[4] << 24;
+		ex->n_params = (uint16_t)(pl[7] | pl[8] << 8);
+		first[1] = (uint8_t)ex->stmt_id;
+		first[2] = (uint8_t)(ex->stmt_id >> 8);
+		first[3] = (uint8_t)(ex->stmt_id >> 16);
+		first[4] = (uint8_t)(ex->stmt_id >> 24);
+		ex->prepared = true;
+		px_sess_send(s, ex->seq++, first, len < sizeof(first) ? len : sizeof(first));
+	} else {
+		px_sess_send(s, ex->seq++, pl, len);
+	}
+	ex->bin_phase = 1;
+	if (ev->done) {
+		l->state = PX_LEG_DONE;
+		ex->n_done++;
+	}
+}
+
 /* Handles one complete packet of leg <l>; frees nothing (the caller still drains it). */
 static enum px_act
 px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, uint32_t len)
@@ -461,6 +570,10 @@ px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, ui
 	}
 	if (s->ex->mode == PX_EX_SEQ) {
 		return px_exec_seq_reply(s, l, &ev, pl, len);
+	}
+	if (s->ex->mode == PX_EX_PREPARE) {
+		px_exec_prepare_packet(s, l, &ev, pl, len);
+		return PX_ACT_NEXT;
 	}
 	rc = px_merge_feed(s->ex->merge, (size_t)(l - s->ex->legs), &ev, pl, len);
 	if (rc != PX_MERGE_OK) {
@@ -604,12 +717,39 @@ px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
 
 /* ---- finishing ---- */
 
+/* The shard's statement is closed again (COM_STMT_CLOSE has no reply); the client's is ours. */
+static void
+px_exec_prepare_done(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+	struct px_backend *b = ex->legs[0].be;
+
+	if (ex->prepared) {
+		uint8_t pkt[MP_HDR_LEN + 5];
+
+		mp_hdr_put(pkt, 5, 0);
+		pkt[4] = MP_COM_STMT_CLOSE;
+		pkt[5] = (uint8_t)ex->be_stmt_id;
+		pkt[6] = (uint8_t)(ex->be_stmt_id >> 8);
+		pkt[7] = (uint8_t)(ex->be_stmt_id >> 16);
+		pkt[8] = (uint8_t)(ex->be_stmt_id >> 24);
+		evbuffer_add(b->conn.out, pkt, sizeof(pkt));
+		px_conn_flush(&b->conn);
+		px_stmt_prepared(s, ex->stmt_id, ex->text, ex->text_len, ex->n_params);
+	}
+	px_exec_end(s, true);
+}
+
 static void
 px_exec_complete(struct px_session *s)
 {
 	struct px_exec *ex = s->ex;
 	const struct rt_plan *p = ex->plan;
 
+	if (ex->mode == PX_EX_PREPARE) {
+		px_exec_prepare_done(s);
+		return;
+	}
 	if (px_merge_finish(ex->merge, p->insert_id) != PX_MERGE_OK) {
 		px_exec_broken(s, &ex->legs[0], "unmergeable response");
 		return;
@@ -770,6 +910,15 @@ px_exec_run(struct px_session *s)
 		px_sess_close(s, "out of memory");
 		return;
 	}
+	if (px_cmd_pinned(s) && (ex->n_legs > 1 || ex->legs[0].shard != s->be->pool->shard)) {
+		snprintf(ex->msg, sizeof(ex->msg),
+			 "myshard: this session keeps state on shard %s (a transaction, session variable, "
+			 "lock or prepared statement); a statement for %s cannot run in it",
+			 ex->snap->shards[s->be->pool->shard].name,
+			 ex->n_legs > 1 ? "several shards" : ex->names[0]);
+		px_exec_fail(s, 1235, "42000", ex->msg);
+		return;
+	}
 	px_exec_acquire(s);
 }
 
@@ -794,7 +943,59 @@ px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snap
 	s->ex = ex;
 	px_cmd_drain_keep_pins(s);
 	px_sess_set_state(s, PX_SESS_MULTI);
+	if (s->be != NULL && !px_cmd_pinned(s)) {
+		struct px_backend *b = s->be; /* held only for hold_prev: legs take fresh ones */
+
+		s->be = NULL;
+		s->hold_prev = false;
+		px_pool_put(b);
+	}
 	px_exec_run(s);
+}
+
+void
+px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
+		      const char *sql, size_t len, uint32_t id)
+{
+	struct px_exec *ex = calloc(1, sizeof(*ex));
+
+	if (ex == NULL || (ex->text = malloc(len + 1)) == NULL ||
+	    (ex->legs = calloc(1, sizeof(*ex->legs))) == NULL ||
+	    (ex->names = calloc(1, sizeof(*ex->names))) == NULL) {
+		if (ex != NULL) {
+			free(ex->legs);
+			free(ex->text);
+		}
+		free(ex);
+		px_sess_close(s, "out of memory");
+		return;
+	}
+	memcpy(ex->text, sql, len);
+	ex->text[len] = '\0';
+	ex->text_len = len;
+	ex->snap = topo_ref(snap);
+	ex->seq = (uint8_t)s->cmd_pkts;
+	ex->mode = PX_EX_PREPARE;
+	ex->stmt_id = id;
+	ex->legs[0].shard = shard;
+	ex->legs[0].sql = ex->text;
+	ex->legs[0].len = len;
+	ex->names[0] = snap->shards[shard].name;
+	ex->n_legs = 1;
+	s->ex = ex;
+	px_cmd_drain_keep_pins(s);
+	px_sess_set_state(s, PX_SESS_MULTI);
+	px_exec_acquire(s);
+}
+
+void
+px_exec_start_binary(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
+		     const char *sql, size_t len)
+{
+	px_exec_start(s, plan, snap, sql, len);
+	if (s->ex != NULL) {
+		s->ex->binary = true;
+	}
 }
 
 /* ---- local result sets ---- */

@@ -23,6 +23,13 @@ struct topo_snapshot;
  */
 void px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
 		   const char *sql, size_t len);
+/* COM_STMT_PREPARE of an emulated statement: prepares <sql> on <shard> for its metadata, answers
+ * the client with statement id <id>, closes the shard's statement and registers ours. */
+void px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
+			   const char *sql, size_t len, uint32_t id);
+/* As px_exec_start() for COM_STMT_EXECUTE: rows are re-encoded in the binary protocol. */
+void px_exec_start_binary(struct px_session *s, struct rt_plan *plan,
+			  const struct topo_snapshot *snap, const char *sql, size_t len);
 /* Pool callbacks while s->ex is set. */
 void px_exec_backend_ready(struct px_session *s, struct px_backend *b);
 void px_exec_backend_failed(struct px_session *s, const char *why);

@@ -11,6 +11,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
+#include "proxy/px_stmt.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
 
@@ -210,6 +211,7 @@ px_sess_free(struct px_session *s)
 {
 	event_del(&s->defer_ev);
 	px_sess_release_all(s, false);
+	px_stmt_free_all(s);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;

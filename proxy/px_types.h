@@ -64,6 +64,7 @@ enum px_be_state {
 struct px_pool;
 struct px_session;
 struct px_exec;
+struct px_stmt;
 
 /* A worker's unused block of one sequence's ids: [next, end). */
 struct px_seq_cache {
@@ -167,6 +168,8 @@ struct px_session {
 	struct px_exec *ex;        /* owned: the multi-leg statement running (MULTI), else NULL */
 	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
 	size_t shard;              /* shard of the single-leg command being acquired */
+	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
+	uint32_t next_stmt;        /* numbering of emulated statement ids */
 	struct event wait_ev;      /* pool wait timeout */
 	bool wait_ev_added;
 	TAILQ_ENTRY(px_session) link;      /* worker->sessions */

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_stmt.h - prepared statements on sharded and global tables. The client gets a
+ * statement id of myshard's own (high bit set, so it never collides with a backend's id for a
+ * pass-through statement); PREPARE is answered with the metadata of a prepare on one shard
+ * (closed again at once). Each EXECUTE turns its bound values into SQL literals, is planned
+ * like a text statement (so it is routed by its key values and merged across shards), and its
+ * text rows are re-encoded as binary-protocol rows. Worker thread only.
+ */
+#ifndef MYSHARD_PROXY_PX_STMT_H
+#define MYSHARD_PROXY_PX_STMT_H
+
+#include "proxy/px_types.h"
+
+#define PX_STMT_ID_BASE 0x80000000u
+
+/* COM_STMT_PREPARE of <sql>: true if myshard emulates it (it then answers by itself), false
+ * if it is a pass-through statement (no configured table) for the default shard. */
+bool px_stmt_prepare(struct px_session *s, const char *sql, size_t len) MS_MUSTCHECK;
+/* The prepare on a shard answered OK with <n_params>: the statement is registered. */
+void px_stmt_prepared(struct px_session *s, uint32_t id, const char *sql, size_t len,
+		      uint16_t n_params);
+/* COM_STMT_EXECUTE / CLOSE / RESET / SEND_LONG_DATA / FETCH for an emulated id: handled (true)
+ * or not one of ours (false). <first_len>: payload of the command's first packet. */
+bool px_stmt_command(struct px_session *s, uint32_t first_len) MS_MUSTCHECK;
+/* Forgets every emulated statement (COM_RESET_CONNECTION, session end). */
+void px_stmt_free_all(struct px_session *s);
+
+/*
+ * Re-encodes text row <row>/<len> as a binary-protocol row into <out> (cap <cap>), using the
+ * <ncols> column types <types> and flags <flags>. Returns the length, or 0 if it does not fit
+ * or a value cannot be converted.
+ */
+size_t px_stmt_binary_row(const uint8_t *row, size_t len, unsigned int ncols, const uint8_t *types,
+			  const uint16_t *flags, uint8_t *out, size_t cap) MS_MUSTCHECK;
+
+#endif /* MYSHARD_PROXY_PX_STMT_H */
