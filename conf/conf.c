@@ -6,7 +6,7 @@
  * "<file>:<line>: <key path>: <why>"; the caller then frees the half-built struct conf with
  * conf_free(), so no error path has anything of its own to free.
  */
-#include "conf/conf.h"
+#include "conf/conf_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,33 +15,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <yaml.h>
 
-#define CONF_PATH_LEN       160         /* "shards[12].password_hash" and the like */
-#define CONF_GOT_LEN        192         /* a quoted, escaped, shortened value for messages */
-#define CONF_GOT_MAX        40          /* value bytes shown before "..." */
-#define CONF_FILE_MAX       (16u << 20) /* a config file is small; refuse anything bigger */
-#define CONF_WORKERS_MAX    256u
-#define CONF_USER_NAME_MAX  80u /* MariaDB's limit on user names */
-#define CONF_SHARD_NAME_MAX 64u
-#define CONF_SIZE_MIN       (1ull << 10) /* max_packet bounds: 1 KiB .. 1 GiB */
-#define CONF_SIZE_MAX       (1ull << 30)
-#define CONF_HASH_LEN       (1 + 2 * MS_SHA1_LEN) /* '*' and 40 hex digits */
+#define CONF_GOT_MAX       40          /* value bytes shown before "..." */
+#define CONF_FILE_MAX      (16u << 20) /* a config file is small; refuse anything bigger */
+#define CONF_WORKERS_MAX   256u
+#define CONF_USER_NAME_MAX 80u          /* MariaDB's limit on user names */
+#define CONF_SIZE_MIN      (1ull << 10) /* max_packet bounds: 1 KiB .. 1 GiB */
+#define CONF_SIZE_MAX      (1ull << 30)
+#define CONF_HASH_LEN      (1 + 2 * MS_SHA1_LEN) /* '*' and 40 hex digits */
 
-/* State of one load: where messages go and what is being filled in. */
-struct conf_ctx {
-	yaml_document_t *doc; /* borrowed; the tree being read */
-	const char *name;     /* borrowed; the file name messages start with */
-	char *err;            /* borrowed; caller's buffer, errlen bytes */
-	size_t errlen;
-	struct conf *c; /* borrowed; the config being filled in */
-};
-
-/* Writes "<file>:<line>: <path>: <why>" to <x>'s buffer; the empty path is the top level. */
-static enum ms_rc conf_err(struct conf_ctx *x, size_t line, const char *path, const char *fmt, ...)
-	MS_PRINTF(4, 5) MS_MUSTCHECK;
-
-static enum ms_rc
+enum ms_rc
 conf_err(struct conf_ctx *x, size_t line, const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -60,7 +43,7 @@ conf_err(struct conf_ctx *x, size_t line, const char *path, const char *fmt, ...
 	return MS_EINVAL;
 }
 
-static enum ms_rc
+enum ms_rc
 conf_oom(struct conf_ctx *x)
 {
 	if (x->errlen > 0) {
@@ -70,20 +53,20 @@ conf_oom(struct conf_ctx *x)
 }
 
 /* Lines in libyaml marks count from 0; messages count from 1. */
-static size_t
+size_t
 conf_line(const yaml_node_t *n)
 {
 	return n->start_mark.line + 1;
 }
 
-static yaml_node_t *
+yaml_node_t *
 conf_node(const struct conf_ctx *x, int id)
 {
 	return yaml_document_get_node(x->doc, id);
 }
 
 /* "<parent>.<key>", or just "<key>" at the top level; cut to fit <len>, as it only names things. */
-static const char *
+const char *
 conf_join(char *buf, size_t len, const char *parent, const char *key)
 {
 	if (snprintf(buf, len, "%s%s%s", parent, parent[0] != '\0' ? "." : "", key) < 0) {
@@ -96,7 +79,7 @@ conf_join(char *buf, size_t len, const char *parent, const char *key)
  * Quotes <len> bytes of <s> for a message: '"' and '\' escaped, control bytes as \xNN, cut
  * after CONF_GOT_MAX bytes (on a UTF-8 boundary) with "..." appended.
  */
-static const char *
+const char *
 conf_quote(const char *s, size_t len, char *buf, size_t buflen)
 {
 	size_t n = len, o = 0;
@@ -157,7 +140,7 @@ conf_got(const yaml_node_t *n, char *buf, size_t len)
 }
 
 /* The common rejection of a value: "<path>: must be <what>, got <n>". */
-static enum ms_rc
+enum ms_rc
 conf_bad(struct conf_ctx *x, const yaml_node_t *n, const char *path, const char *what)
 {
 	char got[CONF_GOT_LEN];
@@ -166,7 +149,7 @@ conf_bad(struct conf_ctx *x, const yaml_node_t *n, const char *path, const char 
 			conf_got(n, got, sizeof(got)));
 }
 
-static enum ms_rc
+enum ms_rc
 conf_missing(struct conf_ctx *x, const yaml_node_t *map, const char *path, const char *key)
 {
 	char sub[CONF_PATH_LEN];
@@ -176,7 +159,7 @@ conf_missing(struct conf_ctx *x, const yaml_node_t *map, const char *path, const
 }
 
 /* Accepts a mapping or a list (<type>); anything else is rejected. */
-static enum ms_rc
+enum ms_rc
 conf_want(struct conf_ctx *x, const yaml_node_t *n, const char *path, yaml_node_type_t type)
 {
 	if (n->type == type) {
@@ -190,7 +173,7 @@ conf_want(struct conf_ctx *x, const yaml_node_t *n, const char *path, yaml_node_
  * Rejects mappings, lists, null and text with a NUL byte in it; <what> describes the
  * expected value for the message.
  */
-static enum ms_rc
+enum ms_rc
 conf_scalar(struct conf_ctx *x, const yaml_node_t *n, const char *path, const char *what,
 	    const char **s, size_t *len)
 {
@@ -206,7 +189,7 @@ conf_scalar(struct conf_ctx *x, const yaml_node_t *n, const char *path, const ch
 }
 
 /* Replaces *<dst> with a copy of string <n>; "" is rejected when <nonempty>. */
-static enum ms_rc
+enum ms_rc
 conf_str(struct conf_ctx *x, const yaml_node_t *n, const char *path, bool nonempty, char **dst)
 {
 	const char *s = NULL;
@@ -234,7 +217,7 @@ conf_str(struct conf_ctx *x, const yaml_node_t *n, const char *path, bool nonemp
  * Reads the decimal digits at the start of <s> (<len> bytes) into *<v>, which stops growing
  * past <cap> (so it is > <cap> on overflow). Returns the number of digits read.
  */
-static size_t
+size_t
 conf_digits(const char *s, size_t len, uint64_t cap, uint64_t *v)
 {
 	size_t i = 0;
@@ -249,7 +232,7 @@ conf_digits(const char *s, size_t len, uint64_t cap, uint64_t *v)
 }
 
 /* An integer <lo>..<hi>: decimal digits only, quoted or not. */
-static enum ms_rc
+enum ms_rc
 conf_uint(struct conf_ctx *x, const yaml_node_t *n, const char *path, unsigned int lo,
 	  unsigned int hi, unsigned int *out)
 {
@@ -321,7 +304,7 @@ conf_log_level(struct conf_ctx *x, const yaml_node_t *n, const char *path, enum 
 }
 
 /* True for a key worth printing bare in a path: [A-Za-z0-9_-]{1,64}. */
-static bool
+bool
 conf_is_name(const char *s, size_t len)
 {
 	if (len == 0 || len > CONF_SHARD_NAME_MAX || strlen(s) != len) {
@@ -360,7 +343,7 @@ conf_unknown(struct conf_ctx *x, const yaml_node_t *k, const char *path, const c
  * Checks mapping <map> at <path>: every key must be one of the <n_keys> <keys>, and appear
  * once. Sets vals[i] to the value node of keys[i], or NULL when that key is absent.
  */
-static enum ms_rc
+enum ms_rc
 conf_keys(struct conf_ctx *x, const yaml_node_t *map, const char *path, const char *const *keys,
 	  size_t n_keys, const yaml_node_t **vals)
 {
@@ -698,6 +681,10 @@ conf_shards(struct conf_ctx *x, const yaml_node_t *seq)
 	if (n == 0) {
 		return conf_err(x, conf_line(seq), "shards", "must list at least one shard");
 	}
+	if (n > TOPO_MAX_SHARDS) {
+		return conf_err(x, conf_line(seq), "shards", "must list at most %d shards, got %zu",
+				TOPO_MAX_SHARDS, n);
+	}
 	x->c->shards = calloc(n, sizeof(*x->c->shards));
 	if (x->c->shards == NULL) {
 		return conf_oom(x);
@@ -716,8 +703,9 @@ conf_shards(struct conf_ctx *x, const yaml_node_t *seq)
 static enum ms_rc
 conf_top(struct conf_ctx *x, const yaml_node_t *root)
 {
-	static const char *const keys[] = { "listen", "workers",  "max_packet", "log_level",
-					    "pool",   "timeouts", "users",      "shards" };
+	static const char *const keys[] = { "listen",    "workers", "max_packet",
+					    "log_level", "pool",    "timeouts",
+					    "users",     "shards",  "sharding" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -745,6 +733,9 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	}
 	if (rc == MS_OK) {
 		rc = v[7] != NULL ? conf_shards(x, v[7]) : conf_missing(x, root, "", "shards");
+	}
+	if (rc == MS_OK && v[8] != NULL) {
+		rc = conf_sharding(x, v[8]);
 	}
 	return rc;
 }
@@ -1001,6 +992,7 @@ conf_free(struct conf *c)
 	}
 	free(c->users);
 	free(c->shards);
+	topo_map_deinit(&c->map);
 	free(c->listen_addr);
 	free(c->path);
 	free(c);

@@ -10,6 +10,7 @@
 #include "common/ms_base.h"
 #include "common/ms_log.h"
 #include "common/ms_sha1.h"
+#include "topology/topo_map.h"
 
 #define CONF_ERR_LEN 512
 
@@ -44,8 +45,12 @@ struct conf {
 	unsigned int login_timeout_ms; /* a client must finish logging in within this; default 10000 */
 	struct conf_user *users;   /* owned array of n_users; at least one */
 	size_t n_users;
-	struct conf_shard *shards; /* owned array of n_shards; at least one */
+	struct conf_shard *shards; /* owned array of n_shards; 1..TOPO_MAX_SHARDS */
 	size_t n_shards;
+	/* owned contents: the sharding: section (functions, tables, sequences, default shard), sorted
+	 * for lookup (topo_map_sort); shard indexes are positions in <shards>. All zero without the
+	 * section: everything goes to shards[0]. */
+	struct topo_map map;
 };
 
 /*

@@ -55,7 +55,7 @@ px_main_resolve(struct topo_shard *t)
 	return true;
 }
 
-/* Builds the topology snapshot (issue #2: shards and their primary endpoint) from <c>. */
+/* Builds the topology snapshot (shards, their primary endpoint, the sharding map) from <c>. */
 static enum ms_rc
 px_main_topology(const struct conf *c, struct topo_domain **out)
 {
@@ -81,6 +81,10 @@ px_main_topology(const struct conf *c, struct topo_domain **out)
 			topo_snapshot_free(snap);
 			return MS_EINVAL;
 		}
+	}
+	if (topo_map_clone(&c->map, &snap->map) != MS_OK) {
+		topo_snapshot_free(snap);
+		return MS_ENOMEM;
 	}
 	if (topo_domain_new(&d) != MS_OK) {
 		topo_snapshot_free(snap);

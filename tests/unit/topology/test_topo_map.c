@@ -112,9 +112,10 @@ test_hash_vectors(void **state)
 	assert_int_equal(ksid_of(&fb, v_str("caf\xc3\xa9")), 0xf424452a9673918cull);
 	assert_int_equal(ksid_of(&fb, v_str(fox)), 0xa4073dbff92be1deull);
 	assert_int_equal(ksid_of(&fc, v_str(fox)), 0x1d263532a57beb21ull);
-	assert_int_equal(ksid_of(&fc, v_str("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-					    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa     ")),
-			 0x7a4a9ae537ebbbb8ull); /* SHA-1("A" * 100) */
+	assert_int_equal(
+		ksid_of(&fc, v_str("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+				   "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa     ")),
+		0x7a4a9ae537ebbbb8ull); /* SHA-1("A" * 100) */
 	/* integer literals for a string key hash their decimal text */
 	assert_int_equal(ksid_of(&fb, v_int(-42)), 0x2f4399f4078ed0f2ull);
 	assert_int_equal(ksid_of(&fb, v_int(42)), 0x92cfceb39d57d914ull);
@@ -203,10 +204,12 @@ test_unprovable(void **state)
 	struct topo_func fc = func(TOPO_FUNC_HASH, TOPO_KEY_STRING, true);
 	struct topo_func fr = func(TOPO_FUNC_RANGE, TOPO_KEY_STRING, false);
 	struct topo_func fb = func(TOPO_FUNC_HASH, TOPO_KEY_STRING, false);
+	/* clang-format off */
 	static const char *const bad_int_text[] = {
 		"42abc", " 42", "42 ", "", "-", "+", "4.5", "1e3", "0x2a", "--1", "4 2",
 		"9007199254740993", "-9007199254740993", "99999999999999999999999",
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(bad_int_text); i++) {
 		assert_int_equal(ksid_rc(&fi, v_str(bad_int_text[i])), TOPO_ROUTE_UNPROVABLE);
@@ -285,10 +288,12 @@ test_krange_parse(void **state)
 		{ "-ffffffffffffffff", 0, 0xfffffffffffffffeull },
 		{ "0123456789abcdef-", 0x0123456789abcdefull, UINT64_MAX },
 	};
+	/* clang-format off */
 	static const char *const bad[] = {
 		"", "80", "8-", "-8", "080-", "80--", "--", "80-80", "80-40", "-00", "x0-",
 		"-0g", "40 -80", "0123456789abcdef01-", "+80-", "80-c",
 	};
+	/* clang-format on */
 	uint64_t lo, hi;
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(good); i++) {
@@ -345,7 +350,7 @@ test_route_hash(void **state)
 
 	make_hash3(&f);
 	assert_int_equal(f.ranges[0].lo, 0);
-	assert_int_equal(route(&f, v_int(42)), 1);  /* 0xacc8... */
+	assert_int_equal(route(&f, v_int(42)), 1); /* 0xacc8... */
 	assert_int_equal(route(&f, v_str("42")), 1);
 	assert_int_equal(route(&f, v_int(-42)), 1); /* 0x4baf... */
 	assert_int_equal(route(&f, v_int(0)), 0);   /* 0x05fe... */
