@@ -705,7 +705,8 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 {
 	static const char *const keys[] = { "listen",    "workers", "max_packet",
 					    "log_level", "pool",    "timeouts",
-					    "users",     "shards",  "sharding" };
+					    "users",     "shards",  "sharding",
+					    "merge_max" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -736,6 +737,9 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	}
 	if (rc == MS_OK && v[8] != NULL) {
 		rc = conf_sharding(x, v[8]);
+	}
+	if (rc == MS_OK && v[9] != NULL) {
+		rc = conf_size(x, v[9], "merge_max", &x->c->merge_max);
 	}
 	return rc;
 }
@@ -837,6 +841,7 @@ conf_new(const char *name)
 	c->listen_port = 3307;
 	c->workers = 0;
 	c->max_packet = 64u << 20;
+	c->merge_max = 256u << 20;
 	c->log_level = MS_LOG_INFO;
 	c->pool_max = 32;
 	c->pool_wait_timeout_ms = 5000;

@@ -37,6 +37,7 @@ struct conf {
 	uint16_t listen_port;/* default 3307 */
 	unsigned int workers;/* worker threads; 0 in the file = number of online CPUs (resolved here) */
 	uint32_t max_packet; /* largest client payload accepted, bytes; default 64 MiB; 1 KiB..1 GiB */
+	uint32_t merge_max;  /* rows a cross-shard merge may hold, bytes; default 256 MiB; 1 KiB..1 GiB */
 	enum ms_log_level log_level; /* default info */
 	unsigned int pool_max;       /* backend connections per worker per shard; default 32; 1..10000 */
 	unsigned int connect_timeout_ms; /* backend connect; default 3000 */

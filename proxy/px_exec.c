@@ -24,9 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of rows one merge may hold (GROUP BY, DISTINCT, ORDER BY without LIMIT). */
-#define PX_MERGE_MAX ((size_t)256 << 20)
-
 enum px_leg_state {
 	PX_LEG_WAIT = 0, /* no connection yet */
 	PX_LEG_SYNC,     /* replaying schema / charset */
@@ -296,7 +293,7 @@ px_exec_make_legs(struct px_session *s)
 	for (size_t i = 0; i < ex->n_legs; i++) {
 		ex->names[i] = ex->snap->shards[ex->legs[i].shard].name;
 	}
-	return px_merge_new(&p->merge, ex->n_legs, ex->names, PX_MERGE_MAX, px_exec_emit, s,
+	return px_merge_new(&p->merge, ex->n_legs, ex->names, s->w->conf->merge_max, px_exec_emit, s,
 			    &ex->merge) == MS_OK;
 }
 
