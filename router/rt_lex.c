@@ -6,6 +6,7 @@
 #include "router/rt_lex.h"
 
 #include <string.h>
+#include <strings.h>
 
 void
 rt_lex_init(struct rt_lex *lx, const char *text, size_t len)
@@ -102,7 +103,7 @@ rt_skip_space(struct rt_lex *lx)
 static struct rt_tok
 rt_tok_make(struct rt_lex *lx, enum rt_tok_kind kind, const char *start)
 {
-	struct rt_tok t = { kind, start, (size_t)(lx->pos - start) };
+	struct rt_tok t = { .kind = kind, .ptr = start, .len = (size_t)(lx->pos - start) };
 
 	return t;
 }
@@ -148,6 +149,59 @@ rt_lex_number(struct rt_lex *lx, const char *start)
 }
 
 static struct rt_tok rt_lex_scan(struct rt_lex *lx);
+
+/* Character sets MariaDB accepts as _introducers (lower case). */
+static const char *const rt_charsets[] = {
+	"armscii8", "ascii", "big5", "binary", "cp1250", "cp1251", "cp1256", "cp1257", "cp850",
+	"cp852", "cp866", "cp932", "dec8", "eucjpms", "euckr", "gb2312", "gbk", "geostd8",
+	"greek", "hebrew", "hp8", "keybcs2", "koi8r", "koi8u", "latin1", "latin2", "latin5",
+	"latin7", "macce", "macroman", "sjis", "swe7", "tis620", "ucs2", "ujis", "utf16",
+	"utf16le", "utf32", "utf8", "utf8mb3", "utf8mb4",
+};
+
+bool
+rt_lex_is_charset(const char *word, size_t len)
+{
+	for (size_t i = 0; i < MS_ARRAY_LEN(rt_charsets); i++) {
+		if (strlen(rt_charsets[i]) == len && strncasecmp(rt_charsets[i], word, len) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A word just scanned at <start>: N'x' and _charset 'x' / _charset X'..' become one literal
+ * token (the introducer only names the literal's character set). */
+static struct rt_tok
+rt_lex_word(struct rt_lex *lx, const char *start)
+{
+	size_t n = (size_t)(lx->pos - start);
+	struct rt_lex save = *lx;
+	struct rt_tok lit;
+
+	if (n == 1 && (*start == 'N' || *start == 'n') && lx->pos < lx->end && *lx->pos == '\'') {
+		lit = rt_lex_scan(lx);
+	} else if (n > 1 && *start == '_' && rt_lex_is_charset(start + 1, n - 1)) {
+		lit = rt_lex_scan(lx);
+		if (lit.kind == RT_TOK_NUMBER &&
+		    !(lit.len >= 2 && (lit.ptr[0] == '0' || lit.ptr[1] == '\''))) {
+			lit.kind = RT_TOK_WORD; /* _utf8 42 is not an introduced literal */
+		}
+	} else {
+		return rt_tok_make(lx, RT_TOK_WORD, start);
+	}
+	if (lit.kind == RT_TOK_ERROR) {
+		return lit;
+	}
+	if (lit.kind != RT_TOK_STRING && lit.kind != RT_TOK_NUMBER) {
+		*lx = save;
+		return rt_tok_make(lx, RT_TOK_WORD, start);
+	}
+	lit.intro = (unsigned int)(lit.ptr - start);
+	lit.len += lit.intro;
+	lit.ptr = start;
+	return lit;
+}
 
 struct rt_tok
 rt_lex_next(struct rt_lex *lx)
@@ -202,7 +256,7 @@ rt_lex_scan(struct rt_lex *lx)
 		while (lx->pos < lx->end && rt_is_ident((unsigned char)*lx->pos)) {
 			lx->pos++;
 		}
-		return rt_tok_make(lx, RT_TOK_WORD, start);
+		return rt_lex_word(lx, start);
 	}
 	if (c == '@') {
 		return rt_lex_var(lx, start);
@@ -215,6 +269,12 @@ rt_lex_scan(struct rt_lex *lx)
 		lx->pos++; /* := <= >= != */
 	}
 	return rt_tok_make(lx, RT_TOK_PUNCT, start);
+}
+
+bool
+rt_tok_punct(const struct rt_tok *t, char c)
+{
+	return t->kind == RT_TOK_PUNCT && t->len == 1 && t->ptr[0] == c;
 }
 
 bool

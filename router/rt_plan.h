@@ -10,6 +10,8 @@
 #define MYSHARD_ROUTER_RT_PLAN_H
 
 #include "common/ms_base.h"
+
+#include <limits.h>
 #include "topology/topo_map.h"
 
 struct topo_snapshot;
@@ -85,9 +87,14 @@ struct rt_hv_node {
 	int a, b; /* child node indexes, -1 if none */
 };
 
+/* rt_merge.n_visible when the select list has a * (SELECT *, t.*) and no hidden columns: the
+ * planner cannot count the columns, so every column of the legs' rows is visible. */
+#define RT_ALL_COLUMNS UINT_MAX
+
 struct rt_merge {
 	enum rt_merge_kind kind;
-	unsigned int n_visible;      /* columns the client sees; the rest are hidden helpers */
+	unsigned int n_visible;      /* columns the client sees; the rest are hidden helpers
+					(RT_ALL_COLUMNS: all of them) */
 	struct rt_merge_col *cols;   /* owned; n_cols entries (GROUP) */
 	unsigned int n_cols;
 	unsigned int *group;         /* owned; column indexes forming the group key (GROUP) */
@@ -119,6 +126,9 @@ struct rt_plan {
 	char *err_msg;       /* owned */
 	/* RT_PLAN_EXPLAIN */
 	struct rt_plan *inner; /* owned */
+	char *text;          /* owned: the statement text a leg with sql == NULL runs (a copy;
+				set on EXPLAIN ROUTE inner plans, NULL otherwise) */
+	size_t text_len;
 	char digest[128];    /* normalized fingerprint, cut to fit (rt_digest) */
 	void *arena;         /* owned: everything above is carved from it */
 };
@@ -142,7 +152,9 @@ struct rt_explain_row {
 	char *shard;
 	char *text;
 };
-/* Rows describing <p> (legs, then merge steps); allocated in <p>'s arena. */
+/* Rows describing <p> (legs, then merge steps, then a "route" row with the route kind and
+ * the digest); for an RT_PLAN_EXPLAIN plan, rows describing its inner plan. Allocated in <p>'s
+ * arena (freed with it). */
 enum ms_rc rt_plan_explain_rows(struct rt_plan *p, const struct topo_snapshot *snap,
 				struct rt_explain_row **rows, size_t *n) MS_MUSTCHECK;
 

@@ -71,6 +71,17 @@ static const struct lex_case lex_cases[] = {
 	    N("B'10'"), N("1E+3"), N("3."), N("0b101"), N("007"), END } },
 	{ "1+2-3", { N("1"), P("+"), N("2"), P("-"), N("3"), END } },
 	{ "x + b", { W("x"), P("+"), W("b"), END } },
+	/* charset introducers: one literal token whose view starts at the introducer */
+	{ "_utf8mb4'x' _binary 'y' N'z' n'w' _latin1 X'41' _utf8mb4 0x41 _binary b'1'",
+	  { S("_utf8mb4'x'"), S("_binary 'y'"), S("N'z'"), S("n'w'"), N("_latin1 X'41'"),
+	    N("_utf8mb4 0x41"), N("_binary b'1'"), END } },
+	{ "_UTF8MB4\"dq\" _utf8 /* c */ 'a'", { S("_UTF8MB4\"dq\""), S("_utf8 /* c */ 'a'"), END } },
+	/* not introducers: unknown charset, a column, N not followed by a quote, a plain number */
+	{ "_foo'x' _utf8 42 N 'x' _utf8, x", { W("_foo"), S("'x'"), W("_utf8"), N("42"), W("N"), S("'x'"),
+					 W("_utf8"), P(","), W("x"), END } },
+	{ "select _binary", { W("select"), W("_binary"), END } },
+	{ "select N'abc", { W("select"), ERR } },
+	{ "select _utf8'abc", { W("select"), ERR } },
 	/* variables */
 	{ "@user @'quoted user' @\"dq\" @`bq` @a.b @$x_1",
 	  { UV("@user"), UV("@'quoted user'"), UV("@\"dq\""), UV("@`bq`"), UV("@a.b"),
@@ -231,6 +242,27 @@ test_lex_table(void **state)
 }
 
 /* The length bounds the text: nothing after <len> is read, even without a NUL. */
+/* The <intro> of introduced literals is the length of the introducer part. */
+static void
+test_lex_intro(void **state)
+{
+	static const struct {
+		const char *sql;
+		unsigned int intro;
+	} ic[] = { { "_utf8mb4'x'", 8 }, { "N'x'", 1 }, { "_binary  X'41'", 9 }, { "'x'", 0 }, { "0x41", 0 } };
+
+	(void)state;
+	for (size_t i = 0; i < MS_ARRAY_LEN(ic); i++) {
+		struct rt_lex lx;
+		struct rt_tok t;
+
+		rt_lex_init(&lx, ic[i].sql, strlen(ic[i].sql));
+		t = rt_lex_next(&lx);
+		assert_int_equal(t.intro, ic[i].intro);
+		assert_true(t.ptr[t.intro] == '\'' || t.ptr[t.intro] == 'X' || t.ptr[t.intro] == '0');
+	}
+}
+
 static void
 test_lex_respects_len(void **state)
 {
@@ -573,6 +605,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lex_table),
 		cmocka_unit_test(test_lex_respects_len),
+		cmocka_unit_test(test_lex_intro),
 		cmocka_unit_test(test_tok_is),
 		cmocka_unit_test(test_bug_lex_error_repeats),
 		cmocka_unit_test(test_bug_lex_unterminated_exec_comment),
