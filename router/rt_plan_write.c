@@ -345,6 +345,14 @@ rt_plan_insert(struct rt_pctx *c)
 		rt_plan_broadcast(c);
 		return;
 	}
+	if (!rt_subq_check(c)) {
+		return;
+	}
+	if ((r = rt_reads_plain(c, s->target)) != NULL) {
+		rt_plan_refuse(c, "INSERT into sharded table %s reads table %s, which is neither sharded nor global",
+			       rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
+		return;
+	}
 	rt_ins_sharded(c, t);
 }
 

@@ -281,6 +281,9 @@ static const struct plan_case cases[] = {
 	ERROR("INSERT INTO unconfigured (id) SELECT id FROM users", "INSERT into unsharded table unconfigured reads sharded table users"),
 	{ .sql = "INSERT INTO items (name) VALUES ('a'), ('b')", .kind = RT_PLAN_NEED_IDS, .flags = F_NEED | F_WRITE },
 	ONEW("INSERT INTO items (id, name) VALUES ($3, 'a')", "3"),
+	ONEW("INSERT INTO users (id, cc) VALUES ($1, (SELECT MIN(code) FROM countries))", "1"),
+	ERROR("INSERT INTO users (id, n) VALUES ($1, (SELECT MAX(n) FROM orders))", "subquery on sharded table orders"),
+	ERROR("INSERT INTO users (id, n) VALUES ($1, (SELECT MAX(n) FROM plain))", "INSERT into sharded table users reads table plain, which is neither sharded nor global"),
 
 	/* UPDATE / DELETE */
 	ONEW("UPDATE users SET name = 'x' WHERE id = $3", "3"),
