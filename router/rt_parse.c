@@ -527,6 +527,16 @@ rt_p_keyword_primary(struct rt_p *p, bool *done)
 		n = rt_p_node(p, RT_EX_SUBQ, b);
 		p->pos++;
 		rt_p_subquery(p);
+	} else if (rt_p_is(p, "MATCH") && rt_tok_punct(rt_p_tok(p, 1), '(')) {
+		/* MATCH (cols) AGAINST (expr [IN ... MODE]) */
+		n = rt_p_node(p, RT_EX_OTHER, b);
+		p->pos += 2;
+		rt_p_skip(p, false, n);
+		rt_p_expect_punct(p, ')');
+		rt_p_expect(p, "AGAINST");
+		rt_p_expect_punct(p, '(');
+		rt_p_skip(p, false, n);
+		rt_p_expect_punct(p, ')');
 	} else if (rt_p_is(p, "INTERVAL")) {
 		n = rt_p_node(p, RT_EX_OTHER, b);
 		p->pos++;

@@ -160,6 +160,9 @@ rt_route_expr(struct rt_pctx *c, const struct rt_blk *b, const struct rt_expr *e
 	if (!rt_expr_value(c, e, &v)) {
 		return false;
 	}
+	if (b->f->key_type == TOPO_KEY_STRING && v.kind == TOPO_VAL_INT) {
+		return false; /* str_col = 5 compares as numbers: '05' and '5.0' match too */
+	}
 	switch (topo_route_value(b->f, &v, &shard)) {
 	case TOPO_ROUTE_OK:
 		topo_shardset_add(set, shard);

@@ -97,6 +97,8 @@ static const struct plan_case cases[] = {
 	/* a COLLATE may change what matches: no narrowing */
 	{ .sql = "SELECT * FROM names WHERE name = _latin1 '%0' COLLATE latin1_bin", .shards = ALL, .merge = RT_MERGE_CONCAT, .flags = F_SCATTER },
 	ONE("SELECT * FROM names WHERE name = '%2   '", "2"),
+	{ .sql = "SELECT * FROM names WHERE name = 5", .shards = ALL, .merge = RT_MERGE_CONCAT, .flags = F_SCATTER },
+	ONEW("INSERT INTO names (name) VALUES (5)", NULL),
 	ONE("SELECT * FROM events WHERE id = 150", "1"),
 	ONE("SELECT * FROM events WHERE id = -5", "0"),
 	ONE("SELECT * FROM events WHERE id BETWEEN 120 AND 180", "1"),
@@ -248,11 +250,12 @@ static const struct plan_case cases[] = {
 	ERROR("(SELECT id FROM users) UNION ALL (SELECT id FROM users) LIMIT 3", "UNION across shards"),
 	ONE("SELECT code FROM countries UNION SELECT code FROM currencies", "0"),
 
-	/* statements the parser does not understand */
 	{ .sql = "SELECT id FROM users WHERE MATCH (a) AGAINST ('x' IN BOOLEAN MODE)", .shards = ALL, .merge = RT_MERGE_CONCAT, .flags = F_SCATTER },
-	ERROR("SELECT COUNT(*) FROM users WHERE MATCH (a) AGAINST ('x' IN BOOLEAN MODE)", "myshard: cannot route this SELECT on sharded table users:"),
-	ERROR("SELECT id FROM users WHERE MATCH (a) AGAINST ('x' IN BOOLEAN MODE) ORDER BY id", "cannot route this SELECT"),
-	ERROR("UPDATE users SET a = 1 WHERE MATCH (a) AGAINST ('x' IN BOOLEAN MODE)", "myshard: cannot route this write:"),
+	/* statements the parser does not understand (ODBC escapes) */
+	{ .sql = "SELECT id FROM users WHERE d = {d '2020-01-01'}", .shards = ALL, .merge = RT_MERGE_CONCAT, .flags = F_SCATTER },
+	ERROR("SELECT COUNT(*) FROM users WHERE d = {d '2020-01-01'}", "myshard: cannot route this SELECT on sharded table users:"),
+	ERROR("SELECT id FROM users WHERE d = {d '2020-01-01'} ORDER BY id", "cannot route this SELECT"),
+	ERROR("UPDATE users SET a = 1 WHERE d = {d '2020-01-01'}", "myshard: cannot route this write:"),
 	ERROR("SELECT 1; SELECT * FROM users", "cannot route this SELECT"),
 
 	/* INSERT / REPLACE */
