@@ -45,8 +45,14 @@ enum px_merge_rc px_merge_feed(struct px_merge *m, size_t leg, const struct mp_r
 /* Every leg's response is complete: emits everything still owed, ending with EOF, OK or ERR.
  * <insert_id>: if non-zero, the last_insert_id reported in a merged OK. */
 enum px_merge_rc px_merge_finish(struct px_merge *m, uint64_t insert_id) MS_MUSTCHECK;
-/* Final server status to report (from the legs' terminators). */
+/* Final server status to report (from the legs' terminators). MORE_RESULTS cleared; 0 when no
+ * leg ended with an OK or EOF (every leg answered ERR): see px_merge_status_seen(). */
 uint16_t px_merge_status(const struct px_merge *m) MS_MUSTCHECK;
+/* True once some leg ended with an OK or EOF, i.e. px_merge_status() is a real status; when
+ * false the session should keep the status it had. */
+bool px_merge_status_seen(const struct px_merge *m) MS_MUSTCHECK;
+/* Why the last call returned PX_MERGE_BAD (static text, for the caller's log); NULL if none. */
+const char *px_merge_why(const struct px_merge *m) MS_MUSTCHECK;
 void px_merge_free(struct px_merge *m);
 
 #endif /* MYSHARD_PROXY_PX_MERGE_H */
