@@ -84,6 +84,10 @@ rt_dg_glued(const struct rt_tok *prev, const struct rt_tok *t)
 	if (rt_tok_punct(t, ',') || rt_tok_punct(t, ')') || rt_tok_punct(t, '.')) {
 		return true;
 	}
+	if (prev->kind == RT_TOK_PUNCT && t->kind == RT_TOK_PUNCT && t->ptr == prev->ptr + prev->len &&
+	    strchr("<>=!|&", prev->ptr[prev->len - 1]) != NULL && strchr("<>=|&", t->ptr[0]) != NULL) {
+		return true; /* <> <=> || && written as one operator */
+	}
 	return rt_tok_punct(t, '(') && (prev->kind == RT_TOK_WORD || prev->kind == RT_TOK_QIDENT) &&
 	       (!rt_dg_known(prev) || rt_tok_is(prev, "COUNT") || rt_tok_is(prev, "SUM") ||
 		rt_tok_is(prev, "MIN") || rt_tok_is(prev, "MAX") || rt_tok_is(prev, "AVG") ||
@@ -150,6 +154,9 @@ rt_digest(const char *text, size_t len, char *out, size_t cap)
 
 		if (t.kind == RT_TOK_END || t.kind == RT_TOK_ERROR) {
 			break;
+		}
+		if (rt_tok_punct(&t, ';')) {
+			continue; /* statement terminators are not part of the statement */
 		}
 		if (rt_tok_punct(&t, '-') && rt_dg_is_sign(&d)) {
 			struct rt_lex save = lx;

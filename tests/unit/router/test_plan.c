@@ -586,6 +586,7 @@ test_digest(void **state)
 		{ "select count(*), Sum(x) from `t` limit 10, 5", "SELECT COUNT(*), SUM(x) FROM `t` LIMIT ?, ?" },
 		{ "update t set a = null where b is not null", "UPDATE t SET a = NULL WHERE b IS NOT NULL" },
 		{ "select f(a, 1) from t", "SELECT f(a, ?) FROM t" },
+		{ "select a from t where a <> 1 and b <=> 2 or c || d and e>=3;", "SELECT a FROM t WHERE a <> ? AND b <=> ? OR c || d AND e >= ?" },
 		{ "", "" },
 	};
 	char out[128];
