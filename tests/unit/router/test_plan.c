@@ -17,8 +17,10 @@
 #include <time.h>
 
 #include "plan_fixture.h"
+#include "router/rt_arena.h"
 #include "router/rt_digest.h"
 #include "router/rt_hint.h"
+#include "router/rt_parse.h"
 #include "router/rt_plan.h"
 
 #define F_WRITE   1u
@@ -462,6 +464,87 @@ test_plan_table(void **state)
 	assert_int_equal(failed, 0);
 }
 
+struct parse_case {
+	const char *sql;
+	int kind;          /* enum rt_stmt_kind */
+	const char *trefs; /* "schema.name@depth[c]" (c: a WITH name) separated by spaces */
+	const char *err;   /* NULL: understood */
+};
+
+/* clang-format off */
+static const struct parse_case parse_cases[] = {
+	{ "SELECT a, b AS c, COUNT(*) FROM t1 AS x LEFT OUTER JOIN db.t2 y ON x.id = y.id WHERE x.a > 5 AND y.b LIKE 'a%' GROUP BY a, b HAVING COUNT(*) > 1 ORDER BY 3 DESC LIMIT 10", RT_STMT_SELECT, "t1@0 db.t2@0", NULL },
+	{ "SELECT CAST(a AS DECIMAL(10,2)), IFNULL(b, 0), CASE WHEN a = 1 THEN 'x' ELSE 'y' END AS k FROM t", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT DATE_ADD(d, INTERVAL 1 DAY), NOW() - INTERVAL 2 HOUR FROM t WHERE d >= '2020-01-01' - INTERVAL 1 DAY", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT TRIM(LEADING 'x' FROM name), EXTRACT(YEAR FROM d), SUBSTRING(s FROM 2 FOR 3), POSITION('a' IN s) FROM t", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT * FROM t WHERE a IS NOT NULL AND b IS TRUE AND c NOT BETWEEN 1 AND 2 AND d NOT IN (1,2) AND e NOT LIKE 'x' ESCAPE '!'", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT * FROM t WHERE (a, b) IN ((1, 2), (3, 4)) AND a <=> NULL AND b != 3 AND c <> 4 AND !d AND e XOR f", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT * FROM t USE INDEX (i1) FORCE INDEX FOR JOIN (i2) PARTITION (p0) WHERE a = 1", RT_STMT_SELECT, NULL, "expected the end" },
+	{ "SELECT * FROM t PARTITION (p0) AS x USE INDEX (i1)", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT * FROM (t1 JOIN t2 ON t1.a = t2.a) LEFT JOIN t3 USING (b)", RT_STMT_SELECT, "t1@0 t2@0 t3@0", NULL },
+	{ "SELECT a FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.a = t.a) AND b = ANY (SELECT b FROM v)", RT_STMT_SELECT, "t@0 u@1 v@1", NULL },
+	{ "SELECT (SELECT MAX(x) FROM u) + 1, a FROM t", RT_STMT_SELECT, "u@1 t@0", NULL },
+	{ "WITH c AS (SELECT * FROM u), d AS (SELECT * FROM c) SELECT * FROM c JOIN d ON c.a = d.a JOIN t ON t.a = c.a", RT_STMT_SELECT, "u@1 c@1c c@0c d@0c t@0", NULL },
+	{ "SELECT a FROM t UNION SELECT b FROM u UNION ALL (SELECT c FROM v)", RT_STMT_SELECT, "t@0 u@0 v@0", NULL },
+	{ "SELECT a FROM t WHERE b = (SELECT c FROM (SELECT c FROM u) AS d LIMIT 1)", RT_STMT_SELECT, "t@0 u@2", NULL },
+	{ "SELECT IF(a, b, c), LEFT(s, 2), INSERT(s, 1, 2, 'x'), REPLACE(s, 'a', 'b'), MOD(a, 2), DATE(d) FROM t", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT a->'$.x', a->>'$.y' FROM t WHERE a & 4 = 4 AND b << 2 > 1 AND c DIV 2 = 1 AND e % 2 = 1", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT 'a' 'b', _utf8mb4'x' COLLATE utf8mb4_bin, N'y', X'41', b'01', 0x1F, -5, +3, ~1 FROM t", RT_STMT_SELECT, "t@0", NULL },
+	{ "SELECT `weird``name`, `t`.`a` FROM `db`.`t` AS `x`", RT_STMT_SELECT, "db.t@0", NULL },
+	{ "SELECT `from` FROM `where`", RT_STMT_SELECT, "where@0", NULL },
+	{ "SELECT 1 FROM DUAL", RT_STMT_SELECT, "", NULL },
+	{ "SELECT a FROM t WINDOW w AS (ORDER BY a)", RT_STMT_SELECT, NULL, "WINDOW clauses are not supported" },
+	{ "SELECT a FROM t; SELECT 2", RT_STMT_OTHER, NULL, "more than one statement" },
+	{ "SELECT a FROM t WHERE 'abc", RT_STMT_OTHER, NULL, "unterminated" },
+	{ "SELECT a FROM t WHERE a = (1", RT_STMT_SELECT, NULL, "expected ')' at the end" },
+	{ "SELECT * FROM t1 INTERSECT SELECT * FROM t2", RT_STMT_SELECT, NULL, "INTERSECT is not supported" },
+	{ "INSERT INTO t (a, b) VALUES (1, 2), (3, DEFAULT) ON DUPLICATE KEY UPDATE b = VALUES(b) + 1", RT_STMT_INSERT, "t@0", NULL },
+	{ "INSERT INTO t SELECT * FROM u WHERE a = 1", RT_STMT_INSERT, "t@0 u@0", NULL },
+	{ "REPLACE t (a) VALUE (1)", RT_STMT_REPLACE, "t@0", NULL },
+	{ "INSERT INTO t () VALUES ()", RT_STMT_INSERT, "t@0", NULL },
+	{ "UPDATE t1 JOIN t2 ON t1.a = t2.a SET t1.b = t2.b WHERE t1.c = (SELECT 1 FROM u)", RT_STMT_UPDATE, "t1@0 t2@0 u@1", NULL },
+	{ "DELETE FROM t1.* USING t1 JOIN t2 ON t1.a = t2.a", RT_STMT_DELETE, "t1@0 t2@0", NULL },
+	{ "DELETE FROM t RETURNING a", RT_STMT_DELETE, NULL, "RETURNING is not supported" },
+	{ "CREATE TABLE IF NOT EXISTS t (id INT, FOREIGN KEY (a) REFERENCES u (b)) ENGINE=InnoDB", RT_STMT_CREATE_TABLE, "t@0", NULL },
+	{ "CREATE OR REPLACE TEMPORARY TABLE t LIKE u", RT_STMT_CREATE_TABLE, "t@0 u@0", NULL },
+	{ "ALTER TABLE t ADD COLUMN b INT, RENAME TO t2", RT_STMT_ALTER_TABLE, "t@0 t2@0", NULL },
+	{ "DROP TEMPORARY TABLE IF EXISTS a, db.b CASCADE", RT_STMT_DROP_TABLE, "a@0 db.b@0", NULL },
+	{ "RENAME TABLE a TO b, c TO d", RT_STMT_RENAME_TABLE, "a@0 b@0 c@0 d@0", NULL },
+	{ "CREATE VIEW v AS SELECT * FROM t", RT_STMT_OTHER, "", NULL },
+	{ "CREATE SCHEMA s", RT_STMT_CREATE_DB, "", NULL },
+};
+/* clang-format on */
+
+static void
+test_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < MS_ARRAY_LEN(parse_cases); i++) {
+		const struct parse_case *pc = &parse_cases[i];
+		struct rt_arena *a = NULL;
+		struct rt_stmt *s = NULL;
+		char got[512] = "";
+		size_t n = 0;
+
+		assert_int_equal(rt_arena_new(&a), MS_OK);
+		assert_int_equal(rt_parse(pc->sql, strlen(pc->sql), a, &s), MS_OK);
+		for (unsigned int k = 0; k < s->n_trefs; k++) {
+			const struct rt_tref *r = &s->trefs[k];
+
+			n += (size_t)snprintf(got + n, sizeof(got) - n, "%s%.*s%s%.*s@%u%s", k ? " " : "",
+					      (int)r->schema.len, r->schema.ptr, r->schema.len ? "." : "",
+					      (int)r->name.len, r->name.ptr, r->depth, r->cte ? "c" : "");
+		}
+		if (pc->err == NULL && (!s->ok || strcmp(got, pc->trefs) != 0 || (int)s->kind != pc->kind)) {
+			fail_msg("\"%s\": ok %d (%s) kind %d trefs [%s]", pc->sql, s->ok, s->err, s->kind, got);
+		}
+		if (pc->err != NULL && (s->ok || strstr(s->err, pc->err) == NULL)) {
+			fail_msg("\"%s\": ok %d err [%s], expected [%s]", pc->sql, s->ok, s->err, pc->err);
+		}
+		rt_arena_free(a);
+	}
+}
+
 /* Builds <sql> with sequence ids <ids>. */
 static struct rt_plan *
 plan_ids(const char *sql, const uint64_t *ids, size_t n)
@@ -709,6 +792,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_plan_table),
 		cmocka_unit_test(test_plan_sequence_ids),
 		cmocka_unit_test(test_plan_explain),
