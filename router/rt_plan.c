@@ -333,17 +333,17 @@ rt_plan_other(struct rt_pctx *c)
 						"HELP",	    "USE",	"BEGIN",    "START",
 						"COMMIT",   "ROLLBACK", "SAVEPOINT", "RELEASE" };
 	const struct rt_stmt *s = c->s;
+	const struct topo_table *t = NULL;
 
 	if (s->n_toks > 0 && !rt_word_in(&s->toks[0], harmless, MS_ARRAY_LEN(harmless))) {
-		for (unsigned int i = 0; i < s->n_toks; i++) {
-			const struct topo_table *t = rt_tok_table(c, s, i);
-
-			if (t != NULL) {
-				rt_plan_refuse(c, "cannot route this statement: %.*s on configured table %s",
-					       (int)s->toks[0].len, s->toks[0].ptr, t->name);
-				return;
-			}
+		for (unsigned int i = 0; i < s->n_toks && t == NULL; i++) {
+			t = rt_tok_table(c, s, i);
 		}
+	}
+	if (t != NULL) {
+		rt_plan_refuse(c, "cannot route this statement: %.*s on configured table %s",
+			       (int)s->toks[0].len, s->toks[0].ptr, t->name);
+		return;
 	}
 	rt_plan_default(c);
 }

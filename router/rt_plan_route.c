@@ -323,21 +323,27 @@ rt_uf_edges(struct rt_pctx *c, const struct rt_blk *b, struct rt_uf *u, const st
 	}
 }
 
+/* JOIN r USING (col): r meets every table before it whose key is col. */
+static void
+rt_uf_using_col(const struct rt_pctx *c, struct rt_uf *u, const struct rt_using *us,
+		const struct rt_tok *col)
+{
+	if (!rt_tref_is_key(&c->s->trefs[us->right], col)) {
+		return;
+	}
+	for (unsigned int i = us->first; i < us->right; i++) {
+		if (rt_tref_is_key(&c->s->trefs[i], col)) {
+			rt_uf_join_trefs(u, (int)i, (int)us->right);
+		}
+	}
+}
+
 static void
 rt_uf_usings(const struct rt_pctx *c, struct rt_uf *u, const struct rt_using *us)
 {
 	for (; us != NULL; us = us->next) {
-		const struct rt_tref *r = &c->s->trefs[us->right];
-
 		for (unsigned int k = 0; k < us->n_cols; k++) {
-			if (!rt_tref_is_key(r, &us->cols[k])) {
-				continue;
-			}
-			for (unsigned int i = us->first; i < us->right; i++) {
-				if (rt_tref_is_key(&c->s->trefs[i], &us->cols[k])) {
-					rt_uf_join_trefs(u, (int)i, (int)us->right);
-				}
-			}
+			rt_uf_using_col(c, u, us, &us->cols[k]);
 		}
 	}
 }

@@ -388,6 +388,22 @@ rt_ud_target(const struct rt_pctx *c, unsigned int i)
 	return false;
 }
 
+/* The sharded table whose shard key column <col> (of UPDATE ... SET) is, or NULL. */
+static const struct rt_tref *
+rt_ud_key_tref(const struct rt_pctx *c, const struct rt_expr *col)
+{
+	for (unsigned int i = 0; i < c->s->n_trefs; i++) {
+		const struct rt_tref *r = &c->s->trefs[i];
+		const struct rt_tok *nm = r->alias.len > 0 ? &r->alias : &r->name;
+
+		if (r->depth == 0 && rt_tref_is_key(r, &col->name) &&
+		    (col->q.len == 0 || (col->q.len == nm->len && memcmp(col->q.ptr, nm->ptr, nm->len) == 0))) {
+			return r;
+		}
+	}
+	return NULL;
+}
+
 /* SET assigning a shard key column of a sharded table. */
 static bool
 rt_ud_key_change(struct rt_pctx *c)
@@ -395,18 +411,12 @@ rt_ud_key_change(struct rt_pctx *c)
 	const struct rt_stmt *s = c->s;
 
 	for (unsigned int k = 0; s->kind == RT_STMT_UPDATE && k < s->n_sets; k++) {
-		const struct rt_expr *col = s->sets[k].col;
+		const struct rt_tref *r = rt_ud_key_tref(c, s->sets[k].col);
 
-		for (unsigned int i = 0; i < s->n_trefs; i++) {
-			const struct rt_tref *r = &s->trefs[i];
-			const struct rt_tok *nm = r->alias.len > 0 ? &r->alias : &r->name;
-
-			if (r->depth == 0 && rt_tref_is_key(r, &col->name) &&
-			    (col->q.len == 0 || (col->q.len == nm->len && memcmp(col->q.ptr, nm->ptr, nm->len) == 0))) {
-				rt_plan_refuse(c, "UPDATE changes shard key column %s of table %s",
-					       r->tab->key, r->tab->name);
-				return true;
-			}
+		if (r != NULL) {
+			rt_plan_refuse(c, "UPDATE changes shard key column %s of table %s", r->tab->key,
+				       r->tab->name);
+			return true;
 		}
 	}
 	return false;
