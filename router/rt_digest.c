@@ -13,15 +13,21 @@
 
 /* Words upper-cased in digests: keywords and common functions. Sorted for bsearch. */
 static const char *const rt_dg_words[] = {
-	"ALL", "ALTER", "AND", "AS", "ASC", "AVG", "BEGIN", "BETWEEN", "BY", "CALL", "CASE",
-	"COMMIT", "COUNT", "CREATE", "CROSS", "DATABASE", "DEFAULT", "DELETE", "DESC", "DISTINCT",
-	"DROP", "DUPLICATE", "ELSE", "END", "EXISTS", "EXPLAIN", "FALSE", "FOR", "FROM", "GROUP",
-	"GROUP_CONCAT", "HAVING", "IF", "IGNORE", "IN", "INDEX", "INNER", "INSERT", "INTO", "IS",
-	"JOIN", "KEY", "LEFT", "LIKE", "LIMIT", "LOCK", "MAX", "MIN", "MODE", "NOT", "NULL",
-	"OFFSET", "ON", "OR", "ORDER", "OUTER", "RENAME", "REPLACE", "RIGHT", "ROLLBACK", "ROUTE",
-	"SCHEMA", "SELECT", "SET", "SHARE", "SHOW", "START", "STRAIGHT_JOIN", "SUM", "TABLE",
-	"THEN", "TO", "TRANSACTION", "TRUE", "TRUNCATE", "UNION", "UPDATE", "USE", "USING",
-	"VALUE", "VALUES", "WHEN", "WHERE", "WITH", "XOR",
+	"ALL",          "ALTER",         "AND",      "AS",        "ASC",     "AVG",
+	"BEGIN",        "BETWEEN",       "BY",       "CALL",      "CASE",    "COMMIT",
+	"COUNT",        "CREATE",        "CROSS",    "DATABASE",  "DEFAULT", "DELETE",
+	"DESC",         "DISTINCT",      "DROP",     "DUPLICATE", "ELSE",    "END",
+	"EXISTS",       "EXPLAIN",       "FALSE",    "FOR",       "FROM",    "GROUP",
+	"GROUP_CONCAT", "HAVING",        "IF",       "IGNORE",    "IN",      "INDEX",
+	"INNER",        "INSERT",        "INTO",     "IS",        "JOIN",    "KEY",
+	"LEFT",         "LIKE",          "LIMIT",    "LOCK",      "MAX",     "MIN",
+	"MODE",         "NOT",           "NULL",     "OFFSET",    "ON",      "OR",
+	"ORDER",        "OUTER",         "RENAME",   "REPLACE",   "RIGHT",   "ROLLBACK",
+	"ROUTE",        "SCHEMA",        "SELECT",   "SET",       "SHARE",   "SHOW",
+	"START",        "STRAIGHT_JOIN", "SUM",      "TABLE",     "THEN",    "TO",
+	"TRANSACTION",  "TRUE",          "TRUNCATE", "UNION",     "UPDATE",  "USE",
+	"USING",        "VALUE",         "VALUES",   "WHEN",      "WHERE",   "WITH",
+	"XOR",
 };
 
 struct rt_dg {
@@ -48,9 +54,8 @@ rt_dg_cmp(const void *key, const void *elem)
 static bool
 rt_dg_known(const struct rt_tok *t)
 {
-	return t->kind == RT_TOK_WORD &&
-	       bsearch(t, rt_dg_words, MS_ARRAY_LEN(rt_dg_words), sizeof(rt_dg_words[0]),
-		       rt_dg_cmp) != NULL;
+	return t->kind == RT_TOK_WORD && bsearch(t, rt_dg_words, MS_ARRAY_LEN(rt_dg_words),
+						 sizeof(rt_dg_words[0]), rt_dg_cmp) != NULL;
 }
 
 static void
@@ -84,8 +89,9 @@ rt_dg_glued(const struct rt_tok *prev, const struct rt_tok *t)
 	if (rt_tok_punct(t, ',') || rt_tok_punct(t, ')') || rt_tok_punct(t, '.')) {
 		return true;
 	}
-	if (prev->kind == RT_TOK_PUNCT && t->kind == RT_TOK_PUNCT && t->ptr == prev->ptr + prev->len &&
-	    strchr("<>=!|&", prev->ptr[prev->len - 1]) != NULL && strchr("<>=|&", t->ptr[0]) != NULL) {
+	if (prev->kind == RT_TOK_PUNCT && t->kind == RT_TOK_PUNCT &&
+	    t->ptr == prev->ptr + prev->len && strchr("<>=!|&", prev->ptr[prev->len - 1]) != NULL &&
+	    strchr("<>=|&", t->ptr[0]) != NULL) {
 		return true; /* <> <=> || && written as one operator */
 	}
 	return rt_tok_punct(t, '(') && (prev->kind == RT_TOK_WORD || prev->kind == RT_TOK_QIDENT) &&
@@ -135,8 +141,10 @@ rt_dg_lit_list(struct rt_lex *lx)
 static bool
 rt_dg_is_sign(const struct rt_dg *d)
 {
-	return d->prev.kind == RT_TOK_END || (d->prev.kind == RT_TOK_PUNCT && !rt_tok_punct(&d->prev, ')')) ||
-	       (rt_dg_known(&d->prev) && !rt_tok_is(&d->prev, "NULL") && !rt_tok_is(&d->prev, "END"));
+	return d->prev.kind == RT_TOK_END ||
+	       (d->prev.kind == RT_TOK_PUNCT && !rt_tok_punct(&d->prev, ')')) ||
+	       (rt_dg_known(&d->prev) && !rt_tok_is(&d->prev, "NULL") &&
+		!rt_tok_is(&d->prev, "END"));
 }
 
 size_t

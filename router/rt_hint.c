@@ -74,11 +74,13 @@ rt_hint_find(const char *text, size_t len, const char **name, size_t *name_len)
 	while (p < end) {
 		if (*p == '\'' || *p == '"' || *p == '`') {
 			p = rt_hint_skip_quoted(p, end);
-		} else if (*p == '#' || (end - p >= 3 && p[0] == '-' && p[1] == '-' && p[2] == ' ')) {
+		} else if (*p == '#' ||
+			   (end - p >= 3 && p[0] == '-' && p[1] == '-' && p[2] == ' ')) {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 
 			p = nl != NULL ? nl + 1 : end;
-		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*' && (end - p < 3 || p[2] != '!')) {
+		} else if (end - p >= 2 && p[0] == '/' && p[1] == '*' &&
+			   (end - p < 3 || p[2] != '!')) {
 			const char *c = memmem(p + 2, (size_t)(end - p - 2), "*/", 2);
 
 			if (c == NULL) {

@@ -15,13 +15,18 @@
 /* Words that end an expression or a table reference: never a bare column, table or alias.
  * Sorted for bsearch. */
 static const char *const rt_reserved[] = {
-	"AND", "AS", "ASC", "BETWEEN", "BY", "CASE", "CROSS", "DELETE", "DESC", "DISTINCT", "DIV",
-	"ELSE", "END", "ESCAPE", "EXCEPT", "EXISTS", "FOR", "FORCE", "FROM", "FULL", "GROUP",
-	"HAVING", "IGNORE", "IN", "INNER", "INSERT", "INTERSECT", "INTERVAL", "INTO", "IS", "JOIN",
-	"KEY", "LEFT", "LIKE", "LIMIT", "LOCK", "MOD", "NATURAL", "NOT", "NULL", "OFFSET", "ON",
-	"OR", "ORDER", "OUTER", "OVER", "PARTITION", "REGEXP", "RETURNING", "RIGHT", "RLIKE",
-	"ROWS", "SELECT", "SEPARATOR", "SET", "SOUNDS", "STRAIGHT_JOIN", "THEN", "UNION",
-	"UPDATE", "USE", "USING", "VALUES", "WHEN", "WHERE", "WINDOW", "WITH", "XOR",
+	"AND",       "AS",      "ASC",           "BETWEEN",  "BY",        "CASE",
+	"CROSS",     "DELETE",  "DESC",          "DISTINCT", "DIV",       "ELSE",
+	"END",       "ESCAPE",  "EXCEPT",        "EXISTS",   "FOR",       "FORCE",
+	"FROM",      "FULL",    "GROUP",         "HAVING",   "IGNORE",    "IN",
+	"INNER",     "INSERT",  "INTERSECT",     "INTERVAL", "INTO",      "IS",
+	"JOIN",      "KEY",     "LEFT",          "LIKE",     "LIMIT",     "LOCK",
+	"MOD",       "NATURAL", "NOT",           "NULL",     "OFFSET",    "ON",
+	"OR",        "ORDER",   "OUTER",         "OVER",     "PARTITION", "REGEXP",
+	"RETURNING", "RIGHT",   "RLIKE",         "ROWS",     "SELECT",    "SEPARATOR",
+	"SET",       "SOUNDS",  "STRAIGHT_JOIN", "THEN",     "UNION",     "UPDATE",
+	"USE",       "USING",   "VALUES",        "WHEN",     "WHERE",     "WINDOW",
+	"WITH",      "XOR",
 };
 
 static int
@@ -144,7 +149,8 @@ rt_p_unexpected(struct rt_p *p, const char *wanted)
 	if (t->kind == RT_TOK_END) {
 		rt_p_fail(p, "expected %s at the end", wanted);
 	} else {
-		rt_p_fail(p, "expected %s near '%.*s'", wanted, (int)(t->len > 40 ? 40 : t->len), t->ptr);
+		rt_p_fail(p, "expected %s near '%.*s'", wanted, (int)(t->len > 40 ? 40 : t->len),
+			  t->ptr);
 	}
 }
 
@@ -207,9 +213,14 @@ bool
 rt_aggf_of(const struct rt_tok *t, enum rt_aggf *agg)
 {
 	static const char *const others[] = {
-		"GROUP_CONCAT", "STD", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP",
-		"VAR_SAMP", "BIT_AND", "BIT_OR", "BIT_XOR", "JSON_ARRAYAGG", "JSON_OBJECTAGG",
-		"PERCENTILE_CONT", "PERCENTILE_DISC", "MEDIAN",
+		"GROUP_CONCAT",    "STD",
+		"STDDEV",          "STDDEV_POP",
+		"STDDEV_SAMP",     "VARIANCE",
+		"VAR_POP",         "VAR_SAMP",
+		"BIT_AND",         "BIT_OR",
+		"BIT_XOR",         "JSON_ARRAYAGG",
+		"JSON_OBJECTAGG",  "PERCENTILE_CONT",
+		"PERCENTILE_DISC", "MEDIAN",
 	};
 	static const char *const known[] = { "COUNT", "SUM", "MIN", "MAX", "AVG" };
 
@@ -517,8 +528,13 @@ rt_p_keyword_primary(struct rt_p *p, bool *done)
 	struct rt_expr *n = NULL;
 
 	*done = true;
-	if (rt_p_is(p, "NULL") || rt_p_is(p, "TRUE") || rt_p_is(p, "FALSE") || rt_p_is(p, "DEFAULT")) {
-		n = rt_p_node(p, rt_p_is(p, "NULL") ? RT_EX_NULL : rt_p_is(p, "DEFAULT") ? RT_EX_DEFAULT : RT_EX_BOOL, b);
+	if (rt_p_is(p, "NULL") || rt_p_is(p, "TRUE") || rt_p_is(p, "FALSE") ||
+	    rt_p_is(p, "DEFAULT")) {
+		n = rt_p_node(p,
+			      rt_p_is(p, "NULL")      ? RT_EX_NULL
+			      : rt_p_is(p, "DEFAULT") ? RT_EX_DEFAULT
+						      : RT_EX_BOOL,
+			      b);
 		p->pos++;
 	} else if (rt_p_is(p, "CASE")) {
 		return rt_p_case(p);
@@ -620,7 +636,8 @@ rt_p_unary(struct rt_p *p)
 
 		p->pos++;
 		k = rt_p_unary(p);
-		if (k != NULL && minus && k->kind == RT_EX_LIT && k->name.kind == RT_TOK_NUMBER && !k->neg) {
+		if (k != NULL && minus && k->kind == RT_EX_LIT && k->name.kind == RT_TOK_NUMBER &&
+		    !k->neg) {
 			k->neg = true;
 			k->b = b;
 			return k;
@@ -664,13 +681,15 @@ rt_p_binop(const struct rt_p *p)
 	if (t->len != 1 || strchr(ops, t->ptr[0]) == NULL) {
 		return 0;
 	}
-	if (glued && ((t->ptr[0] == '<' && rt_tok_punct(u, '<')) || (t->ptr[0] == '>' && rt_tok_punct(u, '>')))) {
+	if (glued && ((t->ptr[0] == '<' && rt_tok_punct(u, '<')) ||
+		      (t->ptr[0] == '>' && rt_tok_punct(u, '>')))) {
 		return 2; /* << >> */
 	}
 	if (glued && t->ptr[0] == '-' && rt_tok_punct(u, '>')) {
 		return rt_tok_punct(rt_p_tok(p, 2), '>') ? 3 : 2; /* -> ->> */
 	}
-	if (t->ptr[0] == '<' || t->ptr[0] == '>' || (glued && t->ptr[0] == '|' && rt_tok_punct(u, '|'))) {
+	if (t->ptr[0] == '<' || t->ptr[0] == '>' ||
+	    (glued && t->ptr[0] == '|' && rt_tok_punct(u, '|'))) {
 		return 0; /* comparisons, || (OR) */
 	}
 	if (glued && t->ptr[0] == '&' && rt_tok_punct(u, '&')) {
@@ -723,7 +742,8 @@ rt_p_cmpop(const struct rt_p *p, enum rt_cmp_op *op)
 		*op = RT_CMP_NE;
 		return 2;
 	}
-	if ((rt_tok_punct(t, '<') || rt_tok_punct(t, '>')) && !(glued && rt_tok_punct(u, t->ptr[0]))) {
+	if ((rt_tok_punct(t, '<') || rt_tok_punct(t, '>')) &&
+	    !(glued && rt_tok_punct(u, t->ptr[0]))) {
 		*op = rt_tok_punct(t, '<') ? RT_CMP_LT : RT_CMP_GT;
 		return 1;
 	}
@@ -761,9 +781,9 @@ rt_p_in(struct rt_p *p, struct rt_expr *l, bool neg)
 static struct rt_expr *
 rt_p_pred_tail(struct rt_p *p, struct rt_expr *l)
 {
-	bool neg = rt_p_is(p, "NOT") && (rt_p_at(p, 1, "IN") || rt_p_at(p, 1, "BETWEEN") ||
-					 rt_p_at(p, 1, "LIKE") || rt_p_at(p, 1, "REGEXP") ||
-					 rt_p_at(p, 1, "RLIKE"));
+	bool neg = rt_p_is(p, "NOT") &&
+		   (rt_p_at(p, 1, "IN") || rt_p_at(p, 1, "BETWEEN") || rt_p_at(p, 1, "LIKE") ||
+		    rt_p_at(p, 1, "REGEXP") || rt_p_at(p, 1, "RLIKE"));
 	enum rt_cmp_op op;
 	unsigned int k;
 	struct rt_expr *n;

@@ -56,7 +56,15 @@ enum rt_ex_kind {
 	RT_EX_OTHER,   /* anything else; known sub-expressions are its kids */
 };
 
-enum rt_cmp_op { RT_CMP_EQ = 0, RT_CMP_NE, RT_CMP_LT, RT_CMP_LE, RT_CMP_GT, RT_CMP_GE, RT_CMP_NSEQ };
+enum rt_cmp_op {
+	RT_CMP_EQ = 0,
+	RT_CMP_NE,
+	RT_CMP_LT,
+	RT_CMP_LE,
+	RT_CMP_GT,
+	RT_CMP_GE,
+	RT_CMP_NSEQ
+};
 
 /* Aggregate functions the merge understands, and the ones it must refuse. */
 enum rt_aggf {
@@ -71,19 +79,19 @@ enum rt_aggf {
 
 struct rt_expr {
 	enum rt_ex_kind kind;
-	unsigned int b, e;     /* token range [b, e) in rt_stmt.toks */
-	struct rt_expr *kids;  /* arena; first child */
-	struct rt_expr *next;  /* arena; next sibling */
+	unsigned int b, e;    /* token range [b, e) in rt_stmt.toks */
+	struct rt_expr *kids; /* arena; first child */
+	struct rt_expr *next; /* arena; next sibling */
 	unsigned int n_kids;
-	struct rt_tok q;       /* COL / STAR: table qualifier (len 0 if none) */
-	struct rt_tok name;    /* COL: column; FUNC: function name; LIT: the literal token */
-	enum rt_cmp_op op;     /* CMP */
-	bool neg;              /* NOT IN, NOT BETWEEN, IS NOT NULL; LIT: a folded unary minus */
-	enum rt_aggf agg;      /* FUNC */
-	bool distinct;         /* FUNC: COUNT(DISTINCT ...) */
-	bool star_arg;         /* FUNC: COUNT(*) */
-	bool window;           /* FUNC: ... OVER (...) */
-	bool inner_agg;        /* an aggregate call somewhere strictly inside (opaque args too) */
+	struct rt_tok q;    /* COL / STAR: table qualifier (len 0 if none) */
+	struct rt_tok name; /* COL: column; FUNC: function name; LIT: the literal token */
+	enum rt_cmp_op op;  /* CMP */
+	bool neg;           /* NOT IN, NOT BETWEEN, IS NOT NULL; LIT: a folded unary minus */
+	enum rt_aggf agg;   /* FUNC */
+	bool distinct;      /* FUNC: COUNT(DISTINCT ...) */
+	bool star_arg;      /* FUNC: COUNT(*) */
+	bool window;        /* FUNC: ... OVER (...) */
+	bool inner_agg;     /* an aggregate call somewhere strictly inside (opaque args too) */
 };
 
 /* One table reference. */
@@ -99,9 +107,9 @@ struct rt_tref {
 
 /* JOIN ... USING (cols): <right> is joined to the tables before it on equal <cols>. */
 struct rt_using {
-	unsigned int right;   /* index in rt_stmt.trefs */
-	unsigned int first;   /* the block's first tref index */
-	struct rt_tok *cols;  /* arena */
+	unsigned int right;  /* index in rt_stmt.trefs */
+	unsigned int first;  /* the block's first tref index */
+	struct rt_tok *cols; /* arena */
 	unsigned int n_cols;
 	struct rt_using *next;
 };
@@ -121,27 +129,27 @@ struct rt_query {
 	bool distinct;
 	struct rt_item *items; /* arena */
 	unsigned int n_items;
-	unsigned int items_end;   /* token index just after the last select item */
-	unsigned int clause_pos;  /* token index where GROUP BY would go (after FROM/WHERE) */
+	unsigned int items_end;  /* token index just after the last select item */
+	unsigned int clause_pos; /* token index where GROUP BY would go (after FROM/WHERE) */
 	struct rt_expr *where;
-	struct rt_expr *ons;      /* ON conditions, chained by <next> */
+	struct rt_expr *ons; /* ON conditions, chained by <next> */
 	struct rt_using *usings;
-	struct rt_order *group;   /* arena */
+	struct rt_order *group; /* arena */
 	unsigned int n_group;
-	unsigned int group_end;   /* token index after the last GROUP BY item */
+	unsigned int group_end; /* token index after the last GROUP BY item */
 	bool rollup;
 	struct rt_expr *having;
 	unsigned int having_b, having_e; /* HAVING keyword .. end of its condition */
 	struct rt_order *order;
 	unsigned int n_order;
-	bool order_null;          /* ORDER BY NULL */
+	bool order_null; /* ORDER BY NULL */
 	bool has_limit;
 	struct rt_tok limit_n, limit_off; /* NUMBER or PARAM tokens; limit_off.len 0 if none */
 	unsigned int limit_b, limit_e;
-	bool into;                /* SELECT ... INTO */
-	bool lock;                /* FOR UPDATE / LOCK IN SHARE MODE */
-	bool union_all;           /* how this block joins the previous one */
-	bool parens;              /* written as (SELECT ...) */
+	bool into;      /* SELECT ... INTO */
+	bool lock;      /* FOR UPDATE / LOCK IN SHARE MODE */
+	bool union_all; /* how this block joins the previous one */
+	bool parens;    /* written as (SELECT ...) */
 	bool has_from;
 	unsigned int b, e;
 };
@@ -154,34 +162,36 @@ struct rt_assign {
 };
 
 struct rt_tuple {
-	unsigned int b, e;       /* token index of '(' and of ')' */
-	struct rt_expr **vals;   /* arena */
+	unsigned int b, e;     /* token index of '(' and of ')' */
+	struct rt_expr **vals; /* arena */
 	unsigned int n_vals;
 };
 
 struct rt_stmt {
 	enum rt_stmt_kind kind;
-	bool ok;                /* false: not understood, see <err> */
+	bool ok; /* false: not understood, see <err> */
 	char err[160];
-	const char *text;       /* borrowed */
+	const char *text; /* borrowed */
 	size_t len;
-	struct rt_tok *toks;    /* arena; n_toks real tokens, then one END token */
+	struct rt_tok *toks; /* arena; n_toks real tokens, then one END token */
 	unsigned int n_toks;
-	struct rt_tref *trefs;  /* arena */
+	struct rt_tref *trefs; /* arena */
 	unsigned int n_trefs;
-	bool has_subq;          /* a subquery, derived table or CTE body somewhere */
+	bool has_subq; /* a subquery, derived table or CTE body somewhere */
 	bool has_window;
 	/* SELECT: the blocks of the UNION (1 when there is none); INSERT ... SELECT too */
 	struct rt_query **blocks;
 	unsigned int n_blocks;
-	bool union_tail;        /* ORDER BY / LIMIT after a parenthesized last branch */
+	bool union_tail; /* ORDER BY / LIMIT after a parenthesized last branch */
 	/* INSERT / REPLACE */
-	unsigned int target;    /* index in trefs of the written table (INSERT, single UPDATE/DELETE) */
+	unsigned int
+		target; /* index in trefs of the written table (INSERT, single UPDATE/DELETE) */
 	bool ignore;
-	struct rt_tok *cols;    /* arena; the column list */
+	struct rt_tok *cols; /* arena; the column list */
 	unsigned int n_cols;
 	bool has_cols;
-	unsigned int cols_close; /* token index of the column list's ')' or of the last table token */
+	unsigned int
+		cols_close; /* token index of the column list's ')' or of the last table token */
 	struct rt_tuple *tuples;
 	unsigned int n_tuples;
 	bool select_form;       /* INSERT ... SELECT */
@@ -193,10 +203,10 @@ struct rt_stmt {
 	/* UPDATE / DELETE */
 	struct rt_expr *where;
 	bool has_order, has_limit;
-	bool multi;             /* multi-table UPDATE / DELETE */
+	bool multi;                 /* multi-table UPDATE / DELETE */
 	struct rt_tok *del_targets; /* DELETE t1, t2 FROM ...: the names/aliases deleted from */
 	unsigned int n_del_targets;
-	struct rt_expr *ons;    /* UPDATE/DELETE join conditions */
+	struct rt_expr *ons; /* UPDATE/DELETE join conditions */
 	struct rt_using *usings;
 };
 

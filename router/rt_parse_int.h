@@ -13,11 +13,11 @@
 #define RT_P_MAX_DEPTH 64
 
 struct rt_p {
-	struct rt_stmt *s;     /* borrowed */
-	struct rt_arena *a;    /* borrowed */
+	struct rt_stmt *s;  /* borrowed */
+	struct rt_arena *a; /* borrowed */
 	unsigned int pos;
-	unsigned int depth;    /* subquery nesting */
-	int block;             /* current depth-0 query block, -1 elsewhere */
+	unsigned int depth; /* subquery nesting */
+	int block;          /* current depth-0 query block, -1 elsewhere */
 	bool oom;
 	unsigned int cap_trefs;
 	unsigned int cap_blocks;

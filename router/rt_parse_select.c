@@ -45,7 +45,8 @@ rt_p_add_tref(struct rt_p *p, const struct rt_tok *schema, const struct rt_tok *
 	r->depth = p->depth;
 	r->block = p->depth == 0 ? p->block : -1;
 	for (unsigned int i = 0; schema == NULL && i < p->n_ctes; i++) {
-		if (p->ctes[i].len == name->len && memcmp(p->ctes[i].ptr, name->ptr, name->len) == 0) {
+		if (p->ctes[i].len == name->len &&
+		    memcmp(p->ctes[i].ptr, name->ptr, name->len) == 0) {
 			r->cte = true;
 		}
 	}
@@ -124,7 +125,8 @@ rt_p_table_factor(struct rt_p *p)
 		return;
 	}
 	if (rt_p_is(p, "JSON_TABLE") || rt_p_is(p, "LATERAL")) {
-		rt_p_fail(p, "%s is not supported", rt_p_is(p, "LATERAL") ? "LATERAL" : "JSON_TABLE");
+		rt_p_fail(p, "%s is not supported",
+			  rt_p_is(p, "LATERAL") ? "LATERAL" : "JSON_TABLE");
 		return;
 	}
 	if (rt_p_accept(p, "DUAL")) {
@@ -390,9 +392,15 @@ rt_p_select_tail(struct rt_p *p, struct rt_query *q)
 static struct rt_query *
 rt_p_select_block(struct rt_p *p)
 {
-	static const char *const mods[] = { "ALL", "HIGH_PRIORITY", "STRAIGHT_JOIN",
-					    "SQL_SMALL_RESULT", "SQL_BIG_RESULT", "SQL_BUFFER_RESULT",
-					    "SQL_CACHE", "SQL_NO_CACHE", "SQL_CALC_FOUND_ROWS" };
+	static const char *const mods[] = { "ALL",
+					    "HIGH_PRIORITY",
+					    "STRAIGHT_JOIN",
+					    "SQL_SMALL_RESULT",
+					    "SQL_BIG_RESULT",
+					    "SQL_BUFFER_RESULT",
+					    "SQL_CACHE",
+					    "SQL_NO_CACHE",
+					    "SQL_CALC_FOUND_ROWS" };
 	struct rt_query *q = rt_p_alloc(p, sizeof(*q));
 	bool more = true;
 

@@ -346,7 +346,8 @@ rt_p_delete(struct rt_p *p)
 	struct rt_stmt *s = p->s;
 
 	p->pos++;
-	while (rt_p_accept(p, "LOW_PRIORITY") || rt_p_accept(p, "QUICK") || rt_p_accept(p, "IGNORE")) {
+	while (rt_p_accept(p, "LOW_PRIORITY") || rt_p_accept(p, "QUICK") ||
+	       rt_p_accept(p, "IGNORE")) {
 	}
 	if (rt_p_accept(p, "FROM")) {
 		unsigned int save = p->pos;
@@ -385,7 +386,8 @@ rt_p_create_rest(struct rt_p *p)
 			(void)rt_p_table_name(p);
 			continue;
 		}
-		if ((level == 0 && (rt_p_is(p, "SELECT") || rt_p_is(p, "WITH"))) || rt_p_at_subquery(p)) {
+		if ((level == 0 && (rt_p_is(p, "SELECT") || rt_p_is(p, "WITH"))) ||
+		    rt_p_at_subquery(p)) {
 			p->s->select_form = true;
 			rt_p_select_stmt(p);
 			continue;
@@ -424,7 +426,8 @@ rt_p_create(struct rt_p *p)
 		rt_p_create_rest(p);
 		return RT_STMT_CREATE_TABLE;
 	}
-	rt_p_ignore(rt_p_accept(p, "UNIQUE") || rt_p_accept(p, "FULLTEXT") || rt_p_accept(p, "SPATIAL"));
+	rt_p_ignore(rt_p_accept(p, "UNIQUE") || rt_p_accept(p, "FULLTEXT") ||
+		    rt_p_accept(p, "SPATIAL"));
 	rt_p_ignore(rt_p_accept(p, "ONLINE") || rt_p_accept(p, "OFFLINE"));
 	if (!rt_p_accept(p, "INDEX")) {
 		return RT_STMT_OTHER;
@@ -602,8 +605,7 @@ rt_expr_same(const struct rt_stmt *s, const struct rt_expr *x, const struct rt_e
 }
 
 void
-rt_stmt_span(const struct rt_stmt *s, unsigned int b, unsigned int e, const char **ptr,
-	     size_t *len)
+rt_stmt_span(const struct rt_stmt *s, unsigned int b, unsigned int e, const char **ptr, size_t *len)
 {
 	if (e <= b) {
 		*ptr = s->toks[b].ptr;

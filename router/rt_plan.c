@@ -230,7 +230,7 @@ rt_word_in(const struct rt_tok *t, const char *const *list, size_t n)
 static bool
 rt_is_write_verb(const struct rt_tok *t)
 {
-	static const char *const w[] = { "INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE",
+	static const char *const w[] = { "INSERT", "REPLACE", "UPDATE",   "DELETE", "CREATE",
 					 "ALTER",  "DROP",    "TRUNCATE", "RENAME", "LOAD" };
 
 	return rt_word_in(t, w, MS_ARRAY_LEN(w));
@@ -274,8 +274,8 @@ rt_tok_table(const struct rt_pctx *c, const struct rt_stmt *s, unsigned int i)
 static void
 rt_plan_unparsed(struct rt_pctx *c)
 {
-	static const char *const risky[] = { "GROUP", "ORDER", "LIMIT", "DISTINCT", "UNION",
-					      "HAVING", "INTO", "SELECT", "OFFSET" };
+	static const char *const risky[] = { "GROUP",  "ORDER", "LIMIT",  "DISTINCT", "UNION",
+					     "HAVING", "INTO",  "SELECT", "OFFSET" };
 	const struct rt_stmt *s = c->s;
 	const struct topo_table *sharded = NULL, *t;
 	enum rt_aggf agg;
@@ -287,8 +287,10 @@ rt_plan_unparsed(struct rt_pctx *c)
 		}
 		configured = true;
 		if (t->kind == TOPO_TABLE_SHARDED && sharded != NULL && sharded != t) {
-			rt_plan_refuse(c, "cannot route this statement: %s (and it names sharded tables %s and %s)",
-				       s->err, sharded->name, t->name);
+			rt_plan_refuse(
+				c,
+				"cannot route this statement: %s (and it names sharded tables %s and %s)",
+				s->err, sharded->name, t->name);
 			return;
 		}
 		sharded = t->kind == TOPO_TABLE_SHARDED ? t : sharded;
@@ -298,8 +300,8 @@ rt_plan_unparsed(struct rt_pctx *c)
 		return;
 	}
 	if (s->kind != RT_STMT_SELECT && !(s->n_toks > 0 && (rt_tok_is(&s->toks[0], "SELECT") ||
-							    rt_tok_is(&s->toks[0], "WITH") ||
-							    rt_tok_punct(&s->toks[0], '(')))) {
+							     rt_tok_is(&s->toks[0], "WITH") ||
+							     rt_tok_punct(&s->toks[0], '(')))) {
 		rt_plan_refuse(c, "cannot route this write: %s", s->err);
 		return;
 	}
@@ -311,7 +313,8 @@ rt_plan_unparsed(struct rt_pctx *c)
 		const struct rt_tok *x = &s->toks[i];
 
 		if (rt_word_in(x, risky, MS_ARRAY_LEN(risky)) ||
-		    (rt_aggf_of(x, &agg) && i + 1 < s->n_toks && rt_tok_punct(&s->toks[i + 1], '('))) {
+		    (rt_aggf_of(x, &agg) && i + 1 < s->n_toks &&
+		     rt_tok_punct(&s->toks[i + 1], '('))) {
 			rt_plan_refuse(c, "cannot route this SELECT on sharded table %s: %s",
 				       sharded->name, s->err);
 			return;
@@ -329,9 +332,9 @@ rt_plan_unparsed(struct rt_pctx *c)
 static void
 rt_plan_other(struct rt_pctx *c)
 {
-	static const char *const harmless[] = { "SHOW",	    "DESCRIBE", "DESC",	    "EXPLAIN",
-						"HELP",	    "USE",	"BEGIN",    "START",
-						"COMMIT",   "ROLLBACK", "SAVEPOINT", "RELEASE" };
+	static const char *const harmless[] = { "SHOW",   "DESCRIBE", "DESC",      "EXPLAIN",
+						"HELP",   "USE",      "BEGIN",     "START",
+						"COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE" };
 	const struct rt_stmt *s = c->s;
 	const struct topo_table *t = NULL;
 
@@ -424,7 +427,8 @@ rt_plan_explain_route(struct rt_pctx *c, const struct rt_tok *route)
 	struct rt_plan *inner;
 	enum ms_rc rc;
 
-	while (rest < c->in->sql + c->in->len && (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')) {
+	while (rest < c->in->sql + c->in->len &&
+	       (*rest == ' ' || *rest == '\t' || *rest == '\n' || *rest == '\r')) {
 		rest++;
 	}
 	in2.sql = rest;

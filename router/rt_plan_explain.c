@@ -11,8 +11,8 @@
 static const char *
 rt_agg_name(enum rt_agg a)
 {
-	static const char *const names[] = { "value", "count", "sum", "min", "max", "avg",
-					     "count distinct" };
+	static const char *const names[] = { "value", "count", "sum",           "min",
+					     "max",   "avg",   "count distinct" };
 
 	return (size_t)a < MS_ARRAY_LEN(names) ? names[a] : "?";
 }
@@ -143,7 +143,8 @@ rt_plan_explain_rows(struct rt_plan *p, const struct topo_snapshot *snap,
 		size_t len = l->sql != NULL ? l->sql_len : d->text != NULL ? d->text_len : 0;
 
 		snprintf(step, sizeof(step), "leg %zu", i + 1);
-		ok = rt_explain_row(a, &r[k++], step, l->shard < snap->n_shards ? snap->shards[l->shard].name : "?",
+		ok = rt_explain_row(a, &r[k++], step,
+				    l->shard < snap->n_shards ? snap->shards[l->shard].name : "?",
 				    sql, len);
 	}
 	merge = ok ? rt_explain_merge(a, d) : NULL;

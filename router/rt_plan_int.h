@@ -14,7 +14,7 @@
 #define RT_ER_NOT_SUPPORTED 1235 /* ER_NOT_SUPPORTED_YET, SQLSTATE 42000 */
 #define RT_ER_UNKNOWN       1105 /* ER_UNKNOWN_ERROR, SQLSTATE HY000 */
 #define RT_MAX_EDITS        64
-#define RT_MAX_SHARDED      64   /* sharded table references one statement may join */
+#define RT_MAX_SHARDED      64 /* sharded table references one statement may join */
 
 struct rt_pctx {
 	const struct rt_plan_in *in;      /* borrowed */
@@ -41,14 +41,14 @@ struct rt_edits {
 
 /* The sharded tables of one query block (or of an UPDATE/DELETE) and where they route. */
 struct rt_blk {
-	int block;                    /* rt_tref.block value of its tables */
-	const struct topo_func *f;    /* NULL: no sharded table */
+	int block;                 /* rt_tref.block value of its tables */
+	const struct topo_func *f; /* NULL: no sharded table */
 	size_t func;
-	struct topo_shardset set;     /* shards the block's rows can come from */
-	bool narrowed;                /* a key predicate narrowed <set> */
+	struct topo_shardset set; /* shards the block's rows can come from */
+	bool narrowed;            /* a key predicate narrowed <set> */
 	unsigned int n_sharded;
 	unsigned int n_global;
-	unsigned int n_plain;         /* neither sharded nor global (default shard) */
+	unsigned int n_plain; /* neither sharded nor global (default shard) */
 	const struct rt_tref *a_sharded, *a_global, *a_plain; /* examples for messages */
 };
 
@@ -82,7 +82,8 @@ bool rt_tref_is_key(const struct rt_tref *r, const struct rt_tok *col) MS_MUSTCH
 /* Maps literal <e> to a topo_value; false if it is no literal (?, expressions). */
 bool rt_expr_value(struct rt_pctx *c, const struct rt_expr *e, struct topo_value *v) MS_MUSTCHECK;
 /* Unquotes and unescapes string token <t> into the arena. */
-bool rt_unquote(struct rt_pctx *c, const struct rt_tok *t, const char **out, size_t *len) MS_MUSTCHECK;
+bool rt_unquote(struct rt_pctx *c, const struct rt_tok *t, const char **out,
+		size_t *len) MS_MUSTCHECK;
 size_t rt_shardset_first(const struct topo_shardset *s) MS_MUSTCHECK;
 
 /* rt_plan_select.c / rt_plan_write.c */

@@ -52,8 +52,10 @@ rt_subq_check(struct rt_pctx *c)
 		const struct rt_tref *r = &c->s->trefs[i];
 
 		if (r->depth > 0 && r->tab != NULL && r->tab->kind == TOPO_TABLE_SHARDED) {
-			rt_plan_refuse(c, "subquery on sharded table %s is not supported (use a /* myshard:shard=NAME */ hint)",
-				       rt_tref_label(r, buf, sizeof(buf)));
+			rt_plan_refuse(
+				c,
+				"subquery on sharded table %s is not supported (use a /* myshard:shard=NAME */ hint)",
+				rt_tref_label(r, buf, sizeof(buf)));
 			return false;
 		}
 	}
@@ -145,7 +147,8 @@ rt_expr_value(struct rt_pctx *c, const struct rt_expr *e, struct topo_value *v)
 		return rt_unquote(c, &e->name, &v->str, &v->len);
 	}
 	v->neg = e->neg;
-	v->kind = e->name.intro == 0 && rt_plan_u64(&e->name, &v->u) ? TOPO_VAL_INT : TOPO_VAL_OTHER;
+	v->kind =
+		e->name.intro == 0 && rt_plan_u64(&e->name, &v->u) ? TOPO_VAL_INT : TOPO_VAL_OTHER;
 	return true;
 }
 
@@ -389,9 +392,12 @@ rt_blk_colocated(struct rt_pctx *c, struct rt_blk *b, struct rt_uf *u)
 		const struct rt_tref *r = &c->s->trefs[u->idx[i]];
 
 		if (r->tab->func != first->tab->func || rt_uf_find(u, i) != rt_uf_find(u, 0)) {
-			rt_plan_refuse(c, "cross-shard join: tables %s and %s are not joined on their shard keys%s",
-				       rt_tref_label(first, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)),
-				       r->tab->func != first->tab->func ? " (different sharding functions)" : "");
+			rt_plan_refuse(
+				c,
+				"cross-shard join: tables %s and %s are not joined on their shard keys%s",
+				rt_tref_label(first, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)),
+				r->tab->func != first->tab->func ? " (different sharding functions)"
+								 : "");
 			return false;
 		}
 	}

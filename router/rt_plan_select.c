@@ -13,14 +13,14 @@
 #include <strings.h>
 
 struct rt_sel {
-	struct rt_pctx *c;             /* borrowed */
-	struct rt_query *q;            /* borrowed */
+	struct rt_pctx *c;  /* borrowed */
+	struct rt_query *q; /* borrowed */
 	struct rt_edits ed;
-	struct rt_buf hidden;          /* ", x, SUM(y)": appended to the select list */
-	struct rt_merge_col *cols;     /* arena; visible items, then hidden helpers */
+	struct rt_buf hidden;      /* ", x, SUM(y)": appended to the select list */
+	struct rt_merge_col *cols; /* arena; visible items, then hidden helpers */
 	unsigned int n_cols, cap;
-	bool *is_key;                  /* arena; column i is a group key */
-	unsigned int *group;           /* arena */
+	bool *is_key;        /* arena; column i is a group key */
+	unsigned int *group; /* arena */
 	unsigned int n_group;
 	bool star;
 	const struct rt_expr *dist_ex; /* the one COUNT(DISTINCT x) argument */
@@ -38,8 +38,10 @@ static int
 rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg)
 {
 	if (sel->star) {
-		rt_plan_refuse(sel->c, "ORDER BY, GROUP BY or HAVING on '%.*s', which is not in the select list, with SELECT * across shards: name the columns",
-			       (int)n, text);
+		rt_plan_refuse(
+			sel->c,
+			"ORDER BY, GROUP BY or HAVING on '%.*s', which is not in the select list, with SELECT * across shards: name the columns",
+			(int)n, text);
 		return -1;
 	}
 	if (sel->n_cols == sel->cap) {
@@ -103,7 +105,8 @@ rt_sel_match(const struct rt_sel *sel, const struct rt_expr *e)
 		if (rt_expr_same(sel->c->s, x, e)) {
 			return (int)i;
 		}
-		if (x->kind == RT_EX_COL && e->kind == RT_EX_COL && rt_tok_ieq(&x->name, &e->name) &&
+		if (x->kind == RT_EX_COL && e->kind == RT_EX_COL &&
+		    rt_tok_ieq(&x->name, &e->name) &&
 		    (x->q.len == 0 || e->q.len == 0 || rt_tok_ieq(&x->q, &e->q))) {
 			return (int)i;
 		}
@@ -119,7 +122,8 @@ rt_sel_count_distinct(struct rt_sel *sel, const struct rt_expr *f)
 		return -1;
 	}
 	if (sel->dist_ex != NULL && !rt_expr_same(sel->c->s, sel->dist_ex, f->kids)) {
-		rt_plan_refuse(sel->c, "more than one COUNT(DISTINCT ...) expression across shards");
+		rt_plan_refuse(sel->c,
+			       "more than one COUNT(DISTINCT ...) expression across shards");
 		return -1;
 	}
 	if (sel->dist_ex == NULL) {
@@ -137,20 +141,23 @@ rt_sel_count_distinct(struct rt_sel *sel, const struct rt_expr *f)
 static int
 rt_sel_agg(struct rt_sel *sel, const struct rt_expr *f, int vis)
 {
-	static const enum rt_agg map[] = { RT_AGG_NONE, RT_AGG_COUNT, RT_AGG_SUM, RT_AGG_MIN,
-					   RT_AGG_MAX, RT_AGG_AVG };
+	static const enum rt_agg map[] = { RT_AGG_NONE, RT_AGG_COUNT, RT_AGG_SUM,
+					   RT_AGG_MIN,  RT_AGG_MAX,   RT_AGG_AVG };
 	int col = vis, src = 0, src2 = 0;
 	const char *p;
 	size_t n;
 
 	if (f->window || f->agg == RT_AGGF_OTHER || f->inner_agg) {
 		rt_plan_refuse(sel->c, "%s %.*s() across shards",
-			       f->window ? "window function" : f->inner_agg ? "nested aggregate in" : "aggregate",
+			       f->window      ? "window function"
+			       : f->inner_agg ? "nested aggregate in"
+					      : "aggregate",
 			       (int)f->name.len, f->name.ptr);
 		return -1;
 	}
 	if (f->distinct && (f->agg == RT_AGGF_SUM || f->agg == RT_AGGF_AVG)) {
-		rt_plan_refuse(sel->c, "%.*s(DISTINCT ...) across shards", (int)f->name.len, f->name.ptr);
+		rt_plan_refuse(sel->c, "%.*s(DISTINCT ...) across shards", (int)f->name.len,
+			       f->name.ptr);
 		return -1;
 	}
 	if (col < 0) {
@@ -192,7 +199,8 @@ rt_sel_items(struct rt_sel *sel, bool *agg)
 		if (e->inner_agg || e->window) {
 			rt_sel_span(sel, e, &p, &n);
 			rt_plan_refuse(sel->c, "%s in '%.*s' across shards",
-				       e->window ? "window function" : "aggregate inside an expression",
+				       e->window ? "window function"
+						 : "aggregate inside an expression",
 				       (int)n, p);
 			return false;
 		}
@@ -211,8 +219,10 @@ rt_sel_limit(struct rt_sel *sel, bool push)
 	if (!q->has_limit) {
 		return;
 	}
-	if (!rt_plan_u64(&q->limit_n, &n) || (q->limit_off.len > 0 && !rt_plan_u64(&q->limit_off, &off))) {
-		rt_plan_refuse(sel->c, "LIMIT with placeholders or non-integer values across shards");
+	if (!rt_plan_u64(&q->limit_n, &n) ||
+	    (q->limit_off.len > 0 && !rt_plan_u64(&q->limit_off, &off))) {
+		rt_plan_refuse(sel->c,
+			       "LIMIT with placeholders or non-integer values across shards");
 		return;
 	}
 	m->has_limit = true;
@@ -220,13 +230,15 @@ rt_sel_limit(struct rt_sel *sel, bool push)
 	m->offset = off;
 	rt_buf_init(&b, sel->c->a);
 	if (push) {
-		rt_buf_addf(&b, "LIMIT %llu", (unsigned long long)(n + off < n ? UINT64_MAX : n + off));
+		rt_buf_addf(&b, "LIMIT %llu",
+			    (unsigned long long)(n + off < n ? UINT64_MAX : n + off));
 	} else {
 		rt_buf_adds(&b, "");
 	}
 	sel->c->oom |= b.oom;
 	rt_edit_add(sel->c, &sel->ed, rt_plan_tok_off(sel->c->s, q->limit_b),
-		    rt_plan_tok_end(sel->c->s, q->limit_e - 1) - rt_plan_tok_off(sel->c->s, q->limit_b),
+		    rt_plan_tok_end(sel->c->s, q->limit_e - 1) -
+			    rt_plan_tok_off(sel->c->s, q->limit_b),
 		    b.p, b.len);
 }
 
@@ -292,12 +304,14 @@ rt_sel_resolve(struct rt_sel *sel, const struct rt_expr *e, const char *what)
 		const struct rt_expr *g = q->group[k].ex;
 
 		if (rt_expr_same(sel->c->s, g, e) ||
-		    (g->kind == RT_EX_COL && e->kind == RT_EX_COL && rt_tok_ieq(&g->name, &e->name))) {
+		    (g->kind == RT_EX_COL && e->kind == RT_EX_COL &&
+		     rt_tok_ieq(&g->name, &e->name))) {
 			return (int)sel->group[k];
 		}
 	}
 	rt_sel_span(sel, e, &p, &n);
-	rt_plan_refuse(sel->c, "%s '%.*s' is neither selected, grouped nor an aggregate across shards",
+	rt_plan_refuse(sel->c,
+		       "%s '%.*s' is neither selected, grouped nor an aggregate across shards",
 		       what, (int)n, p);
 	return -1;
 }
@@ -358,8 +372,10 @@ rt_sel_group_items(struct rt_sel *sel)
 			}
 		} else if (!sel->is_key[i] && !rt_sel_const(e)) {
 			rt_sel_span(sel, e, &p, &n);
-			rt_plan_refuse(sel->c, "column '%.*s' must be in GROUP BY to be merged across shards",
-				       (int)n, p);
+			rt_plan_refuse(
+				sel->c,
+				"column '%.*s' must be in GROUP BY to be merged across shards",
+				(int)n, p);
 			return false;
 		}
 	}
@@ -387,7 +403,8 @@ rt_hv_val(struct rt_sel *sel, const struct rt_expr *e)
 		}
 	} else if (e->kind == RT_EX_LIT && e->name.intro == 0 &&
 		   (e->name.ptr[0] == '.' || (e->name.ptr[0] >= '0' && e->name.ptr[0] <= '9')) &&
-		   !(e->name.len > 1 && (e->name.ptr[1] == 'x' || e->name.ptr[1] == 'b' || e->name.ptr[1] == '\''))) {
+		   !(e->name.len > 1 &&
+		     (e->name.ptr[1] == 'x' || e->name.ptr[1] == 'b' || e->name.ptr[1] == '\''))) {
 		const char *p;
 		size_t n;
 
@@ -411,7 +428,8 @@ rt_hv_val(struct rt_sel *sel, const struct rt_expr *e)
 static int
 rt_hv_bool(struct rt_sel *sel, const struct rt_expr *e)
 {
-	static const enum rt_hv_op cmp[] = { RT_HV_EQ, RT_HV_NE, RT_HV_LT, RT_HV_LE, RT_HV_GT, RT_HV_GE };
+	static const enum rt_hv_op cmp[] = { RT_HV_EQ, RT_HV_NE, RT_HV_LT,
+					     RT_HV_LE, RT_HV_GT, RT_HV_GE };
 	struct rt_merge *m = &sel->c->plan->merge;
 	unsigned int i = m->n_having++;
 	int a = -1, b = -1;
@@ -437,7 +455,8 @@ rt_hv_bool(struct rt_sel *sel, const struct rt_expr *e)
 		rt_plan_refuse(sel->c, "HAVING condition '%.*s' across shards", (int)n, p);
 		return -1;
 	}
-	if (a < 0 || (b < 0 && (e->kind == RT_EX_AND || e->kind == RT_EX_OR || e->kind == RT_EX_CMP))) {
+	if (a < 0 ||
+	    (b < 0 && (e->kind == RT_EX_AND || e->kind == RT_EX_OR || e->kind == RT_EX_CMP))) {
 		return -1;
 	}
 	m->having[i].a = a;
@@ -462,7 +481,8 @@ rt_sel_having(struct rt_sel *sel)
 		return false;
 	}
 	rt_edit_add(c, &sel->ed, rt_plan_tok_off(c->s, q->having_b),
-		    rt_plan_tok_end(c->s, q->having_e - 1) - rt_plan_tok_off(c->s, q->having_b), "", 0);
+		    rt_plan_tok_end(c->s, q->having_e - 1) - rt_plan_tok_off(c->s, q->having_b), "",
+		    0);
 	return rt_hv_bool(sel, q->having) == 0;
 }
 
@@ -478,13 +498,16 @@ rt_sel_group_order(struct rt_sel *sel)
 		return false;
 	}
 	for (unsigned int k = 0; k < n; k++) {
-		int col = implicit ? (int)sel->group[k] : rt_sel_resolve(sel, q->order[k].ex, "ORDER BY");
+		int col = implicit ? (int)sel->group[k]
+				   : rt_sel_resolve(sel, q->order[k].ex, "ORDER BY");
 
 		if (col < 0) {
 			return false;
 		}
 		if (q->distinct && (unsigned int)col >= q->n_items) {
-			rt_plan_refuse(sel->c, "ORDER BY a column that SELECT DISTINCT does not select, across shards");
+			rt_plan_refuse(
+				sel->c,
+				"ORDER BY a column that SELECT DISTINCT does not select, across shards");
 			return false;
 		}
 		m->sort[k].col = (unsigned int)col;
@@ -527,7 +550,9 @@ rt_sel_grouped(struct rt_sel *sel, bool agg)
 		return;
 	}
 	if (sel->star) {
-		rt_plan_refuse(sel->c, "SELECT * with GROUP BY, DISTINCT or aggregates across shards: name the columns");
+		rt_plan_refuse(
+			sel->c,
+			"SELECT * with GROUP BY, DISTINCT or aggregates across shards: name the columns");
 		return;
 	}
 	if (q->rollup) {
@@ -614,7 +639,8 @@ rt_plan_select_multi(struct rt_pctx *c, struct rt_query *q, const struct topo_sh
 	}
 	sql = NULL; /* nothing to rewrite: the legs run the client's text */
 	len = 0;
-	if (sel.ed.n > 0 && ((sql = rt_edit_apply(c, &sel.ed, &len)) == NULL || rt_plan_failed(c))) {
+	if (sel.ed.n > 0 &&
+	    ((sql = rt_edit_apply(c, &sel.ed, &len)) == NULL || rt_plan_failed(c))) {
 		return;
 	}
 	rt_sel_finish(&sel, set, sql, len, agg);
@@ -637,15 +663,19 @@ rt_plan_union(struct rt_pctx *c, const struct topo_shardset *set)
 		for (unsigned int k = 0; k < q->n_items; k++) {
 			const struct rt_expr *e = q->items[k].ex;
 
-			if (e->kind == RT_EX_STAR || (e->kind == RT_EX_FUNC && e->agg != RT_AGGF_NONE) ||
-			    e->inner_agg || e->window) {
-				rt_plan_refuse(c, "UNION across shards with aggregates or * in a branch");
+			if (e->kind == RT_EX_STAR ||
+			    (e->kind == RT_EX_FUNC && e->agg != RT_AGGF_NONE) || e->inner_agg ||
+			    e->window) {
+				rt_plan_refuse(
+					c, "UNION across shards with aggregates or * in a branch");
 				return;
 			}
 		}
 		if (q->n_group > 0 || q->having != NULL || q->distinct || q->n_order > 0 ||
 		    q->has_limit || q->into || s->union_tail) {
-			rt_plan_refuse(c, "UNION across shards with GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT or INTO");
+			rt_plan_refuse(
+				c,
+				"UNION across shards with GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT or INTO");
 			return;
 		}
 		any_distinct |= i > 0 && !q->union_all;
@@ -712,8 +742,10 @@ rt_plan_select(struct rt_pctx *c)
 		return;
 	}
 	if (plain != NULL) {
-		rt_plan_refuse(c, "table %s is neither sharded nor global and cannot be used with sharded table %s",
-			       rt_tref_label(plain, x, sizeof(x)), rt_tref_label(one, y, sizeof(y)));
+		rt_plan_refuse(
+			c,
+			"table %s is neither sharded nor global and cannot be used with sharded table %s",
+			rt_tref_label(plain, x, sizeof(x)), rt_tref_label(one, y, sizeof(y)));
 		return;
 	}
 	if (topo_shardset_count(&set) == 1) {

@@ -14,10 +14,10 @@
 
 struct rt_ins {
 	struct rt_pctx *c;
-	const struct rt_tref *t;     /* the target */
-	int key;                     /* index of the key in the column list, -1 if absent */
-	size_t *shard;               /* arena; per tuple */
-	bool *needs_id;              /* arena; per tuple */
+	const struct rt_tref *t; /* the target */
+	int key;                 /* index of the key in the column list, -1 if absent */
+	size_t *shard;           /* arena; per tuple */
+	bool *needs_id;          /* arena; per tuple */
 	size_t n_need;
 };
 
@@ -45,8 +45,10 @@ rt_ins_route(struct rt_ins *in, const struct rt_expr *v, uint64_t id, bool use_i
 		val.u = id;
 	} else if (!rt_expr_value(in->c, v, &val)) {
 		rt_stmt_span(in->c->s, v->b, v->e, &p, &n);
-		rt_plan_refuse(in->c, "INSERT into sharded table %s: value '%.*s' of shard key column %s is not a literal",
-			       in->t->tab->name, (int)n, p, in->t->tab->key);
+		rt_plan_refuse(
+			in->c,
+			"INSERT into sharded table %s: value '%.*s' of shard key column %s is not a literal",
+			in->t->tab->name, (int)n, p, in->t->tab->key);
 		return false;
 	}
 	switch (topo_route_value(f, &val, shard)) {
@@ -58,8 +60,10 @@ rt_ins_route(struct rt_ins *in, const struct rt_expr *v, uint64_t id, bool use_i
 		return false;
 	default:
 		rt_stmt_span(in->c->s, v->b, v->e, &p, &n);
-		rt_plan_refuse(in->c, "INSERT into sharded table %s: cannot map shard key value '%.*s' of column %s",
-			       in->t->tab->name, (int)n, p, in->t->tab->key);
+		rt_plan_refuse(
+			in->c,
+			"INSERT into sharded table %s: cannot map shard key value '%.*s' of column %s",
+			in->t->tab->name, (int)n, p, in->t->tab->key);
 		return false;
 	}
 }
@@ -100,8 +104,10 @@ rt_ins_scan(struct rt_ins *in, unsigned int n_rows)
 			continue;
 		}
 		if (seq < 0) {
-			rt_plan_refuse(in->c, "INSERT into sharded table %s must give its shard key column %s",
-				       in->t->tab->name, in->t->tab->key);
+			rt_plan_refuse(
+				in->c,
+				"INSERT into sharded table %s must give its shard key column %s",
+				in->t->tab->name, in->t->tab->key);
 			return false;
 		}
 		in->needs_id[i] = true;
@@ -224,8 +230,10 @@ rt_ins_check(struct rt_ins *in)
 
 	for (unsigned int k = 0; k < s->n_odku; k++) {
 		if (rt_tref_is_key(in->t, &s->odku[k].col->name)) {
-			rt_plan_refuse(in->c, "ON DUPLICATE KEY UPDATE changes shard key column %s of table %s",
-				       in->t->tab->key, in->t->tab->name);
+			rt_plan_refuse(
+				in->c,
+				"ON DUPLICATE KEY UPDATE changes shard key column %s of table %s",
+				in->t->tab->key, in->t->tab->name);
 			return false;
 		}
 	}
@@ -234,8 +242,10 @@ rt_ins_check(struct rt_ins *in)
 		return false;
 	}
 	if (!s->set_form && !s->has_cols) {
-		rt_plan_refuse(in->c, "INSERT into sharded table %s without a column list: name the columns",
-			       in->t->tab->name);
+		rt_plan_refuse(
+			in->c,
+			"INSERT into sharded table %s without a column list: name the columns",
+			in->t->tab->name);
 		return false;
 	}
 	for (unsigned int k = 0; k < s->n_cols; k++) {
@@ -298,7 +308,8 @@ rt_reads_configured(const struct rt_pctx *c, unsigned int skip, bool global_ok)
 	for (unsigned int i = 0; i < c->s->n_trefs; i++) {
 		const struct rt_tref *r = &c->s->trefs[i];
 
-		if (i != skip && r->tab != NULL && (!global_ok || r->tab->kind == TOPO_TABLE_SHARDED)) {
+		if (i != skip && r->tab != NULL &&
+		    (!global_ok || r->tab->kind == TOPO_TABLE_SHARDED)) {
 			return r;
 		}
 	}
@@ -328,7 +339,8 @@ rt_plan_insert(struct rt_pctx *c)
 	if (t->tab == NULL) {
 		if ((r = rt_reads_configured(c, s->target, true)) != NULL) {
 			rt_plan_refuse(c, "INSERT into unsharded table %s reads sharded table %s",
-				       rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
+				       rt_tref_label(t, x, sizeof(x)),
+				       rt_tref_label(r, y, sizeof(y)));
 			return;
 		}
 		rt_plan_default(c);
@@ -338,8 +350,9 @@ rt_plan_insert(struct rt_pctx *c)
 		r = rt_reads_configured(c, s->target, true);
 		r = r != NULL ? r : rt_reads_plain(c, s->target);
 		if (r != NULL) {
-			rt_plan_refuse(c, "write to global table %s reads table %s, which is not global",
-				       rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
+			rt_plan_refuse(
+				c, "write to global table %s reads table %s, which is not global",
+				rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
 			return;
 		}
 		rt_plan_broadcast(c);
@@ -349,8 +362,10 @@ rt_plan_insert(struct rt_pctx *c)
 		return;
 	}
 	if ((r = rt_reads_plain(c, s->target)) != NULL) {
-		rt_plan_refuse(c, "INSERT into sharded table %s reads table %s, which is neither sharded nor global",
-			       rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
+		rt_plan_refuse(
+			c,
+			"INSERT into sharded table %s reads table %s, which is neither sharded nor global",
+			rt_tref_label(t, x, sizeof(x)), rt_tref_label(r, y, sizeof(y)));
 		return;
 	}
 	rt_ins_sharded(c, t);
@@ -397,7 +412,8 @@ rt_ud_key_tref(const struct rt_pctx *c, const struct rt_expr *col)
 		const struct rt_tok *nm = r->alias.len > 0 ? &r->alias : &r->name;
 
 		if (r->depth == 0 && rt_tref_is_key(r, &col->name) &&
-		    (col->q.len == 0 || (col->q.len == nm->len && memcmp(col->q.ptr, nm->ptr, nm->len) == 0))) {
+		    (col->q.len == 0 ||
+		     (col->q.len == nm->len && memcmp(col->q.ptr, nm->ptr, nm->len) == 0))) {
 			return r;
 		}
 	}
@@ -414,8 +430,8 @@ rt_ud_key_change(struct rt_pctx *c)
 		const struct rt_tref *r = rt_ud_key_tref(c, s->sets[k].col);
 
 		if (r != NULL) {
-			rt_plan_refuse(c, "UPDATE changes shard key column %s of table %s", r->tab->key,
-				       r->tab->name);
+			rt_plan_refuse(c, "UPDATE changes shard key column %s of table %s",
+				       r->tab->key, r->tab->name);
 			return true;
 		}
 	}
@@ -431,7 +447,9 @@ rt_ud_global(struct rt_pctx *c, const struct rt_tref *g, const struct rt_blk *b)
 
 	if (r == NULL) {
 		r = rt_reads_configured(c, (unsigned int)(g - c->s->trefs), true);
-		r = r != NULL && r->tab->kind == TOPO_TABLE_SHARDED ? r : rt_reads_plain(c, (unsigned int)(g - c->s->trefs));
+		r = r != NULL && r->tab->kind == TOPO_TABLE_SHARDED
+			    ? r
+			    : rt_reads_plain(c, (unsigned int)(g - c->s->trefs));
 	}
 	if (r != NULL) {
 		rt_plan_refuse(c, "write to global table %s with table %s, which is not global",
@@ -454,7 +472,8 @@ rt_plan_update_delete(struct rt_pctx *c)
 		return;
 	}
 	for (unsigned int i = 0; i < s->n_trefs; i++) {
-		if (s->trefs[i].tab != NULL && s->trefs[i].tab->kind == TOPO_TABLE_GLOBAL && rt_ud_target(c, i)) {
+		if (s->trefs[i].tab != NULL && s->trefs[i].tab->kind == TOPO_TABLE_GLOBAL &&
+		    rt_ud_target(c, i)) {
 			g = &s->trefs[i];
 		}
 	}
@@ -467,13 +486,17 @@ rt_plan_update_delete(struct rt_pctx *c)
 		return;
 	}
 	if (b.n_plain > 0) {
-		rt_plan_refuse(c, "table %s is neither sharded nor global and cannot be used with sharded table %s",
-			       rt_tref_label(b.a_plain, x, sizeof(x)), rt_tref_label(b.a_sharded, y, sizeof(y)));
+		rt_plan_refuse(
+			c,
+			"table %s is neither sharded nor global and cannot be used with sharded table %s",
+			rt_tref_label(b.a_plain, x, sizeof(x)),
+			rt_tref_label(b.a_sharded, y, sizeof(y)));
 		return;
 	}
 	if (topo_shardset_count(&b.set) > 1 && (s->has_order || s->has_limit)) {
 		rt_plan_refuse(c, "%s with ORDER BY or LIMIT on sharded table %s across shards",
-			       s->kind == RT_STMT_UPDATE ? "UPDATE" : "DELETE", b.a_sharded->tab->name);
+			       s->kind == RT_STMT_UPDATE ? "UPDATE" : "DELETE",
+			       b.a_sharded->tab->name);
 		return;
 	}
 	rt_plan_legs_set(c, &b.set, NULL, 0);
@@ -499,7 +522,8 @@ rt_plan_ddl(struct rt_pctx *c)
 		return;
 	}
 	if (s->select_form) {
-		rt_plan_refuse(c, "CREATE TABLE ... SELECT with configured table %s", conf->tab->name);
+		rt_plan_refuse(c, "CREATE TABLE ... SELECT with configured table %s",
+			       conf->tab->name);
 		return;
 	}
 	rt_plan_broadcast(c);
