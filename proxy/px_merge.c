@@ -390,9 +390,9 @@ px_info_add(struct px_okacc *a, const struct mp_ok *ok)
 	unsigned int i;
 
 	if (ok->info.len == 0) {
+		/* 2 affected rows: ON DUPLICATE KEY UPDATE changed the row */
 		a->empty_n++;
-		a->empty_dups +=
-			ok->affected_rows >= 2; /* ON DUPLICATE KEY UPDATE changed the row */
+		a->empty_dups += ok->affected_rows >= 2;
 		a->empty_warn += ok->warnings;
 		return;
 	}
@@ -435,11 +435,11 @@ px_info_fmt(const struct px_okacc *a, char *buf, size_t cap)
 		}
 		return k;
 	}
-	for (i = 0; i < s.n; i++) {
+	for (i = 0; i < s.n && k < cap; i++) {
 		k += (size_t)snprintf(buf + k, cap - k, "%s%s: %llu", i > 0 ? "  " : "", s.label[i],
 				      (unsigned long long)s.v[i]);
 	}
-	return k;
+	return k < cap ? k : cap - 1;
 }
 
 static enum px_merge_rc

@@ -9,6 +9,7 @@
 #include "protocol/mp_result.h"
 #include "router/rt_plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -518,7 +519,7 @@ px_mval_dbl_fmt(double x, unsigned int dec, char out[PX_MVAL_TEXT])
 	char e[48], *ep;
 	int p, ex, n;
 
-	if (dec < PX_DBL_NOT_FIXED) {
+	if (dec < PX_DBL_NOT_FIXED || !isfinite(x)) { /* a sum can overflow to inf */
 		n = snprintf(out, PX_MVAL_TEXT, "%.*f", (int)dec, x);
 	} else if (x == 0) {
 		n = snprintf(out, PX_MVAL_TEXT, "0");

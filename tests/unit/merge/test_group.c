@@ -494,6 +494,48 @@ test_group_mem_cap(void **state)
 	free(L);
 }
 
+/* Every packet cut short, at every length: PX_MERGE_BAD or (where a prefix is itself valid)
+ * PX_MERGE_OK, never a crash; whatever comes next, finish and free stay safe. */
+static void
+test_group_truncated(void **state)
+{
+	struct rt_merge spec = agg_merge();
+	struct tm_leg *L = tm_legs(3);
+	struct tm_out out = { 0 };
+	struct mp_resp_event ev;
+	enum px_merge_rc rc;
+	struct px_merge *m;
+	size_t p, cut, i;
+
+	(void)state;
+	agg_legs(L);
+	for (p = 0; p < L[0].n; p++) {
+		for (cut = 0; cut < L[0].p[p].len; cut++) {
+			assert_int_equal(px_merge_new(&spec, 3, NULL, 1 << 20, tm_emit, &out, &m),
+					 MS_OK);
+			for (i = 0; i < 3; i++) {
+				L[i].next = 0;
+			}
+			tm_feed(m, L, 0, "1111111111111");
+			for (i = 0; i < p; i++) {
+				assert_int_equal(tm_feed1(m, L, 0), PX_MERGE_OK);
+			}
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = L[0].p[p].kind;
+			rc = px_merge_feed(m, 0, &ev, L[0].p[p].b, cut);
+			assert_true(rc == PX_MERGE_OK || rc == PX_MERGE_BAD);
+			if (rc == PX_MERGE_BAD) {
+				assert_non_null(px_merge_why(m));
+			}
+			rc = px_merge_finish(m, 0);
+			assert_true(rc == PX_MERGE_OK || rc == PX_MERGE_BAD);
+			px_merge_free(m);
+			tm_out_free(&out);
+		}
+	}
+	free(L);
+}
+
 int
 tm_run_group_tests(void)
 {
@@ -509,6 +551,7 @@ tm_run_group_tests(void)
 		cmocka_unit_test(test_group_sort_limit),
 		cmocka_unit_test(test_group_empty_input),
 		cmocka_unit_test(test_group_mem_cap),
+		cmocka_unit_test(test_group_truncated),
 	};
 
 	return cmocka_run_group_tests_name("group", tests, NULL, NULL);

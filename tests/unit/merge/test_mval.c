@@ -253,6 +253,8 @@ test_mval_double(void **state)
 	assert_string_equal(dbl(-0.0, 31), "0");
 	assert_string_equal(dbl(2.5, 2), "2.50");
 	assert_string_equal(dbl(1.0 / 3, 31), "0.3333333333333333");
+	assert_string_equal(dbl(1e308 * 10, 31), "inf");
+	assert_string_equal(dbl(-1e308 * 10, 31), "-inf");
 }
 
 static void
