@@ -136,9 +136,9 @@ struct px_merge {
 	uint16_t status;
 	bool status_seen;
 	uint32_t warnings;
-	size_t n_ok, n_rs; /* legs that answered OK / with a result set */
+	size_t n_ok; /* legs that answered OK */
 	struct px_okacc ok;
-	/* failure: the first leg's ERR wins over the memory cap */
+	/* failure: the lowest leg's ERR wins over the memory cap */
 	bool failed, over_cap, finished;
 	size_t err_leg;
 	uint16_t err_code;
@@ -1134,7 +1134,6 @@ px_leg_first(struct px_merge *m, size_t leg, const struct mp_resp_event *ev, con
 	}
 	m->legs[leg].defs_left = n;
 	m->legs[leg].st = PX_LEG_DEFS;
-	m->n_rs++;
 	return PX_MERGE_OK;
 }
 
