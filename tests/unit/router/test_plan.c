@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * tests/unit/router/test_plan.c - table-driven tests of the planner (SQL -> plan: kind, shards,
- * leg SQL, merge, error), the digest, hints, EXPLAIN ROUTE rows and planning speed, against the
+ * leg SQL, merge, error), the digest, hints, EXPLAIN ROUTE rows, against the
  * 4-shard snapshot of plan_fixture.c. In SQL texts "$i" stands for an integer key of shard i
  * under the hash function and "%i" for a string key of shard i under the string hash.
  */
@@ -749,29 +749,6 @@ test_plan_prefixes(void **state)
 	}
 }
 
-static void
-test_plan_speed(void **state)
-{
-	char sql[128];
-	struct timespec a, b;
-	const int n = 100000;
-	double us;
-
-	(void)state;
-	snprintf(sql, sizeof(sql), "SELECT c FROM users WHERE id = %s", fixture_hkey(1));
-	clock_gettime(CLOCK_MONOTONIC, &a);
-	for (int i = 0; i < n; i++) {
-		struct rt_plan *p = plan_of(sql, NULL);
-
-		assert_int_equal(p->legs[0].shard, 1);
-		rt_plan_free(p);
-	}
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	us = ((double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3) / n;
-	print_message("point select plan: %.2f us\n", us);
-	assert_true(us < 50.0); /* a few microseconds; generous for sanitizer builds */
-}
-
 static int
 setup(void **state)
 {
@@ -799,7 +776,6 @@ main(void)
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_hint),
 		cmocka_unit_test(test_plan_prefixes),
-		cmocka_unit_test(test_plan_speed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
