@@ -622,7 +622,7 @@ px_cmd_local_insert_id(struct px_session *s, const char *sql, size_t len)
 	}
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)s->seq_insert_id);
 	px_cmd_drain(s);
-	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, &cell, 1);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, (const uint8_t[]){ 8 }, &cell, 1);
 	return true;
 }
 
@@ -647,7 +647,7 @@ px_cmd_explain(struct px_session *s, struct rt_plan *p, const struct topo_snapsh
 		cells[i * 3 + 2] = rows[i].text;
 	}
 	px_cmd_drain(s);
-	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 3, names, cells, n);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 3, names, NULL, cells, n);
 	free(cells);
 	rt_plan_free(p);
 	return true;

@@ -751,8 +751,9 @@ px_exec_complete(struct px_session *s)
 		px_exec_broken(s, &ex->legs[0], "unmergeable response");
 		return;
 	}
-	s->status = (uint16_t)((s->status & ~MP_STATUS_MORE_RESULTS) |
-			       (px_merge_status(ex->merge) & (MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT)));
+	if (px_merge_status_seen(ex->merge)) {
+		s->status = px_merge_status(ex->merge);
+	}
 	if (p->insert_id != 0) {
 		s->seq_insert_id = p->insert_id;
 	}
@@ -815,10 +816,10 @@ px_exec_replan(struct px_session *s, struct px_seq_cache *c, size_t n)
 	px_exec_run(s);
 }
 
+/* Points the sequence leg at the statement of the current step. */
 static void
-px_exec_seq_send(struct px_session *s)
+px_exec_seq_sql(struct px_exec *ex)
 {
-	struct px_exec *ex = s->ex;
 	struct px_leg *l = &ex->legs[0];
 	const struct topo_sequence *q = &ex->snap->map.sequences[ex->seq_idx];
 
@@ -835,6 +836,15 @@ px_exec_seq_send(struct px_session *s)
 		l->sql = ex->seq_sql;
 	}
 	l->len = strlen(l->sql);
+}
+
+/* Sends the next step's statement on the sequence leg (behind the reply being handled). */
+static void
+px_exec_seq_send(struct px_session *s)
+{
+	struct px_leg *l = &s->ex->legs[0];
+
+	px_exec_seq_sql(s->ex);
 	l->state = PX_LEG_RUN;
 	px_exec_send_cmd(l->be->conn.out, MP_COM_QUERY, l->sql, l->len);
 	mp_resp_begin(&l->resp, MP_COM_QUERY, l->be->deprecate_eof);
@@ -887,6 +897,7 @@ px_exec_need_ids(struct px_session *s)
 	ex->legs[0].shard = q->shard;
 	ex->names[0] = ex->snap->shards[q->shard].name;
 	ex->n_legs = 1;
+	px_exec_seq_sql(ex);
 	ex->n_acquired = 0;
 	px_exec_acquire(s);
 }
@@ -998,7 +1009,7 @@ px_exec_start_binary(struct px_session *s, struct rt_plan *plan, const struct to
 /* ---- local result sets ---- */
 
 static void
-px_exec_send_coldef(struct px_session *s, uint8_t seq, const char *name)
+px_exec_send_coldef(struct px_session *s, uint8_t seq, const char *name, uint8_t type)
 {
 	struct mp_coldef d = { 0 };
 	uint8_t buf[512];
@@ -1008,9 +1019,10 @@ px_exec_send_coldef(struct px_session *s, uint8_t seq, const char *name)
 	d.catalog.len = 3;
 	d.name.ptr = d.org_name.ptr = (const uint8_t *)name;
 	d.name.len = d.org_name.len = strlen(name);
-	d.charset = 45;
-	d.length = 4096;
-	d.type = 253; /* VAR_STRING */
+	d.charset = type == 253 ? 45 : 63;
+	d.length = type == 253 ? 4096 : 21;
+	d.type = type;
+	d.flags = type == 253 ? 0 : 0xa1; /* NOT NULL | UNSIGNED | BINARY */
 	mp_writer_init(&w, buf, sizeof(buf));
 	mp_coldef_write(&w, &d);
 	px_sess_send(s, seq, buf, mp_writer_len(&w));
@@ -1018,7 +1030,7 @@ px_exec_send_coldef(struct px_session *s, uint8_t seq, const char *name)
 
 void
 px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols, const char *const *names,
-		  const char *const *cells, size_t nrows)
+		  const uint8_t *types, const char *const *cells, size_t nrows)
 {
 	uint8_t buf[16];
 	struct mp_writer w;
@@ -1028,7 +1040,7 @@ px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols, const c
 	mp_lenenc_put(&w, ncols);
 	px_sess_send(s, seq++, buf, mp_writer_len(&w));
 	for (unsigned int i = 0; i < ncols; i++) {
-		px_exec_send_coldef(s, seq++, names[i]);
+		px_exec_send_coldef(s, seq++, names[i], types != NULL ? types[i] : 253);
 	}
 	mp_writer_init(&w, buf, sizeof(buf));
 	mp_eof_write(&w, 0, s->status);

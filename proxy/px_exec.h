@@ -43,9 +43,11 @@ void px_exec_abort(struct px_session *s);
 /* Flushes the legs' output (from px_sess_settle). */
 void px_exec_flush(struct px_session *s);
 
-/* Sends a result set of <ncols> text columns named <names> and <nrows> rows (row-major
- * <cells>, NULL = SQL NULL) to the client, starting at sequence id <seq>. */
+/* Sends a result set of <ncols> columns named <names> and <nrows> rows (row-major <cells>,
+ * NULL = SQL NULL) to the client, starting at sequence id <seq>. <types>: NULL for text
+ * columns, else per column 253 (VAR_STRING) or 8 (BIGINT UNSIGNED NOT NULL). */
 void px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols,
-		       const char *const *names, const char *const *cells, size_t nrows);
+		       const char *const *names, const uint8_t *types, const char *const *cells,
+		       size_t nrows);
 
 #endif /* MYSHARD_PROXY_PX_EXEC_H */
