@@ -432,9 +432,10 @@ px_exec_begin_legs(struct px_session *s)
 static void
 px_exec_broken(struct px_session *s, struct px_leg *l, const char *why)
 {
-	ms_log_error("session %llu: backend %llu (shard %s): %s; closing the session",
+	ms_log_error("session %llu: backend %llu (shard %s): %s (%s); closing the session",
 		     (unsigned long long)s->id, (unsigned long long)l->be->id,
-		     s->ex->snap->shards[l->shard].name, why);
+		     s->ex->snap->shards[l->shard].name, why,
+		     s->ex->merge != NULL ? px_merge_why(s->ex->merge) : "-");
 	px_sess_send_err(s, s->ex->seq, 1158, "08S01", "myshard: %s from shard %s", why,
 			 s->ex->snap->shards[l->shard].name);
 	px_sess_close(s, why); /* releases the legs (px_exec_abort) */

@@ -682,7 +682,10 @@ rt_plan_union(struct rt_pctx *c, const struct topo_shardset *set)
 	}
 	rt_plan_legs_set(c, set, NULL, 0);
 	if (!any_distinct) {
-		return; /* UNION ALL: concatenation */
+		m->kind = RT_MERGE_CONCAT; /* UNION ALL: concatenation of whole rows */
+		m->n_visible = RT_ALL_COLUMNS;
+		m->n_cols = 0;
+		return;
 	}
 	if (s->blocks[s->n_blocks - 1]->union_all) {
 		rt_plan_refuse(c, "UNION DISTINCT followed by UNION ALL across shards");
