@@ -65,6 +65,7 @@ struct px_exec {
 	uint64_t seq_n;                   /* ids asked for */
 	uint64_t seq_first;               /* first id of the block reserved */
 	char seq_sql[512];
+	struct rt_merge whole;            /* single-leg plans: rows pass through whole */
 	uint16_t code;                    /* PX_ACT_FAIL: error to answer */
 	uint32_t stmt_id;                 /* PX_EX_PREPARE: the client's id */
 	uint32_t be_stmt_id;              /* PX_EX_PREPARE: the shard's id (closed at the end) */
@@ -293,8 +294,10 @@ px_exec_make_legs(struct px_session *s)
 	for (size_t i = 0; i < ex->n_legs; i++) {
 		ex->names[i] = ex->snap->shards[ex->legs[i].shard].name;
 	}
-	return px_merge_new(&p->merge, ex->n_legs, ex->names, s->w->conf->merge_max, px_exec_emit, s,
-			    &ex->merge) == MS_OK;
+	ex->whole.kind = RT_MERGE_CONCAT;
+	ex->whole.n_visible = RT_ALL_COLUMNS;
+	return px_merge_new(p->merge.kind == RT_MERGE_NONE ? &ex->whole : &p->merge, ex->n_legs,
+			    ex->names, s->w->conf->merge_max, px_exec_emit, s, &ex->merge) == MS_OK;
 }
 
 /* A connection for every leg, one pool at a time in shard order. */
