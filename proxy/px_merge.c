@@ -57,6 +57,8 @@ struct px_acc {
 	uint64_t n;             /* non-NULL values seen; COUNT_DISTINCT: distinct values */
 	uint8_t *mm;            /* owned: MIN/MAX value so far */
 	size_t mm_len;
+	uint8_t *mw;            /* owned: <mm>'s weight (from the same leg row); NULL: none */
+	size_t mw_len;
 	char *txt; /* owned: the final value text */
 };
 
@@ -74,6 +76,7 @@ struct px_dent {
 	struct px_hent h;         /* in merge.dset */
 	const struct px_group *g; /* borrowed */
 	unsigned int col;
+	bool weight; /* <v> is the value's weight (compared bytewise), not its text */
 	size_t len;
 	uint8_t v[];
 };
@@ -129,6 +132,7 @@ struct px_merge {
 	size_t def_leg;          /* the leg whose definitions are used; SIZE_MAX: none */
 	struct px_col *cols;     /* owned; n_cols */
 	struct px_mval_cls *cls; /* owned; n_cols: how each column compares */
+	int *wcol;               /* owned; n_cols: the column holding this one's weight, or -1 */
 	struct px_mval *scratch; /* owned; n_cols: a row being parsed */
 	bool defs_done;
 	uint16_t defs_status;
@@ -186,12 +190,41 @@ px_agg(const struct px_merge *m, unsigned int col)
 
 /* ---- ordering ---- */
 
-/* Column <col> of two rows, by its type and collation; NULL sorts first. */
+/* Weights (WEIGHT_STRING bytes) compare and hash as plain bytes. */
+static const struct px_mval_cls px_bytes_cls = { PX_MVAL_STR, false, false };
+
+/* The weight of column <col> in row <v>, or NULL when it compares by its own text (not a
+ * string column, no weight column in the plan, or a NULL weight). */
+static const struct px_mval *
+px_weight(const struct px_merge *m, unsigned int col, const struct px_mval *v)
+{
+	int w = m->wcol[col];
+
+	return w >= 0 && !v[w].null && !v[col].null ? &v[w] : NULL;
+}
+
+/* Column <col> of rows <a> and <b>: by weight when both have one (the column's own collation;
+ * the type and collation in the metadata are the connection's), else by type and collation;
+ * NULL sorts first. */
 static int
 px_cell_cmp(const struct px_merge *m, unsigned int col, const struct px_mval *a,
 	    const struct px_mval *b)
 {
-	return px_mval_cmp(&m->cls[col], a, b);
+	const struct px_mval *wa = px_weight(m, col, a), *wb = px_weight(m, col, b);
+
+	if (wa != NULL && wb != NULL) {
+		return px_mval_cmp(&px_bytes_cls, wa, wb);
+	}
+	return px_mval_cmp(&m->cls[col], &a[col], &b[col]);
+}
+
+/* A hash of column <col> of row <v> consistent with px_cell_cmp(). */
+static uint64_t
+px_cell_hash(const struct px_merge *m, unsigned int col, const struct px_mval *v)
+{
+	const struct px_mval *w = px_weight(m, col, v);
+
+	return w != NULL ? px_mval_hash(&px_bytes_cls, w) : px_mval_hash(&m->cls[col], &v[col]);
 }
 
 /* Orders merged rows by the sort keys: NULL first when ascending, last when descending. */
@@ -204,7 +237,7 @@ px_row_cmp(const struct px_merge *m, const struct px_mval *a, const struct px_mv
 
 	for (i = 0; i < m->spec->n_sort; i++) {
 		k = &m->spec->sort[i];
-		c = px_cell_cmp(m, k->col, &a[k->col], &b[k->col]);
+		c = px_cell_cmp(m, k->col, a, b);
 		if (c != 0) {
 			return k->desc ? -c : c;
 		}
@@ -628,7 +661,7 @@ px_key_hash(const struct px_merge *m, const struct px_mval *v)
 
 	for (i = 0; i < m->spec->n_group; i++) {
 		c = m->spec->group[i];
-		x = px_mval_hash(&m->cls[c], &v[c]);
+		x = px_cell_hash(m, c, v);
 		h = px_mval_fnv(h, &x, sizeof(x));
 	}
 	return h;
@@ -648,7 +681,7 @@ px_group_find(const struct px_merge *m, const struct px_mval *v, uint64_t h)
 		}
 		for (i = 0; i < m->spec->n_group; i++) {
 			c = m->spec->group[i];
-			if (px_cell_cmp(m, c, &g->first->v[c], &v[c]) != 0) {
+			if (px_cell_cmp(m, c, g->first->v, v) != 0) {
 				break;
 			}
 		}
@@ -697,12 +730,14 @@ px_group_new(struct px_merge *m, const uint8_t *pl, size_t len, uint64_t h, stru
 	return PX_MERGE_OK;
 }
 
-/* Counts value <v> of column <src> for COUNT(DISTINCT) column <col> of <g>. */
+/* Counts the (non-NULL) value of column <src> of row <row> for COUNT(DISTINCT) column <col> of
+ * <g>: its weight when it has one, else its text. */
 static enum px_merge_rc
 px_distinct_add(struct px_merge *m, struct px_group *g, unsigned int col, unsigned int src,
-		const struct px_mval *v)
+		const struct px_mval *row)
 {
-	const struct px_mval_cls *cc = &m->cls[src];
+	const struct px_mval *w = px_weight(m, src, row), *v = w != NULL ? w : &row[src];
+	const struct px_mval_cls *cc = w != NULL ? &px_bytes_cls : &m->cls[src];
 	uint64_t key[3] = { px_mval_hash(cc, v), g->ord, col };
 	uint64_t h = px_mval_fnv(PX_HASH_SEED, key, sizeof(key));
 	struct px_mval dv;
@@ -712,7 +747,8 @@ px_distinct_add(struct px_merge *m, struct px_group *g, unsigned int col, unsign
 	for (e = px_htab_chain(&m->dset, h); e != NULL; e = e->next) {
 		d = (struct px_dent *)e;
 		dv = (struct px_mval){ d->v, d->len, false };
-		if (e->hash == h && d->g == g && d->col == col && px_mval_cmp(cc, &dv, v) == 0) {
+		if (e->hash == h && d->g == g && d->col == col && d->weight == (w != NULL) &&
+		    px_mval_cmp(cc, &dv, v) == 0) {
 			return PX_MERGE_OK;
 		}
 	}
@@ -726,6 +762,7 @@ px_distinct_add(struct px_merge *m, struct px_group *g, unsigned int col, unsign
 	d->h.hash = h;
 	d->g = g;
 	d->col = col;
+	d->weight = w != NULL;
 	d->len = v->len;
 	if (v->len > 0) {
 		memcpy(d->v, v->p, v->len);
@@ -738,32 +775,55 @@ px_distinct_add(struct px_merge *m, struct px_group *g, unsigned int col, unsign
 	return PX_MERGE_OK;
 }
 
-/* MIN/MAX: keeps a copy of <v> if it beats the value so far. */
-static enum px_merge_rc
-px_minmax_add(struct px_merge *m, struct px_acc *a, unsigned int col, bool max,
-	      const struct px_mval *v)
+/* Copies <v> into *<dst> (owned, realloc'd), charging growth; false on allocation failure
+ * (a passed memory cap is not one: the merge has failed then). */
+static bool
+px_keep_copy(struct px_merge *m, uint8_t **dst, size_t *dst_len, const struct px_mval *v)
 {
-	int c;
 	uint8_t *p;
 
+	if (v->len > *dst_len && !px_mem_take(m, v->len - *dst_len)) {
+		return true;
+	}
+	p = realloc(*dst, v->len > 0 ? v->len : 1);
+	if (p == NULL) {
+		return false;
+	}
+	*dst = p;
+	if (v->len > 0) {
+		memcpy(p, v->p, v->len);
+	}
+	*dst_len = v->len;
+	return true;
+}
+
+/* MIN/MAX of column <col>: keeps a copy of the (non-NULL) value of row <row>, and of its weight,
+ * if it beats the value so far (by weight when both have one). */
+static enum px_merge_rc
+px_minmax_add(struct px_merge *m, struct px_acc *a, unsigned int col, bool max,
+	      const struct px_mval *row)
+{
+	const struct px_mval *v = &row[col], *w = px_weight(m, col, row);
+	struct px_mval best = { a->mm, a->mm_len, false }, bw = { a->mw, a->mw_len, false };
+	int c;
+
 	if (a->n > 0) {
-		c = px_mval_cmp(&m->cls[col], v, &(struct px_mval){ a->mm, a->mm_len, false });
+		c = w != NULL && a->mw != NULL ? px_mval_cmp(&px_bytes_cls, w, &bw)
+					       : px_mval_cmp(&m->cls[col], v, &best);
 		if (max ? c <= 0 : c >= 0) {
 			return PX_MERGE_OK;
 		}
 	}
-	if (v->len > a->mm_len && !px_mem_take(m, v->len - a->mm_len)) {
-		return PX_MERGE_OK;
-	}
-	p = realloc(a->mm, v->len > 0 ? v->len : 1);
-	if (p == NULL) {
+	if (!px_keep_copy(m, &a->mm, &a->mm_len, v)) {
 		return PX_MERGE_ENOMEM;
 	}
-	a->mm = p;
-	if (v->len > 0) {
-		memcpy(a->mm, v->p, v->len);
+	if (w == NULL) {
+		free(a->mw);
+		a->mw = NULL;
+		a->mw_len = 0;
+	} else if (!px_keep_copy(m, &a->mw, &a->mw_len, w)) {
+		return PX_MERGE_ENOMEM;
 	}
-	a->mm_len = v->len;
 	a->n++;
 	return PX_MERGE_OK;
 }
@@ -791,10 +851,10 @@ px_acc_add(struct px_merge *m, struct px_group *g, unsigned int col, const struc
 		return PX_MERGE_OK;
 	case RT_AGG_MIN:
 	case RT_AGG_MAX:
-		return x->null ? PX_MERGE_OK : px_minmax_add(m, a, col, mc->agg == RT_AGG_MAX, x);
+		return x->null ? PX_MERGE_OK : px_minmax_add(m, a, col, mc->agg == RT_AGG_MAX, v);
 	case RT_AGG_COUNT_DISTINCT:
 		x = &v[mc->src];
-		return x->null ? PX_MERGE_OK : px_distinct_add(m, g, col, mc->src, x);
+		return x->null ? PX_MERGE_OK : px_distinct_add(m, g, col, mc->src, v);
 	case RT_AGG_NONE:
 	case RT_AGG_AVG:
 		break;
@@ -916,6 +976,11 @@ px_group_final(struct px_merge *m, struct px_group *g)
 	for (i = 0; i < m->n_cols && rc == PX_MERGE_OK; i++) {
 		if (px_agg(m, i) == RT_AGG_AVG) {
 			rc = px_avg_final(m, g, i);
+		} else if ((px_agg(m, i) == RT_AGG_MIN || px_agg(m, i) == RT_AGG_MAX) &&
+			   m->wcol[i] >= 0) {
+			/* the weight of the value kept, not of the group's first row */
+			g->ov[m->wcol[i]] = (struct px_mval){ g->acc[i].mw, g->acc[i].mw_len,
+							      g->acc[i].mw == NULL };
 		}
 	}
 	g->keep = px_mval_having(m->spec, m->cls, g->ov);
@@ -1045,6 +1110,11 @@ px_spec_fits(const struct px_merge *m)
 			return false;
 		}
 	}
+	for (i = 0; s->cols != NULL && i < s->n_cols && i < nc; i++) {
+		if (s->cols[i].has_weight && (s->cols[i].weight >= nc || s->cols[i].weight == i)) {
+			return false;
+		}
+	}
 	if (s->kind != RT_MERGE_GROUP) {
 		return true;
 	}
@@ -1080,6 +1150,11 @@ px_defs_ready(struct px_merge *m)
 	}
 	for (i = 0; i < m->n_cols; i++) {
 		px_mval_cls_init(&m->cols[i].def, &m->cls[i]);
+		m->wcol[i] = -1;
+		if (m->spec->cols != NULL && i < m->spec->n_cols && m->spec->cols[i].has_weight &&
+		    px_mval_is_text(&m->cols[i].def)) {
+			m->wcol[i] = (int)m->spec->cols[i].weight;
+		}
 	}
 	m->defs_done = true;
 	if (m->spec->kind == RT_MERGE_SORT) {
@@ -1124,7 +1199,8 @@ px_leg_first(struct px_merge *m, size_t leg, const struct mp_resp_event *ev, con
 		m->cols = calloc(n, sizeof(*m->cols));
 		m->scratch = calloc(n, sizeof(*m->scratch));
 		m->cls = calloc(n, sizeof(*m->cls));
-		if (m->cols == NULL || m->scratch == NULL || m->cls == NULL) {
+		m->wcol = calloc(n, sizeof(*m->wcol));
+		if (m->cols == NULL || m->scratch == NULL || m->cls == NULL || m->wcol == NULL) {
 			return PX_MERGE_ENOMEM;
 		}
 		m->n_cols = (unsigned int)n;
@@ -1363,6 +1439,7 @@ px_merge_free(struct px_merge *m)
 	for (i = 0; i < m->n_groups; i++) {
 		for (k = 0; k < m->n_cols; k++) {
 			free(m->gv[i]->acc[k].mm);
+			free(m->gv[i]->acc[k].mw);
 			free(m->gv[i]->acc[k].txt);
 		}
 		free(m->gv[i]->first);
@@ -1381,6 +1458,7 @@ px_merge_free(struct px_merge *m)
 	free(m->cols);
 	free(m->scratch);
 	free(m->cls);
+	free(m->wcol);
 	free(m->out);
 	free(m->err_msg);
 	free(m->ok.first_info);

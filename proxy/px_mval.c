@@ -36,6 +36,7 @@ enum {
 	PX_T_TIME = 11,
 	PX_T_DATETIME = 12,
 	PX_T_YEAR = 13,
+	PX_T_BIT = 16,
 	PX_T_NEWDECIMAL = 246,
 };
 
@@ -151,6 +152,16 @@ px_mval_cls_init(const struct mp_coldef *d, struct px_mval_cls *cc)
 	cc->kind = PX_MVAL_STR;
 	cc->pad = id != 63 && base == id;
 	cc->fold = id != 63 && !px_coll_is_bin(base) && !px_coll_is_cs(base);
+}
+
+bool
+px_mval_is_text(const struct mp_coldef *d)
+{
+	struct px_mval_cls cc;
+
+	px_mval_cls_init(d, &cc);
+	return cc.kind == PX_MVAL_STR && d->type != PX_T_DATE && d->type != PX_T_DATETIME &&
+	       d->type != PX_T_TIMESTAMP && d->type != PX_T_BIT;
 }
 
 /* Decimal text split into its parts: leading zeros of <ip> and trailing zeros of <fp> cut. */

@@ -44,6 +44,9 @@ struct px_mval_dec {
 
 /* The comparison class of a column, from its type and charset (collation id). */
 void px_mval_cls_init(const struct mp_coldef *def, struct px_mval_cls *out);
+/* True for character and binary string columns (not numbers, temporal types or BIT): the ones
+ * whose order depends on a collation, hence on a WEIGHT_STRING column when the plan has one. */
+bool px_mval_is_text(const struct mp_coldef *def) MS_MUSTCHECK;
 /* <0, 0, >0 as <a> sorts before, with, after <b>; NULL sorts before any value. */
 int px_mval_cmp(const struct px_mval_cls *cls, const struct px_mval *a,
 		const struct px_mval *b) MS_MUSTCHECK;

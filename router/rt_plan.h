@@ -61,6 +61,11 @@ struct rt_merge_col {
 	enum rt_agg agg;
 	unsigned int src;  /* RT_AGG_AVG: SUM column; RT_AGG_COUNT_DISTINCT: value column */
 	unsigned int src2; /* RT_AGG_AVG: COUNT column */
+	/* Result metadata carries the connection's collation, not the column's, so string values
+	 * are compared through a hidden WEIGHT_STRING(RTRIM(x)) column (its sort key under the
+	 * column's own collation, compared bytewise). Zero-initialized: no weight column. */
+	bool has_weight;
+	unsigned int weight; /* has_weight: index of this column's WEIGHT_STRING column */
 };
 
 struct rt_sort_key {

@@ -62,6 +62,21 @@ rt_explain_group(struct rt_buf *b, const struct rt_merge *m)
 	rt_explain_sort(b, m);
 }
 
+/* "; weights col 0=2, col 1=3": strings compare by the WEIGHT_STRING in the second column. */
+static void
+rt_explain_weights(struct rt_buf *b, const struct rt_merge *m)
+{
+	bool first = true;
+
+	for (unsigned int i = 0; m->cols != NULL && i < m->n_cols; i++) {
+		if (m->cols[i].has_weight) {
+			rt_buf_addf(b, "%scol %u=%u", first ? "; weights " : ", ", i,
+				    m->cols[i].weight);
+			first = false;
+		}
+	}
+}
+
 /* Text of the merge step, or NULL if there is none. */
 static char *
 rt_explain_merge(struct rt_arena *a, const struct rt_plan *p)
@@ -94,6 +109,7 @@ rt_explain_merge(struct rt_arena *a, const struct rt_plan *p)
 	if (m->n_visible != RT_ALL_COLUMNS && m->n_cols > m->n_visible) {
 		rt_buf_addf(&b, "; hidden cols %u..%u", m->n_visible, m->n_cols - 1);
 	}
+	rt_explain_weights(&b, m);
 	return b.oom ? NULL : b.p;
 }
 

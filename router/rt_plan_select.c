@@ -18,6 +18,7 @@ struct rt_sel {
 	struct rt_edits ed;
 	struct rt_buf hidden;      /* ", x, SUM(y)": appended to the select list */
 	struct rt_merge_col *cols; /* arena; visible items, then hidden helpers */
+	const struct rt_expr **ex; /* arena; cap: the expression of a hidden column, or NULL */
 	unsigned int n_cols, cap;
 	bool *is_key;        /* arena; column i is a group key */
 	unsigned int *group; /* arena */
@@ -33,9 +34,11 @@ rt_sel_span(const struct rt_sel *sel, const struct rt_expr *e, const char **p, s
 	rt_stmt_span(sel->c->s, e->b, e->e, p, n);
 }
 
-/* Appends hidden column <text> to the legs' select list; its merge column gets <agg>. */
+/* Appends hidden column <text> (the text of <ex>, or NULL) to the legs' select list; its merge
+ * column gets <agg>. */
 static int
-rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg)
+rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg,
+	      const struct rt_expr *ex)
 {
 	if (sel->star) {
 		rt_plan_refuse(
@@ -51,7 +54,50 @@ rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg)
 	rt_buf_adds(&sel->hidden, ", ");
 	rt_buf_add(&sel->hidden, text, n);
 	sel->cols[sel->n_cols].agg = agg;
+	sel->ex[sel->n_cols] = ex;
 	return (int)sel->n_cols++;
+}
+
+/*
+ * Gives column <col> a hidden WEIGHT_STRING(RTRIM(x)) column, x being its expression, so the
+ * merge compares strings under their own collation (result metadata only names the
+ * connection's). RTRIM: the weights keep trailing spaces, PAD SPACE collations ignore them.
+ * Returns <col>, or -1 (error plan). No-op under SELECT * (nothing can be appended; such plans
+ * only sort by a column number) and for columns without an expression.
+ */
+static int
+rt_sel_weigh(struct rt_sel *sel, int col)
+{
+	const struct rt_expr *e;
+	struct rt_buf b;
+	const char *p;
+	size_t n;
+	int w;
+
+	if (col < 0 || sel->star || (unsigned int)col >= sel->n_cols ||
+	    sel->cols[col].has_weight) {
+		return col;
+	}
+	e = (unsigned int)col < sel->q->n_items ? sel->q->items[col].ex : sel->ex[col];
+	if (e == NULL || e->kind == RT_EX_STAR) {
+		return col;
+	}
+	rt_sel_span(sel, e, &p, &n);
+	rt_buf_init(&b, sel->c->a);
+	rt_buf_adds(&b, "WEIGHT_STRING(RTRIM(");
+	rt_buf_add(&b, p, n);
+	rt_buf_adds(&b, "))");
+	if (b.oom) {
+		sel->c->oom = true;
+		return -1;
+	}
+	w = rt_sel_hidden(sel, b.p, b.len, RT_AGG_NONE, NULL);
+	if (w < 0) {
+		return -1;
+	}
+	sel->cols[col].has_weight = true;
+	sel->cols[col].weight = (unsigned int)w;
+	return col;
 }
 
 /* Hidden FN(arg of <f>). */
@@ -71,7 +117,7 @@ rt_sel_hidden_fn(struct rt_sel *sel, const char *fn, const struct rt_expr *f, en
 		sel->c->oom = true;
 		return -1;
 	}
-	return rt_sel_hidden(sel, b.p, b.len, agg);
+	return rt_sel_hidden(sel, b.p, b.len, agg, NULL);
 }
 
 static bool
@@ -132,7 +178,7 @@ rt_sel_count_distinct(struct rt_sel *sel, const struct rt_expr *f)
 
 		sel->dist_ex = f->kids;
 		rt_sel_span(sel, f->kids, &p, &n);
-		sel->dist_col = rt_sel_hidden(sel, p, n, RT_AGG_NONE);
+		sel->dist_col = rt_sel_weigh(sel, rt_sel_hidden(sel, p, n, RT_AGG_NONE, f->kids));
 	}
 	return sel->dist_col;
 }
@@ -162,7 +208,10 @@ rt_sel_agg(struct rt_sel *sel, const struct rt_expr *f, int vis)
 	}
 	if (col < 0) {
 		rt_sel_span(sel, f, &p, &n);
-		col = rt_sel_hidden(sel, p, n, RT_AGG_NONE);
+		col = rt_sel_hidden(sel, p, n, RT_AGG_NONE, f);
+	}
+	if (f->agg == RT_AGGF_MIN || f->agg == RT_AGGF_MAX) {
+		col = rt_sel_weigh(sel, col); /* the best leg value keeps its weight */
 	}
 	if (col < 0) {
 		return -1;
@@ -270,9 +319,9 @@ rt_sel_plain(struct rt_sel *sel)
 
 			if (col < 0) {
 				rt_sel_span(sel, q->order[i].ex, &p, &n);
-				col = rt_sel_hidden(sel, p, n, RT_AGG_NONE);
+				col = rt_sel_hidden(sel, p, n, RT_AGG_NONE, q->order[i].ex);
 			}
-			if (col < 0) {
+			if (rt_sel_weigh(sel, col) < 0) {
 				return;
 			}
 			m->sort[m->n_sort].col = (unsigned int)col;
@@ -342,9 +391,9 @@ rt_sel_group_keys(struct rt_sel *sel)
 
 		if (!q->distinct && (col = rt_sel_match(sel, q->group[k].ex)) < 0) {
 			rt_sel_span(sel, q->group[k].ex, &p, &len);
-			col = rt_sel_hidden(sel, p, len, RT_AGG_NONE);
+			col = rt_sel_hidden(sel, p, len, RT_AGG_NONE, q->group[k].ex);
 		}
-		if (col < 0) {
+		if (rt_sel_weigh(sel, col) < 0) {
 			return false;
 		}
 		sel->group[sel->n_group++] = (unsigned int)col;
@@ -501,6 +550,9 @@ rt_sel_group_order(struct rt_sel *sel)
 		int col = implicit ? (int)sel->group[k]
 				   : rt_sel_resolve(sel, q->order[k].ex, "ORDER BY");
 
+		if (col >= 0 && sel->cols[col].agg == RT_AGG_NONE) {
+			col = rt_sel_weigh(sel, col);
+		}
 		if (col < 0) {
 			return false;
 		}
@@ -611,13 +663,17 @@ rt_plan_select_multi(struct rt_pctx *c, struct rt_query *q, const struct topo_sh
 		rt_plan_refuse(c, "SELECT ... INTO across shards");
 		return;
 	}
-	sel.cap = 3 * (q->n_items + q->n_order + q->n_group + (q->having_e - q->having_b)) + 8;
+	sel.cap = 6 * (q->n_items + q->n_order + q->n_group + (q->having_e - q->having_b)) + 8;
 	sel.cols = rt_arena_alloc(c->a, sizeof(*sel.cols) * sel.cap);
 	sel.is_key = rt_arena_alloc(c->a, sizeof(*sel.is_key) * sel.cap);
-	if (sel.cols == NULL || sel.is_key == NULL) {
+	sel.ex = rt_arena_alloc(c->a, sizeof(*sel.ex) * sel.cap);
+	if (sel.cols == NULL || sel.is_key == NULL || sel.ex == NULL) {
 		c->oom = true;
 		return;
 	}
+	memset(sel.cols, 0, sizeof(*sel.cols) * sel.cap);
+	memset(sel.is_key, 0, sizeof(*sel.is_key) * sel.cap);
+	memset(sel.ex, 0, sizeof(*sel.ex) * sel.cap);
 	for (unsigned int i = 0; i < q->n_items; i++) {
 		sel.star |= q->items[i].ex->kind == RT_EX_STAR;
 	}
@@ -647,6 +703,49 @@ rt_plan_select_multi(struct rt_pctx *c, struct rt_query *q, const struct topo_sh
 }
 
 /* ---- statement level ---------------------------------------------------------------------- */
+
+/* UNION DISTINCT: every branch also selects WEIGHT_STRING(RTRIM(x)) of each of its <n> items x
+ * (see rt_sel_weigh) so the merge tells values apart under their own collations; column k's
+ * weight is column n + k. The legs (already set) run the rewritten text. */
+static void
+rt_union_weigh(struct rt_pctx *c, unsigned int n)
+{
+	const struct rt_stmt *s = c->s;
+	struct rt_edits ed;
+	char *sql;
+	size_t len;
+
+	memset(&ed, 0, sizeof(ed));
+	for (unsigned int i = 0; i < s->n_blocks; i++) {
+		const struct rt_query *q = s->blocks[i];
+		struct rt_buf b;
+
+		rt_buf_init(&b, c->a);
+		for (unsigned int k = 0; k < q->n_items; k++) {
+			const char *p;
+			size_t pn;
+
+			rt_stmt_span(s, q->items[k].ex->b, q->items[k].ex->e, &p, &pn);
+			rt_buf_adds(&b, ", WEIGHT_STRING(RTRIM(");
+			rt_buf_add(&b, p, pn);
+			rt_buf_adds(&b, "))");
+		}
+		c->oom |= b.oom;
+		rt_edit_add(c, &ed, rt_plan_tok_end(s, q->items_end - 1), 0, b.p, b.len);
+	}
+	if (rt_plan_failed(c) || (sql = rt_edit_apply(c, &ed, &len)) == NULL ||
+	    rt_plan_failed(c)) {
+		return;
+	}
+	for (size_t i = 0; i < c->plan->n_legs; i++) {
+		c->plan->legs[i].sql = sql;
+		c->plan->legs[i].sql_len = len;
+	}
+	for (unsigned int k = 0; k < n; k++) {
+		c->plan->merge.cols[k].has_weight = true;
+		c->plan->merge.cols[k].weight = n + k;
+	}
+}
 
 /* UNION of several branches over several shards: plain branches only. */
 static void
@@ -678,6 +777,10 @@ rt_plan_union(struct rt_pctx *c, const struct topo_shardset *set)
 				"UNION across shards with GROUP BY, HAVING, DISTINCT, ORDER BY, LIMIT or INTO");
 			return;
 		}
+		if (q->n_items != n) {
+			rt_plan_refuse(c, "UNION branches select different numbers of columns");
+			return;
+		}
 		any_distinct |= i > 0 && !q->union_all;
 	}
 	rt_plan_legs_set(c, set, NULL, 0);
@@ -693,17 +796,19 @@ rt_plan_union(struct rt_pctx *c, const struct topo_shardset *set)
 	}
 	m->kind = RT_MERGE_GROUP;
 	m->n_visible = n;
-	m->n_cols = n;
+	m->n_cols = 2 * n;
 	m->n_group = n;
-	m->cols = rt_arena_alloc(c->a, sizeof(*m->cols) * n);
+	m->cols = rt_arena_alloc(c->a, sizeof(*m->cols) * 2 * n);
 	m->group = rt_arena_alloc(c->a, sizeof(*m->group) * n);
 	if (m->cols == NULL || m->group == NULL) {
 		c->oom = true;
 		return;
 	}
+	memset(m->cols, 0, sizeof(*m->cols) * 2 * n);
 	for (unsigned int i = 0; i < n; i++) {
 		m->group[i] = i;
 	}
+	rt_union_weigh(c, n);
 }
 
 void

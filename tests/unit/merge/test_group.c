@@ -26,16 +26,16 @@ static const struct tm_col agg_cols[] = {
 	{ "hc", TM_T_LONGLONG, TM_BINARY, 0 },  { "x", TM_T_VARSTRING, TM_CI, 0 },
 };
 static struct rt_merge_col agg_spec[] = {
-	{ RT_AGG_NONE, 0, 0 },
-	{ RT_AGG_COUNT, 0, 0 },
-	{ RT_AGG_SUM, 0, 0 },
-	{ RT_AGG_MIN, 0, 0 },
-	{ RT_AGG_MAX, 0, 0 },
-	{ RT_AGG_AVG, 7, 8 },
-	{ RT_AGG_COUNT_DISTINCT, 9, 0 },
-	{ RT_AGG_SUM, 0, 0 },
-	{ RT_AGG_COUNT, 0, 0 },
-	{ RT_AGG_NONE, 0, 0 },
+	{ .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_MIN, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_MAX, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_AVG, .src = 7, .src2 = 8 },
+	{ .agg = RT_AGG_COUNT_DISTINCT, .src = 9, .src2 = 0 },
+	{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
+	{ .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },
 };
 static unsigned int group0[] = { 0 };
 
@@ -139,8 +139,8 @@ test_group_decimal_sums(void **state)
 		{ "z", TM_T_NEWDECIMAL, TM_BINARY, 2 }, { "c", TM_T_LONGLONG, TM_BINARY, 0 },
 	};
 	static struct rt_merge_col aggs[] = {
-		{ RT_AGG_SUM, 0, 0 }, { RT_AGG_SUM, 0, 0 }, { RT_AGG_SUM, 0, 0 },
-		{ RT_AGG_SUM, 0, 0 }, { RT_AGG_SUM, 0, 0 }, { RT_AGG_COUNT, 0, 0 },
+		{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 }, { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 }, { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },
+		{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 }, { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 }, { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
 	};
 	const char *r0[] = { "18446744073709551615",
 			     "99999999999999999999999999999999999.999999999999999999999999999999",
@@ -171,8 +171,8 @@ test_group_avg_rounding(void **state)
 		{ "hc", TM_T_LONGLONG, TM_BINARY, 0 },
 	};
 	static struct rt_merge_col aggs[] = {
-		{ RT_AGG_NONE, 0, 0 }, { RT_AGG_AVG, 3, 4 },   { RT_AGG_AVG, 3, 4 },
-		{ RT_AGG_SUM, 0, 0 },  { RT_AGG_COUNT, 0, 0 },
+		{ .agg = RT_AGG_NONE, .src = 0, .src2 = 0 }, { .agg = RT_AGG_AVG, .src = 3, .src2 = 4 },   { .agg = RT_AGG_AVG, .src = 3, .src2 = 4 },
+		{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },  { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
 	};
 	static const char *const rows[][5] = {
 		{ "1", "x", "x", "3", "1" },     { "1", "x", "x", "4", "1" },  /* 7/2 */
@@ -217,8 +217,8 @@ test_group_double(void **state)
 		{ "hc", TM_T_LONGLONG, TM_BINARY, 0 },
 	};
 	static struct rt_merge_col aggs[] = {
-		{ RT_AGG_SUM, 0, 0 }, { RT_AGG_SUM, 0, 0 },   { RT_AGG_SUM, 0, 0 },
-		{ RT_AGG_AVG, 1, 4 }, { RT_AGG_COUNT, 0, 0 },
+		{ .agg = RT_AGG_SUM, .src = 0, .src2 = 0 }, { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },   { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 },
+		{ .agg = RT_AGG_AVG, .src = 1, .src2 = 4 }, { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
 	};
 	const char *r0[] = { "0.1", "1e20", "1.005", NULL, "2" };
 	const char *r1[] = { "0.2", "0", "2", NULL, "1" };
@@ -240,10 +240,10 @@ test_group_count_distinct(void **state)
 		{ "x3", TM_T_VARSTRING, TM_BINARY, 0 }, { "x4", TM_T_NEWDECIMAL, TM_BINARY, 2 },
 	};
 	static struct rt_merge_col aggs[] = {
-		{ RT_AGG_COUNT_DISTINCT, 4, 0 }, { RT_AGG_COUNT_DISTINCT, 5, 0 },
-		{ RT_AGG_COUNT_DISTINCT, 6, 0 }, { RT_AGG_COUNT_DISTINCT, 7, 0 },
-		{ RT_AGG_NONE, 0, 0 },           { RT_AGG_NONE, 0, 0 },
-		{ RT_AGG_NONE, 0, 0 },           { RT_AGG_NONE, 0, 0 },
+		{ .agg = RT_AGG_COUNT_DISTINCT, .src = 4, .src2 = 0 }, { .agg = RT_AGG_COUNT_DISTINCT, .src = 5, .src2 = 0 },
+		{ .agg = RT_AGG_COUNT_DISTINCT, .src = 6, .src2 = 0 }, { .agg = RT_AGG_COUNT_DISTINCT, .src = 7, .src2 = 0 },
+		{ .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },           { .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },
+		{ .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },           { .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },
 	};
 	static const char *const xs[][2] = { { "a", "1" },   { "A", "1.00" }, { "b", "2" },
 					     { NULL, NULL }, { "a ", "01" },  { "a", "2.5" } };
@@ -278,7 +278,7 @@ group_keys(const struct tm_col *key, const char *const *vals, size_t n)
 {
 	static char text[1024];
 	const struct tm_col cols[] = { *key, { "c", TM_T_LONGLONG, TM_BINARY, 0 } };
-	static struct rt_merge_col aggs[] = { { RT_AGG_NONE, 0, 0 }, { RT_AGG_COUNT, 0, 0 } };
+	static struct rt_merge_col aggs[] = { { .agg = RT_AGG_NONE, .src = 0, .src2 = 0 }, { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 } };
 	struct rt_merge spec = { .kind = RT_MERGE_GROUP,
 				 .n_visible = UINT_MAX,
 				 .cols = aggs,
@@ -336,9 +336,9 @@ having_run(struct rt_hv_node *nodes, unsigned int n, struct rt_sort_key *sort, u
 	static const struct tm_col cols[] = { { "g", TM_T_VARSTRING, TM_CI, 0 },
 					      { "cnt", TM_T_LONGLONG, TM_BINARY, 0 },
 					      { "s", TM_T_NEWDECIMAL, TM_BINARY, 0 } };
-	static struct rt_merge_col aggs[] = { { RT_AGG_NONE, 0, 0 },
-					      { RT_AGG_COUNT, 0, 0 },
-					      { RT_AGG_SUM, 0, 0 } };
+	static struct rt_merge_col aggs[] = { { .agg = RT_AGG_NONE, .src = 0, .src2 = 0 },
+					      { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
+					      { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 } };
 	struct rt_merge spec = { .kind = RT_MERGE_GROUP,
 				 .n_visible = UINT_MAX,
 				 .cols = aggs,
