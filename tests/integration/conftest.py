@@ -19,6 +19,7 @@ import os
 import pytest
 
 import harness as H
+import shardenv
 
 MODE = ("external" if os.environ.get("MYSHARD_TEST_TARGET")
         else "direct" if os.environ.get("MYSHARD_TEST_DIRECT", "") not in ("", "0")
@@ -212,6 +213,37 @@ def idle_timeout_target(request, session_root):
     p = start_proxy(request, binary, session_root, "idle", _shards_of(servers[:1]),
                     client_idle_ms=700, login_ms=700)
     return H.Target("127.0.0.1", p.port, "proxy", backend=servers[0], proxy=p)
+
+
+@pytest.fixture(scope="session")
+def sharded(request, session_root):
+    """Four mariadbd shards s0..s3 behind a myshard with shardenv.sharding_yaml(), plus a
+    separate plain reference mariadbd (shardenv.ShardedCluster). Proxy mode only: skipped with
+    MYSHARD_TEST_DIRECT / MYSHARD_TEST_TARGET. MYSHARD_SHARDED_FAKE=1 replaces myshard by a
+    plain mariadbd (to check the tests' own comparison machinery)."""
+    if MODE != "proxy":
+        pytest.skip("sharding tests start their own shards and myshard (proxy mode only)")
+    fake = os.environ.get("MYSHARD_SHARDED_FAKE", "") not in ("", "0")
+    binary = None if fake else request.getfixturevalue("myshard_bin")
+    servers = []
+
+    def fin():
+        errors = []
+        for s in servers:
+            try:
+                s.stop()
+            except H.HarnessError as e:
+                errors.append(str(e))
+        if errors:
+            _trouble.append("mariadbd (sharded)")
+            pytest.fail("\n".join(errors))
+    request.addfinalizer(fin)
+
+    def proxy_starter(name, shards, **conf):
+        return start_proxy(request, binary, session_root, name, shards, **conf)
+
+    servers.extend(shardenv.start_servers(session_root, fake=fake))
+    return shardenv.make_cluster(servers, proxy_starter)
 
 
 @pytest.fixture

@@ -334,8 +334,10 @@ def default_myshard_bin():
 
 
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
-                      pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000):
-    """shards: list of (name, host, port)."""
+                      pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000,
+                      extra_yaml=""):
+    """shards: list of (name, host, port). extra_yaml: more top-level keys (e.g. a `sharding:`
+    section), appended as given."""
     lines = [
         f"listen: {{address: 127.0.0.1, port: {listen_port}}}",
         f"workers: {workers}",
@@ -351,7 +353,10 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
     for name, host, port in shards:
         lines.append(f"  - {{name: {name}, host: {host}, port: {port}, "
                      f"user: {PROXY_USER}, password: {PROXY_PASSWORD}}}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if extra_yaml:
+        text += extra_yaml if extra_yaml.endswith("\n") else extra_yaml + "\n"
+    return text
 
 
 class Proxy:
