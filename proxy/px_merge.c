@@ -152,6 +152,11 @@ struct px_merge {
 	uint64_t skipped, sent;
 	uint8_t *out; /* owned: the packet being built */
 	size_t out_cap;
+	/* SELECT * plans with hidden tail columns: the spec with them resolved (px_tail_resolve);
+	 * <spec> points to <tspec> then */
+	struct rt_merge tspec;
+	struct rt_sort_key *tsort; /* owned */
+	struct rt_merge_col *tcols; /* owned; n_cols */
 	/* GROUP */
 	struct px_htab groups, dset;
 	struct px_group **gv; /* owned array of owned groups, first-seen order */
@@ -1094,6 +1099,73 @@ px_row_in(struct px_merge *m, size_t leg, const uint8_t *pl, size_t len)
 	return PX_MERGE_OK;
 }
 
+/* Refuses the statement with ERR <code>/<state> <msg> (nothing was sent to the client yet). */
+static enum px_merge_rc
+px_refuse(struct px_merge *m, uint16_t code, const char *state, const char *msg)
+{
+	char *copy = strdup(msg);
+
+	if (copy == NULL) {
+		return PX_MERGE_ENOMEM;
+	}
+	free(m->err_msg);
+	m->err_msg = copy;
+	m->err_leg = 0;
+	m->err_code = code;
+	memcpy(m->err_state, state, 6);
+	m->failed = true;
+	return PX_MERGE_OK;
+}
+
+/* SELECT * with hidden columns: now that the column count is known, the spec's tail indexes
+ * (RT_TAIL_BASE + j) become absolute ones in a private copy, which <spec> then points to. */
+static enum px_merge_rc
+px_tail_resolve(struct px_merge *m)
+{
+	static const char *const misfit = "the merge plan's hidden columns do not fit the rows";
+	const struct rt_merge *s = m->spec;
+	unsigned int base, i, c;
+
+	if (s->n_tail == 0) {
+		return PX_MERGE_OK;
+	}
+	if (s->kind == RT_MERGE_GROUP || s->n_tail >= m->n_cols || s->n_cols != s->n_tail) {
+		return px_bad(m, misfit);
+	}
+	base = m->n_cols - s->n_tail;
+	m->tsort = calloc(s->n_sort > 0 ? s->n_sort : 1, sizeof(*m->tsort));
+	m->tcols = calloc(m->n_cols, sizeof(*m->tcols));
+	if (m->tsort == NULL || m->tcols == NULL) {
+		return PX_MERGE_ENOMEM;
+	}
+	m->tspec = *s;
+	for (i = 0; i < s->n_sort; i++) {
+		c = s->sort[i].col;
+		if (c >= RT_TAIL_BASE && c - RT_TAIL_BASE >= s->n_tail) {
+			return px_bad(m, misfit);
+		}
+		m->tsort[i] = s->sort[i];
+		m->tsort[i].col = c >= RT_TAIL_BASE ? base + (c - RT_TAIL_BASE) : c;
+	}
+	for (i = 0; i < s->n_tail; i++) {
+		m->tcols[base + i] = s->cols[i];
+		c = s->cols[i].weight;
+		if (s->cols[i].has_weight) {
+			if (c < RT_TAIL_BASE || c - RT_TAIL_BASE >= s->n_tail) {
+				return px_bad(m, misfit);
+			}
+			m->tcols[base + i].weight = base + (c - RT_TAIL_BASE);
+		}
+	}
+	m->tspec.sort = m->tsort;
+	m->tspec.cols = m->tcols;
+	m->tspec.n_cols = m->n_cols;
+	m->tspec.n_visible = base;
+	m->tspec.n_tail = 0;
+	m->spec = &m->tspec;
+	return PX_MERGE_OK;
+}
+
 /* Every column a plan refers to must exist in the legs' rows. */
 static bool
 px_spec_fits(const struct px_merge *m)
@@ -1140,10 +1212,16 @@ static enum px_merge_rc
 px_defs_ready(struct px_merge *m)
 {
 	enum px_merge_rc rc = PX_MERGE_OK;
+	bool star;
 	struct px_row *r;
 	unsigned int i;
 	size_t l;
 
+	star = m->spec->n_visible == UINT_MAX;
+	rc = px_tail_resolve(m);
+	if (rc != PX_MERGE_OK) {
+		return rc;
+	}
 	m->n_vis = m->spec->n_visible == UINT_MAX ? m->n_cols : m->spec->n_visible;
 	if (!px_spec_fits(m)) {
 		return px_bad(m, "the merge plan refers to columns the shards did not return");
@@ -1154,6 +1232,17 @@ px_defs_ready(struct px_merge *m)
 		if (m->spec->cols != NULL && i < m->spec->n_cols && m->spec->cols[i].has_weight &&
 		    px_mval_is_text(&m->cols[i].def)) {
 			m->wcol[i] = (int)m->spec->cols[i].weight;
+		}
+	}
+	/* SELECT * ... ORDER BY <number> of a text column has no weight column: it would compare
+	 * by the connection's collation, not the column's. Refused rather than risk the order. */
+	for (i = 0; star && i < m->spec->n_sort; i++) {
+		const struct mp_coldef *d = &m->cols[m->spec->sort[i].col].def;
+
+		if (m->wcol[m->spec->sort[i].col] < 0 && px_mval_is_text(d) && d->charset != 63) {
+			return px_refuse(
+				m, 1235, "42000",
+				"myshard: ORDER BY the number of a text column with SELECT * across shards: order by its name");
 		}
 	}
 	m->defs_done = true;
@@ -1459,6 +1548,8 @@ px_merge_free(struct px_merge *m)
 	free(m->scratch);
 	free(m->cls);
 	free(m->wcol);
+	free(m->tsort);
+	free(m->tcols);
 	free(m->out);
 	free(m->err_msg);
 	free(m->ok.first_info);

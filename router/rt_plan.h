@@ -95,13 +95,19 @@ struct rt_hv_node {
 /* rt_merge.n_visible when the select list has a * (SELECT *, t.*) and no hidden columns: the
  * planner cannot count the columns, so every column of the legs' rows is visible. */
 #define RT_ALL_COLUMNS UINT_MAX
+/* SELECT * plans (n_visible RT_ALL_COLUMNS, n_tail > 0): the legs' rows end with n_tail hidden
+ * helper columns after the star's columns, whose number the plan cannot know. Sort-key and
+ * weight indexes RT_TAIL_BASE + j name tail column j; smaller indexes are absolute. */
+#define RT_TAIL_BASE 0x40000000u
 
 struct rt_merge {
 	enum rt_merge_kind kind;
 	unsigned int n_visible;      /* columns the client sees; the rest are hidden helpers
 					(RT_ALL_COLUMNS: all of them) */
-	struct rt_merge_col *cols;   /* owned; n_cols entries (GROUP) */
+	struct rt_merge_col *cols;   /* owned; n_cols entries (GROUP); with n_tail > 0, the tail
+					columns' entries instead (n_cols == n_tail) */
 	unsigned int n_cols;
+	unsigned int n_tail;         /* SELECT * only: trailing hidden columns (RT_TAIL_BASE) */
 	unsigned int *group;         /* owned; column indexes forming the group key (GROUP) */
 	unsigned int n_group;
 	struct rt_sort_key *sort;    /* owned; applied after grouping (SORT, GROUP, CONCAT=none) */

@@ -17,12 +17,24 @@ rt_agg_name(enum rt_agg a)
 	return (size_t)a < MS_ARRAY_LEN(names) ? names[a] : "?";
 }
 
+/* "col 3", or "tail col 0" for hidden column 0 after SELECT *'s columns. */
+static void
+rt_explain_col(struct rt_buf *b, unsigned int col)
+{
+	if (col >= RT_TAIL_BASE) {
+		rt_buf_addf(b, "tail col %u", col - RT_TAIL_BASE);
+	} else {
+		rt_buf_addf(b, "col %u", col);
+	}
+}
+
 static void
 rt_explain_sort(struct rt_buf *b, const struct rt_merge *m)
 {
 	for (unsigned int i = 0; i < m->n_sort; i++) {
-		rt_buf_addf(b, "%scol %u%s", i == 0 ? "order by " : ", ", m->sort[i].col,
-			    m->sort[i].desc ? " desc" : "");
+		rt_buf_adds(b, i == 0 ? "order by " : ", ");
+		rt_explain_col(b, m->sort[i].col);
+		rt_buf_adds(b, m->sort[i].desc ? " desc" : "");
 	}
 }
 
@@ -70,8 +82,13 @@ rt_explain_weights(struct rt_buf *b, const struct rt_merge *m)
 
 	for (unsigned int i = 0; m->cols != NULL && i < m->n_cols; i++) {
 		if (m->cols[i].has_weight) {
-			rt_buf_addf(b, "%scol %u=%u", first ? "; weights " : ", ", i,
-				    m->cols[i].weight);
+			if (m->n_tail > 0) {
+				rt_buf_addf(b, "%stail col %u=%u", first ? "; weights " : ", ", i,
+					    m->cols[i].weight - RT_TAIL_BASE);
+			} else {
+				rt_buf_addf(b, "%scol %u=%u", first ? "; weights " : ", ", i,
+					    m->cols[i].weight);
+			}
 			first = false;
 		}
 	}
@@ -108,6 +125,9 @@ rt_explain_merge(struct rt_arena *a, const struct rt_plan *p)
 	}
 	if (m->n_visible != RT_ALL_COLUMNS && m->n_cols > m->n_visible) {
 		rt_buf_addf(&b, "; hidden cols %u..%u", m->n_visible, m->n_cols - 1);
+	}
+	if (m->n_tail > 0) {
+		rt_buf_addf(&b, "; hidden: the last %u cols", m->n_tail);
 	}
 	rt_explain_weights(&b, m);
 	return b.oom ? NULL : b.p;

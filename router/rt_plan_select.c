@@ -40,13 +40,6 @@ static int
 rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg,
 	      const struct rt_expr *ex)
 {
-	if (sel->star) {
-		rt_plan_refuse(
-			sel->c,
-			"ORDER BY, GROUP BY or HAVING on '%.*s', which is not in the select list, with SELECT * across shards: name the columns",
-			(int)n, text);
-		return -1;
-	}
 	if (sel->n_cols == sel->cap) {
 		rt_plan_refuse(sel->c, "too many hidden columns");
 		return -1;
@@ -62,8 +55,8 @@ rt_sel_hidden(struct rt_sel *sel, const char *text, size_t n, enum rt_agg agg,
  * Gives column <col> a hidden WEIGHT_STRING(RTRIM(x)) column, x being its expression, so the
  * merge compares strings under their own collation (result metadata only names the
  * connection's). RTRIM: the weights keep trailing spaces, PAD SPACE collations ignore them.
- * Returns <col>, or -1 (error plan). No-op under SELECT * (nothing can be appended; such plans
- * only sort by a column number) and for columns without an expression.
+ * Returns <col>, or -1 (error plan). No-op for columns without a known expression (under
+ * SELECT *, a select item's index is not its column's: only hidden columns are weighed).
  */
 static int
 rt_sel_weigh(struct rt_sel *sel, int col)
@@ -74,8 +67,8 @@ rt_sel_weigh(struct rt_sel *sel, int col)
 	size_t n;
 	int w;
 
-	if (col < 0 || sel->star || (unsigned int)col >= sel->n_cols ||
-	    sel->cols[col].has_weight) {
+	if (col < 0 || (unsigned int)col >= sel->n_cols || sel->cols[col].has_weight ||
+	    (sel->star && (unsigned int)col < sel->q->n_items)) {
 		return col;
 	}
 	e = (unsigned int)col < sel->q->n_items ? sel->q->items[col].ex : sel->ex[col];
@@ -158,6 +151,40 @@ rt_sel_match(const struct rt_sel *sel, const struct rt_expr *e)
 		}
 	}
 	return -1;
+}
+
+/* Under SELECT *: ORDER BY <number> names an absolute column (the merge compares it without a
+ * weight; see px_merge); -1 for anything else, which becomes a hidden tail column (a select
+ * item's index is not its column's, so aliases are not matched); -2 (error plan) if the number
+ * cannot be a column. */
+static int
+rt_sel_position(struct rt_sel *sel, const struct rt_expr *e)
+{
+	uint64_t pos;
+
+	if (e->kind != RT_EX_LIT || e->neg || !rt_plan_u64(&e->name, &pos) || pos == 0) {
+		if (e->kind == RT_EX_LIT) {
+			rt_plan_refuse(sel->c, "ORDER BY a constant with SELECT * across shards");
+			return -2;
+		}
+		if (e->kind == RT_EX_COL && e->q.len == 0) {
+			for (unsigned int i = 0; i < sel->q->n_items; i++) {
+				if (rt_tok_ieq(&sel->q->items[i].alias, &e->name)) {
+					rt_plan_refuse(
+						sel->c,
+						"ORDER BY an alias with SELECT * across shards: name the columns");
+					return -2;
+				}
+			}
+		}
+		return -1;
+	}
+	if (pos >= RT_TAIL_BASE) {
+		rt_plan_refuse(sel->c, "ORDER BY position %llu is out of range",
+			       (unsigned long long)pos);
+		return -2;
+	}
+	return (int)(pos - 1);
 }
 
 static int
@@ -313,18 +340,27 @@ rt_sel_plain(struct rt_sel *sel)
 			return;
 		}
 		for (unsigned int i = 0; i < q->n_order; i++) {
-			int col = rt_sel_match(sel, q->order[i].ex);
+			const struct rt_expr *e = q->order[i].ex;
+			int col = sel->star ? rt_sel_position(sel, e) : rt_sel_match(sel, e);
+			unsigned int at;
 			const char *p;
 			size_t n;
 
+			if (col == -2) {
+				return;
+			}
 			if (col < 0) {
-				rt_sel_span(sel, q->order[i].ex, &p, &n);
-				col = rt_sel_hidden(sel, p, n, RT_AGG_NONE, q->order[i].ex);
+				rt_sel_span(sel, e, &p, &n);
+				col = rt_sel_hidden(sel, p, n, RT_AGG_NONE, e);
 			}
 			if (rt_sel_weigh(sel, col) < 0) {
 				return;
 			}
-			m->sort[m->n_sort].col = (unsigned int)col;
+			at = (unsigned int)col;
+			if (sel->star && e->kind != RT_EX_LIT) {
+				at = RT_TAIL_BASE + (at - q->n_items); /* after the star's columns */
+			}
+			m->sort[m->n_sort].col = at;
 			m->sort[m->n_sort++].desc = q->order[i].desc;
 		}
 	}
@@ -639,6 +675,16 @@ rt_sel_finish(struct rt_sel *sel, const struct topo_shardset *set, char *sql, si
 		/* every column, hidden ones included (all RT_AGG_NONE without grouping) */
 		m->cols = sel->cols;
 		m->n_cols = sel->n_cols;
+	} else if (sel->n_cols > q->n_items) {
+		/* only hidden columns have entries; their weights are tail indexes */
+		m->n_tail = sel->n_cols - q->n_items;
+		m->cols = sel->cols + q->n_items;
+		m->n_cols = m->n_tail;
+		for (unsigned int j = 0; j < m->n_tail; j++) {
+			if (m->cols[j].has_weight) {
+				m->cols[j].weight = RT_TAIL_BASE + (m->cols[j].weight - q->n_items);
+			}
+		}
 	}
 	m->n_visible = sel->star ? RT_ALL_COLUMNS : q->n_items;
 	rt_plan_legs_set(c, set, sql, len);

@@ -340,7 +340,7 @@ having_run(struct rt_hv_node *nodes, unsigned int n, struct rt_sort_key *sort, u
 					      { .agg = RT_AGG_COUNT, .src = 0, .src2 = 0 },
 					      { .agg = RT_AGG_SUM, .src = 0, .src2 = 0 } };
 	struct rt_merge spec = { .kind = RT_MERGE_GROUP,
-				 .n_visible = UINT_MAX,
+				 .n_visible = 3,
 				 .cols = aggs,
 				 .n_cols = 3,
 				 .group = group0,

@@ -149,7 +149,7 @@ test_sort_desc_two_keys(void **state)
 {
 	struct rt_sort_key keys[] = { { 1, true }, { 0, false } };
 	struct rt_merge spec = {
-		.kind = RT_MERGE_SORT, .n_visible = UINT_MAX, .sort = keys, .n_sort = 2
+		.kind = RT_MERGE_SORT, .n_visible = 2, .sort = keys, .n_sort = 2
 	};
 	struct tm_leg *L = tm_legs(2);
 	struct tm_out out = { 0 };
@@ -204,6 +204,71 @@ test_sort_hidden_key_limit(void **state)
 	tm_end(&L[1], 0, MP_STATUS_AUTOCOMMIT);
 	assert_string_equal(tm_run(&spec, L, 2, "0101", 1 << 20, &out),
 			    "cols=id,name|4,d|2,b|EOF w=0 s=2");
+	tm_out_free(&out);
+	free(L);
+}
+
+/* SELECT * ... ORDER BY name: the legs append name and its weight after the star's columns
+ * (tail columns 0 and 1); the merge orders by the weight and sends only the star's columns. */
+static void
+test_sort_star_tail(void **state)
+{
+	static const struct tm_col cols[] = {
+		{ "id", TM_T_LONG, TM_BINARY, 0 },
+		{ "name", TM_T_VARSTRING, TM_CI, 0 },
+		{ "name", TM_T_VARSTRING, TM_CI, 0 },
+		{ "WEIGHT_STRING(RTRIM(name))", TM_T_VARSTRING, TM_BINARY, 0 },
+	};
+	struct rt_merge_col tail[] = { { .has_weight = true, .weight = RT_TAIL_BASE + 1 },
+				       { .agg = RT_AGG_NONE } };
+	struct rt_sort_key key = { RT_TAIL_BASE, false };
+	struct rt_merge spec = { .kind = RT_MERGE_SORT,
+				 .n_visible = RT_ALL_COLUMNS,
+				 .cols = tail,
+				 .n_cols = 2,
+				 .n_tail = 2,
+				 .sort = &key,
+				 .n_sort = 1 };
+	struct tm_leg *L = tm_legs(2);
+	struct tm_out out = { 0 };
+
+	(void)state;
+	tm_rs(&L[0], cols, 4);
+	tm_row(&L[0], 4, "1", "y", "y", "1");
+	tm_row(&L[0], 4, "2", "x", "x", "2");
+	tm_end(&L[0], 0, MP_STATUS_AUTOCOMMIT);
+	tm_rs(&L[1], cols, 4);
+	tm_row(&L[1], 4, "3", "z", "z", "0");
+	tm_row(&L[1], 4, "4", "w", "w", "3");
+	tm_end(&L[1], 0, MP_STATUS_AUTOCOMMIT);
+	assert_string_equal(tm_run(&spec, L, 2, NULL, 1 << 20, &out),
+			    "cols=id,name|3,z|1,y|2,x|4,w|EOF w=0 s=2");
+	tm_out_free(&out);
+	free(L);
+}
+
+/* SELECT * ... ORDER BY 2 where column 2 is text: no weight column can exist, so the merge
+ * refuses (the connection's collation may not be the column's); ORDER BY 1 (a number) works. */
+static void
+test_sort_star_text_position(void **state)
+{
+	struct rt_sort_key key = { 1, false };
+	struct rt_merge spec = {
+		.kind = RT_MERGE_SORT, .n_visible = RT_ALL_COLUMNS, .sort = &key, .n_sort = 1
+	};
+	struct tm_leg *L = tm_legs(2);
+	struct tm_out out = { 0 };
+
+	(void)state;
+	tm_rs(&L[0], id_name, 2);
+	tm_row(&L[0], 2, "1", "b");
+	tm_end(&L[0], 0, MP_STATUS_AUTOCOMMIT);
+	tm_rs(&L[1], id_name, 2);
+	tm_row(&L[1], 2, "2", "a");
+	tm_end(&L[1], 0, MP_STATUS_AUTOCOMMIT);
+	assert_string_equal(
+		tm_run(&spec, L, 2, NULL, 1 << 20, &out),
+		"ERR 1235 42000 myshard: ORDER BY the number of a text column with SELECT * across shards: order by its name");
 	tm_out_free(&out);
 	free(L);
 }
@@ -541,6 +606,8 @@ tm_run_merge_tests(void)
 		cmocka_unit_test(test_sort_asc_nulls),
 		cmocka_unit_test(test_sort_desc_two_keys),
 		cmocka_unit_test(test_sort_hidden_key_limit),
+		cmocka_unit_test(test_sort_star_tail),
+		cmocka_unit_test(test_sort_star_text_position),
 		cmocka_unit_test(test_err_after_rows),
 		cmocka_unit_test(test_err_lowest_leg),
 		cmocka_unit_test(test_err_every_leg),
