@@ -57,6 +57,8 @@ SCRIPT = "\n".join([
     "SELECT c.id, c.name, SUM(o.amount) FROM customers c JOIN orders o ON o.customer_id = c.id WHERE c.id = ? GROUP BY c.id, c.name\ti:6",
     "SELECT id, region FROM customers WHERE region IS NULL ORDER BY id LIMIT 3",
     "SELECT DISTINCT region FROM customers ORDER BY region",
+    "SELECT * FROM customers WHERE score >= ? ORDER BY name DESC, id LIMIT 6\ti:5",
+    "SELECT * FROM orders ORDER BY amount, id LIMIT 7 OFFSET 3",
     "UPDATE customers SET score = score + 1 WHERE id = ?\ti:5",
     "UPDATE customers SET score = ? WHERE region = ?\ti:3\ts:APAC",
     "SELECT id, score FROM customers WHERE region = 'APAC' ORDER BY id",
