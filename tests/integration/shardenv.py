@@ -157,6 +157,7 @@ class ShardedCluster:
         self.fake = fake              # MariaDB standing in for the proxy (fake mode), else None
         self.shard_names = list(SHARD_NAMES)
         self.host = "127.0.0.1"
+        self.start_proxy = None       # start_proxy(name, shards, **conf): another myshard
 
     @property
     def is_fake(self):
@@ -239,4 +240,6 @@ def make_cluster(servers, start_proxy):
         return ShardedCluster(shards, ref, fake=fake_srv)
     conf = [(n, "127.0.0.1", s.port) for n, s in zip(SHARD_NAMES, shards)]
     proxy = start_proxy("sharded", conf, extra_yaml=sharding_yaml(), workers=2)
-    return ShardedCluster(shards, ref, proxy=proxy)
+    cluster = ShardedCluster(shards, ref, proxy=proxy)
+    cluster.start_proxy = start_proxy
+    return cluster

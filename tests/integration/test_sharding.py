@@ -375,9 +375,37 @@ def test_hint_targets_one_shard(sh, px):
     refused(px, "/* myshard:shard=s9 */ SELECT 1")
 
 
-@pytest.mark.skip(reason="the merge memory cap's config key is not decided yet (the lead adds this test)")
-def test_merge_memory_cap():
-    pass
+def test_merge_memory_cap(sh, px):
+    """merge_max bounds what a merge holds (groups, DISTINCT values, sorted rows without a
+    pushed-down LIMIT): past it the client gets ERR 1038 (HY001) and its session goes on;
+    streamed concatenation holds nothing and is not limited; other clients are unaffected."""
+    names = ", ".join(f"({900000 + k}, 'cap-{k:05d}-{'x' * 24}', {k}.25)" for k in range(3000))
+    q(px, "INSERT INTO customers (id, name, balance) VALUES " + names)
+    conf = [(n, "127.0.0.1", s.port) for n, s in zip(sh.shard_names, sh.shards)]
+    capped = sh.start_proxy("mergecap", conf, extra_yaml=S.sharding_yaml() + "merge_max: 64KiB\n",
+                            workers=1)
+    c = S._connect("127.0.0.1", capped.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
+    try:
+        for sql in ("SELECT name, COUNT(*) FROM customers WHERE id >= 900000 GROUP BY name",
+                    "SELECT DISTINCT name FROM customers WHERE id >= 900000",
+                    "SELECT COUNT(DISTINCT name) FROM customers WHERE id >= 900000",
+                    "SELECT id, name FROM customers WHERE id >= 900000 ORDER BY name"):
+            code, msg = refused(c, sql)
+            assert code == 1038, (sql, code, msg)
+            assert "merge memory limit of 65536 bytes exceeded" in msg, (sql, msg)
+        # streamed: 3000 rows of ~40 bytes pass through a 64 KiB cap
+        rows = q(c, "SELECT id, name FROM customers WHERE id >= 900000")
+        assert sorted(r[0] for r in rows) == list(range(900000, 903000))
+        # LIMIT pushed down: each shard sends at most 5 rows, well under the cap
+        want = tuple((900000 + k, f"cap-{k:05d}-{'x' * 24}") for k in range(5))
+        assert q(c, "SELECT id, name FROM customers WHERE id >= 900000 ORDER BY name LIMIT 5") == want
+        assert q(c, "SELECT COUNT(*), SUM(balance) FROM customers WHERE id >= 900000") == \
+            ((3000, Decimal(sum(k for k in range(3000))) + Decimal("750.00")),)
+    finally:
+        c.close()
+    # the main proxy (256 MiB default) answers the same statements
+    assert len(q(px, "SELECT name, COUNT(*) FROM customers WHERE id >= 900000 GROUP BY name")) == 3000
+    q(px, "DELETE FROM customers WHERE id >= 900000")
 
 
 # ---------------------------------------------------------------------------------------------
