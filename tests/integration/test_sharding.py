@@ -386,26 +386,26 @@ def test_merge_memory_cap(sh, px):
                             workers=1)
     c = S._connect("127.0.0.1", capped.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
     try:
-        for sql in ("SELECT name, COUNT(*) FROM customers WHERE id >= 900000 GROUP BY name",
-                    "SELECT DISTINCT name FROM customers WHERE id >= 900000",
-                    "SELECT COUNT(DISTINCT name) FROM customers WHERE id >= 900000",
-                    "SELECT id, name FROM customers WHERE id >= 900000 ORDER BY name"):
+        for sql in ("SELECT name, COUNT(*) FROM customers WHERE id BETWEEN 900000 AND 902999 GROUP BY name",
+                    "SELECT DISTINCT name FROM customers WHERE id BETWEEN 900000 AND 902999",
+                    "SELECT COUNT(DISTINCT name) FROM customers WHERE id BETWEEN 900000 AND 902999",
+                    "SELECT id, name FROM customers WHERE id BETWEEN 900000 AND 902999 ORDER BY name"):
             code, msg = refused(c, sql)
             assert code == 1038, (sql, code, msg)
             assert "merge memory limit of 65536 bytes exceeded" in msg, (sql, msg)
         # streamed: 3000 rows of ~40 bytes pass through a 64 KiB cap
-        rows = q(c, "SELECT id, name FROM customers WHERE id >= 900000")
+        rows = q(c, "SELECT id, name FROM customers WHERE id BETWEEN 900000 AND 902999")
         assert sorted(r[0] for r in rows) == list(range(900000, 903000))
         # LIMIT pushed down: each shard sends at most 5 rows, well under the cap
         want = tuple((900000 + k, f"cap-{k:05d}-{'x' * 24}") for k in range(5))
-        assert q(c, "SELECT id, name FROM customers WHERE id >= 900000 ORDER BY name LIMIT 5") == want
-        assert q(c, "SELECT COUNT(*), SUM(balance) FROM customers WHERE id >= 900000") == \
+        assert q(c, "SELECT id, name FROM customers WHERE id BETWEEN 900000 AND 902999 ORDER BY name LIMIT 5") == want
+        assert q(c, "SELECT COUNT(*), SUM(balance) FROM customers WHERE id BETWEEN 900000 AND 902999") == \
             ((3000, Decimal(sum(k for k in range(3000))) + Decimal("750.00")),)
     finally:
         c.close()
     # the main proxy (256 MiB default) answers the same statements
-    assert len(q(px, "SELECT name, COUNT(*) FROM customers WHERE id >= 900000 GROUP BY name")) == 3000
-    q(px, "DELETE FROM customers WHERE id >= 900000")
+    assert len(q(px, "SELECT name, COUNT(*) FROM customers WHERE id BETWEEN 900000 AND 902999 GROUP BY name")) == 3000
+    q(px, "DELETE FROM customers WHERE id BETWEEN 900000 AND 902999")
 
 
 # ---------------------------------------------------------------------------------------------
