@@ -193,7 +193,14 @@ rt_plan_explain_rows(struct rt_plan *p, const struct topo_snapshot *snap,
 	if (d->kind == RT_PLAN_ERROR) {
 		rt_buf_addf(&b, "; error %u (%s): %s", d->err_code, d->err_state, d->err_msg);
 	} else if (d->kind == RT_PLAN_NEED_IDS) {
-		rt_buf_addf(&b, "; %zu ids from sequence %zu", d->need_ids, d->seq);
+		const struct topo_sequence *q =
+			d->seq < snap->map.n_sequences ? &snap->map.sequences[d->seq] : NULL;
+
+		rt_buf_addf(&b,
+			    "; %zu id%s from sequence %s (counter on shard %s), then each row goes to "
+			    "its id's shard",
+			    d->need_ids, d->need_ids == 1 ? "" : "s", q != NULL ? q->name : "?",
+			    q != NULL && q->shard < snap->n_shards ? snap->shards[q->shard].name : "?");
 	}
 	ok = ok && !b.oom && rt_explain_row(a, &r[k++], "route", "", b.p, b.len);
 	if (!ok) {

@@ -665,6 +665,14 @@ test_plan_explain(void **state)
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(rows[0].text, "error 1235 (42000): myshard: UPDATE changes shard key"));
 	rt_plan_free(p);
+
+	p = plan_of("EXPLAIN ROUTE INSERT INTO items (name) VALUES ('a'), ('b')", NULL);
+	assert_int_equal(p->inner->kind, RT_PLAN_NEED_IDS);
+	assert_int_equal(rt_plan_explain_rows(p, snap, &rows, &n), MS_OK);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(rows[0].text, "; 2 ids from sequence items_seq (counter on shard s1), "));
+	assert_non_null(strstr(rows[0].text, "then each row goes to its id's shard"));
+	rt_plan_free(p);
 }
 
 struct digest_case {
