@@ -717,6 +717,26 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 	return ret;
 }
 
+/* SET NAMES with a collation myshard can replay is session state, not a reason to pin: it is
+ * answered here and every backend connection the session uses later gets it by the usual sync
+ * (px_cmd_sync). Only with no backend held, so that nothing the previous statement left (row
+ * count, warnings) is read after it. */
+static bool
+px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
+{
+	char cs[64], coll[64];
+	uint8_t id;
+
+	if (s->be != NULL || !rt_set_names(sql, len, cs, coll) ||
+	    (id = px_collation_by_name(cs, coll)) == 0) {
+		return false;
+	}
+	px_cmd_drain(s);
+	s->collation = id;
+	px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
+	return true;
+}
+
 static bool
 px_cmd_query(struct px_session *s, uint32_t len)
 {
@@ -734,6 +754,8 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_refuse(s, 1235, "42000",
 				    "myshard does not support KILL yet: connection ids differ per backend");
+	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
+		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
 		   px_cmd_local_insert_id(s, sql, n)) {
 		ret = true;

@@ -29,5 +29,8 @@ void px_sess_settle(struct px_session *s);
 void px_sess_process_input(struct px_session *s);
 /* "charset COLLATE collation" for SET NAMES, or NULL for an id myshard does not know. */
 const char *px_collation_names(uint8_t id) MS_MUSTCHECK;
+/* The id of character set <cs> with collation <coll> ("" for the set's default), both
+ * lower-case, among those px_collation_names() knows; 0 if none. */
+uint8_t px_collation_by_name(const char *cs, const char *coll) MS_MUSTCHECK;
 
 #endif /* MYSHARD_PROXY_PX_SESS_IO_H */

@@ -106,6 +106,40 @@ px_collation_names(uint8_t id)
 	return NULL;
 }
 
+uint8_t
+px_collation_by_name(const char *cs, const char *coll)
+{
+	/* each character set's default collation on MariaDB 10.11 ("utf8" is utf8mb3 there) */
+	static const struct {
+		const char *cs;
+		uint8_t id;
+	} defaults[] = { { "latin1", 8 }, { "ascii", 11 }, { "utf8", 33 }, { "utf8mb3", 33 },
+			 { "utf8mb4", 45 }, { "binary", 63 } };
+	uint8_t id = 0;
+	size_t cl;
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(defaults); i++) {
+		if (strcmp(defaults[i].cs, cs) == 0) {
+			id = defaults[i].id;
+		}
+	}
+	if (id == 0 || coll[0] == '\0') {
+		return id;
+	}
+	/* the collation must belong to the character set: "utf8mb4 COLLATE <coll>" */
+	cs = strcmp(cs, "utf8") == 0 ? "utf8mb3" : cs;
+	cl = strlen(cs);
+	for (size_t i = 0; i < MS_ARRAY_LEN(px_collations); i++) {
+		const char *n = px_collations[i].names;
+
+		if (strncmp(n, cs, cl) == 0 && strncmp(n + cl, " COLLATE ", 9) == 0 &&
+		    strcmp(n + cl + 9, coll) == 0) {
+			return px_collations[i].id;
+		}
+	}
+	return 0;
+}
+
 /* MySQL 8's 255 (utf8mb4_0900_ai_ci) and unknown ids would silently become latin1 on MariaDB
  * (PROTOCOL-NOTES §11): map them to utf8mb4_general_ci. */
 static uint8_t

@@ -165,3 +165,69 @@ rt_sticky_name(unsigned int sticky)
 	}
 	return "none";
 }
+
+/* A name token (word, 'string', `identifier`) copied lower-cased without quotes into <out>. */
+static bool
+rt_name_copy(const struct rt_tok *t, char out[64])
+{
+	const char *p = t->ptr;
+	size_t n = t->len;
+
+	if (t->kind == RT_TOK_STRING || t->kind == RT_TOK_QIDENT) {
+		if (t->intro != 0 || n < 2) {
+			return false;
+		}
+		p++;
+		n -= 2;
+	} else if (t->kind != RT_TOK_WORD) {
+		return false;
+	}
+	if (n == 0 || n >= 64) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			return false;
+		}
+		out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[n] = '\0';
+	return true;
+}
+
+bool
+rt_set_names(const char *text, size_t len, char cs[64], char coll[64])
+{
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "SET")) {
+		return false;
+	}
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "NAMES")) {
+		return false;
+	}
+	t = rt_lex_next(&lx);
+	if (rt_tok_is(&t, "DEFAULT") || !rt_name_copy(&t, cs)) {
+		return false;
+	}
+	coll[0] = '\0';
+	t = rt_lex_next(&lx);
+	if (rt_tok_is(&t, "COLLATE")) {
+		t = rt_lex_next(&lx);
+		if (!rt_name_copy(&t, coll)) {
+			return false;
+		}
+		t = rt_lex_next(&lx);
+	}
+	if (rt_tok_punct(&t, ';')) {
+		t = rt_lex_next(&lx);
+	}
+	return t.kind == RT_TOK_END;
+}

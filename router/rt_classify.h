@@ -40,6 +40,10 @@ struct rt_class {
 
 /* Classifies <len> bytes of SQL <text> (need not be NUL-terminated). Never fails. */
 void rt_classify(const char *text, size_t len, struct rt_class *out);
+/* If <text> is exactly one `SET NAMES cs [COLLATE coll]` (names as words, 'strings' or
+ * `identifiers`; an optional trailing ';'), copies cs and coll (lower-cased; coll "" if absent)
+ * and returns true. Anything else (DEFAULT, more assignments, other statements): false. */
+bool rt_set_names(const char *text, size_t len, char cs[64], char coll[64]) MS_MUSTCHECK;
 /* Name of the lowest set bit of <sticky> ("set", "user_var", ...); "none" for 0. */
 const char *rt_sticky_name(unsigned int sticky) MS_MUSTCHECK;
 

@@ -409,6 +409,30 @@ def test_cross_shard_transaction_is_refused_never_half_committed(sh, px):
     q(px, f"DELETE FROM customers WHERE id = {a2}")
 
 
+def test_set_names_is_replayed_not_pinned(sh):
+    """SET NAMES (what mysqlclient and Connector/C's mysql_set_character_set send) is session
+    state that myshard replays on every backend connection the session uses: cross-shard
+    statements keep working after it. A character set myshard cannot replay still pins."""
+    c = S._connect("127.0.0.1", sh.proxy_port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
+    try:
+        q(c, "SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci")
+        want = sum(shard_rows(sh, i, "SELECT COUNT(*) FROM customers")[0][0] for i in range(4))
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
+        assert q(c, "SELECT @@collation_connection, @@character_set_client, "
+                    "@@character_set_results") == (("utf8mb4_unicode_ci", "utf8mb4", "utf8mb4"),)
+        for i, n in enumerate(sh.shard_names):  # every shard's connection got it
+            assert q(c, f"/* myshard:shard={n} */ SELECT @@collation_connection") == \
+                (("utf8mb4_unicode_ci",),), n
+        q(c, "set names 'utf8mb4';")
+        assert q(c, "SELECT @@collation_connection") == (("utf8mb4_general_ci",),)
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
+        q(c, "SET NAMES koi8r")  # not replayable: the session pins its connection
+        code, msg = refused(c, "SELECT COUNT(*) FROM customers")
+        assert code == 1235 and "keeps state on shard s0" in msg, msg
+    finally:
+        c.close()
+
+
 def test_merge_memory_cap(sh, px):
     """merge_max bounds what a merge holds (groups, DISTINCT values, sorted rows without a
     pushed-down LIMIT): past it the client gets ERR 1038 (HY001) and its session goes on;

@@ -599,6 +599,45 @@ test_sticky_name(void **state)
 	assert_string_equal(rt_sticky_name(RT_STICKY_XA | RT_STICKY_FOUND_ROWS), "found_rows");
 }
 
+
+/* SET NAMES recognized exactly, or not at all (then it pins like any SET). */
+static void
+test_set_names(void **state)
+{
+	static const struct {
+		const char *sql, *cs, *coll; /* cs NULL: not recognized */
+	} cases[] = {
+		{ "SET NAMES utf8mb4", "utf8mb4", "" },
+		{ "set names 'UTF8MB4' collate 'utf8mb4_unicode_ci';", "utf8mb4", "utf8mb4_unicode_ci" },
+		{ "/* c */ SET NAMES `latin1` COLLATE latin1_bin ; -- x", "latin1", "latin1_bin" },
+		{ "SET NAMES binary", "binary", "" },
+		{ "SET NAMES DEFAULT", NULL, NULL },
+		{ "SET NAMES utf8mb4, autocommit = 0", NULL, NULL },
+		{ "SET NAMES utf8mb4; SELECT 1", NULL, NULL },
+		{ "SET NAMES", NULL, NULL },
+		{ "SET NAMES utf8mb4 COLLATE", NULL, NULL },
+		{ "SET NAMES 'utf8-mb4'", NULL, NULL },
+		{ "SET NAMES _utf8mb4'x'", NULL, NULL },
+		{ "SET CHARACTER SET utf8mb4", NULL, NULL },
+		{ "SET @a = 1", NULL, NULL },
+		{ "SELECT 1", NULL, NULL },
+	};
+	char cs[64], coll[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = rt_set_names(cases[i].sql, strlen(cases[i].sql), cs, coll);
+
+		if (cases[i].cs == NULL) {
+			assert_false(ok);
+			continue;
+		}
+		assert_true(ok);
+		assert_string_equal(cs, cases[i].cs);
+		assert_string_equal(coll, cases[i].coll);
+	}
+}
+
 int
 main(void)
 {
@@ -616,6 +655,7 @@ main(void)
 		cmocka_unit_test(test_bug_classify_error_is_not_empty),
 		cmocka_unit_test(test_bug_classify_unterminated_exec_comment),
 		cmocka_unit_test(test_sticky_name),
+		cmocka_unit_test(test_set_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
