@@ -657,7 +657,9 @@ px_cmd_explain(struct px_session *s, struct rt_plan *p, const struct topo_snapsh
 static bool
 px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *snap)
 {
-	if (s->be != NULL && s->be->pool->shard != shard) {
+	size_t slot = px_worker_slot(s->w, snap, shard);
+
+	if (s->be != NULL && s->be->pool->shard != slot) {
 		struct px_backend *b = s->be;
 
 		if (px_cmd_pinned(s)) {
@@ -667,14 +669,14 @@ px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *sn
 				 "myshard: this session keeps state on shard %s (a transaction, session "
 				 "variable, lock or prepared statement); a statement for shard %s cannot "
 				 "run in it",
-				 snap->shards[b->pool->shard].name, snap->shards[shard].name);
+				 px_pool_shard_name(b->pool), snap->shards[shard].name);
 			return px_cmd_refuse(s, 1235, "42000", msg);
 		}
 		s->be = NULL; /* held only for hold_prev: the next statement goes elsewhere */
 		s->hold_prev = false;
 		px_pool_put(b);
 	}
-	s->shard = shard;
+	s->shard = slot;
 	px_cmd_acquire(s);
 	return true;
 }
@@ -832,7 +834,7 @@ px_cmd_use_default_shard(struct px_session *s)
 {
 	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
 
-	s->shard = snap != NULL ? snap->map.default_shard : 0;
+	s->shard = px_worker_slot(s->w, snap, snap->map.default_shard);
 	topo_read_end(s->w->topo);
 }
 

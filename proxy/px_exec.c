@@ -312,13 +312,14 @@ px_exec_acquire(struct px_session *s)
 		struct px_leg *l = &ex->legs[ex->n_acquired];
 		struct px_pool *p;
 
-		if (ex->mode != PX_EX_SEQ && s->be != NULL && s->be->pool->shard == l->shard) {
+		p = px_worker_pool(s->w, px_worker_slot(s->w, ex->snap, l->shard),
+				   px_cmd_variant(s));
+		if (ex->mode != PX_EX_SEQ && s->be != NULL && s->be->pool->shard == p->shard) {
 			l->be = s->be;
 			l->own_be = true;
 			ex->n_acquired++;
 			continue;
 		}
-		p = px_worker_pool(s->w, l->shard, px_cmd_variant(s));
 		l->be = px_pool_get(p, s);
 		if (l->be == NULL) {
 			s->want = p;
@@ -773,19 +774,28 @@ px_exec_complete(struct px_session *s)
 
 /* ---- sequences ---- */
 
+/* The worker's id block of sequence <idx> of the statement's snapshot, found by name (a newer
+ * snapshot may list the sequences in another order); NULL when out of memory. */
 static struct px_seq_cache *
 px_exec_seq_cache(struct px_session *s, size_t idx)
 {
 	struct px_worker *w = s->w;
+	const char *name = s->ex->snap->map.sequences[idx].name;
+	struct px_seq_cache *grown;
 
-	if (w->seqs == NULL) {
-		w->n_seqs = s->ex->snap->map.n_sequences;
-		w->seqs = calloc(w->n_seqs, sizeof(*w->seqs));
-		if (w->seqs == NULL) {
-			w->n_seqs = 0;
+	for (size_t i = 0; i < w->n_seqs; i++) {
+		if (strcmp(w->seqs[i].name, name) == 0) {
+			return &w->seqs[i];
 		}
 	}
-	return idx < w->n_seqs ? &w->seqs[idx] : NULL;
+	grown = realloc(w->seqs, (w->n_seqs + 1) * sizeof(*w->seqs));
+	if (grown == NULL) {
+		return NULL;
+	}
+	w->seqs = grown;
+	memset(&w->seqs[w->n_seqs], 0, sizeof(*w->seqs));
+	snprintf(w->seqs[w->n_seqs].name, sizeof(w->seqs[w->n_seqs].name), "%s", name);
+	return &w->seqs[w->n_seqs++];
 }
 
 /* Plans the statement again with <n> ids from the worker's block and runs it. */
@@ -922,11 +932,13 @@ px_exec_run(struct px_session *s)
 		px_sess_close(s, "out of memory");
 		return;
 	}
-	if (px_cmd_pinned(s) && (ex->n_legs > 1 || ex->legs[0].shard != s->be->pool->shard)) {
+	if (px_cmd_pinned(s) &&
+	    (ex->n_legs > 1 ||
+	     px_worker_slot(s->w, ex->snap, ex->legs[0].shard) != s->be->pool->shard)) {
 		snprintf(ex->msg, sizeof(ex->msg),
 			 "myshard: this session keeps state on shard %s (a transaction, session variable, "
 			 "lock or prepared statement); a statement for %s cannot run in it",
-			 ex->snap->shards[s->be->pool->shard].name,
+			 px_pool_shard_name(s->be->pool),
 			 ex->n_legs > 1 ? "several shards" : ex->names[0]);
 		px_exec_fail(s, 1235, "42000", ex->msg);
 		return;

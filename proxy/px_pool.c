@@ -14,17 +14,61 @@
 #include "topology/topo.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void
-px_pool_init(struct px_pool *p, struct px_worker *w, size_t shard, unsigned int variant)
+px_pool_init(struct px_pool *p, struct px_worker *w, size_t slot, unsigned int variant)
 {
-	snprintf(p->shard_name, sizeof(p->shard_name), "%s", w->conf->shards[shard].name);
+	p->shard_name[0] = '\0';
 	p->w = w;
-	p->shard = shard;
+	p->shard = slot;
 	p->variant = variant;
 	TAILQ_INIT(&p->idle);
 	TAILQ_INIT(&p->busy);
 	TAILQ_INIT(&p->waiters);
+}
+
+static bool
+px_pool_same_endpoint(const struct topo_shard *a, const struct topo_shard *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0 &&
+	       strcmp(a->user, b->user) == 0 && strcmp(a->password, b->password) == 0;
+}
+
+void
+px_pool_target(struct px_pool *p, const struct topo_snapshot *snap, size_t idx)
+{
+	const struct topo_snapshot *old = p->ep_snap;
+	struct px_backend *b;
+
+	if (old == snap && p->ep_idx == idx) {
+		return;
+	}
+	if (old == NULL) {
+		snprintf(p->shard_name, sizeof(p->shard_name), "%s", snap->shards[idx].name);
+	} else if (!px_pool_same_endpoint(&old->shards[p->ep_idx], &snap->shards[idx])) {
+		p->gen++;
+		ms_log_info("worker %u: shard %s moves from %s:%u to %s:%u", p->w->idx, p->shard_name,
+			    old->shards[p->ep_idx].host, old->shards[p->ep_idx].port,
+			    snap->shards[idx].host, snap->shards[idx].port);
+		while ((b = TAILQ_FIRST(&p->idle)) != NULL) {
+			TAILQ_REMOVE(&p->idle, b, link);
+			p->n_idle--;
+			p->w->stats.backend_closed++;
+			px_backend_free(b, true);
+		}
+	}
+	p->ep_snap = topo_ref(snap);
+	p->ep_idx = idx;
+	if (old != NULL) {
+		topo_unref(old);
+	}
+}
+
+bool
+px_pool_empty(const struct px_pool *p)
+{
+	return p->n_idle == 0 && p->n_busy == 0 && TAILQ_EMPTY(&p->waiters);
 }
 
 void
@@ -41,6 +85,10 @@ px_pool_deinit(struct px_pool *p)
 		px_backend_free(b, false);
 	}
 	p->n_idle = p->n_busy = p->n_connecting = 0;
+	if (p->ep_snap != NULL) {
+		topo_unref(p->ep_snap);
+		p->ep_snap = NULL;
+	}
 }
 
 const char *
@@ -53,22 +101,20 @@ px_pool_shard_name(const struct px_pool *p)
 static void
 px_pool_grow(struct px_pool *p)
 {
-	const struct topo_snapshot *snap;
 	struct px_backend *b;
 	const char *err = NULL;
 
-	if (p->n_idle + p->n_busy >= p->w->conf->pool_max) {
+	if (p->n_idle + p->n_busy >= p->w->conf->pool_max || p->ep_snap == NULL) {
 		return;
 	}
-	snap = topo_read_begin(p->w->topo);
-	b = px_backend_start(p, snap, p->shard, &err);
-	topo_read_end(p->w->topo);
+	b = px_backend_start(p, p->ep_snap, p->ep_idx, &err);
 	p->w->stats.backend_connects++;
 	if (b == NULL) {
 		ms_log_error("worker %u: cannot start a connection to shard %s: %s", p->w->idx,
 			     px_pool_shard_name(p), err);
 		return;
 	}
+	b->gen = p->gen;
 	TAILQ_INSERT_TAIL(&p->busy, b, link);
 	p->n_busy++;
 	p->n_connecting++;
@@ -194,13 +240,16 @@ px_pool_offer(struct px_pool *p, struct px_backend *b)
 		}
 	}
 
-	if (s == NULL && !TAILQ_EMPTY(&p->waiters)) {
-		/* only schema-less sessions wait: replace <b> with a fresh connection for them */
+	if (b->gen != p->gen || (s == NULL && !TAILQ_EMPTY(&p->waiters))) {
+		/* connected to an endpoint the shard has left, or only schema-less sessions wait:
+		 * replace <b> with a fresh connection (for the waiters, if any) */
 		TAILQ_REMOVE(&p->busy, b, link);
 		p->n_busy--;
 		p->w->stats.backend_closed++;
 		px_backend_free(b, true);
-		px_pool_grow(p);
+		if (!TAILQ_EMPTY(&p->waiters)) {
+			px_pool_grow(p);
+		}
 		return;
 	}
 	if (s == NULL) {

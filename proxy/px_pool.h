@@ -9,7 +9,13 @@
 
 #include "proxy/px_types.h"
 
-void px_pool_init(struct px_pool *p, struct px_worker *w, size_t shard, unsigned int variant);
+void px_pool_init(struct px_pool *p, struct px_worker *w, size_t slot, unsigned int variant);
+/* Points <p> at shard <idx> of <snap> (pinned here): an unused pool takes its name; a pool whose
+ * endpoint or credentials differ starts a new generation (idle connections closed now, busy ones
+ * when they are given back). */
+void px_pool_target(struct px_pool *p, const struct topo_snapshot *snap, size_t idx);
+/* True if <p> holds, connects or queues nothing (its slot may be reused). */
+bool px_pool_empty(const struct px_pool *p) MS_MUSTCHECK;
 /* Closes every connection; waiting sessions must already be gone. */
 void px_pool_deinit(struct px_pool *p);
 /*

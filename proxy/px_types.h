@@ -13,6 +13,7 @@
 #include "protocol/mp_handshake.h"
 #include "protocol/mp_resp.h"
 #include "proxy/px_conn.h"
+#include "topology/topo.h"
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -68,6 +69,7 @@ struct px_stmt;
 
 /* A worker's unused block of one sequence's ids: [next, end). */
 struct px_seq_cache {
+	char name[PX_NAME_MAX + 1]; /* the sequence's name (indexes change between snapshots) */
 	uint64_t next;
 	uint64_t end;
 };
@@ -88,6 +90,7 @@ struct px_backend {
 	struct px_session *owner;   /* borrowed; set while ACTIVE */
 	const struct topo_snapshot *snap; /* pinned while connecting (user, password), else NULL */
 	size_t shard_idx;           /* in <snap> */
+	uint32_t gen;               /* the pool's endpoint generation when it connected */
 	bool deprecate_eof;         /* negotiated with the server */
 	uint8_t collation;          /* connection collation currently set on the server */
 	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */
@@ -99,8 +102,14 @@ TAILQ_HEAD(px_session_list, px_session);
 /* Connections of one worker to one shard, for one capability variant. */
 struct px_pool {
 	struct px_worker *w;      /* borrowed */
-	size_t shard;             /* index in the topology snapshot */
+	size_t shard;             /* slot: stable per shard name for the worker (px_worker_slot) */
 	unsigned int variant;     /* PX_VAR_* bits */
+	/* where new connections go: shard <ep_idx> of <ep_snap> (pinned); NULL while the slot is
+	 * unused. A snapshot that moves the shard's endpoint bumps <gen>: idle connections are
+	 * closed at once, busy ones when they come back. */
+	const struct topo_snapshot *ep_snap;
+	size_t ep_idx;
+	uint32_t gen;
 	struct px_backend_list idle;  /* ready, LIFO */
 	struct px_backend_list busy;  /* connecting or held by a session */
 	char shard_name[PX_NAME_MAX + 1];
@@ -167,7 +176,7 @@ struct px_session {
 	bool in_wait_list;
 	struct px_exec *ex;        /* owned: the multi-leg statement running (MULTI), else NULL */
 	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
-	size_t shard;              /* shard of the single-leg command being acquired */
+	size_t shard;              /* pool slot of the single-leg command being acquired */
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
 	uint32_t next_stmt;        /* numbering of emulated statement ids */
 	struct event wait_ev;      /* pool wait timeout */
@@ -187,12 +196,14 @@ struct px_worker {
 	struct ck_ring_buffer *ring_buf; /* owned */
 	const struct conf *conf;     /* borrowed, lives for the process */
 	struct topo_reader *topo;    /* owned: this thread's topology reader */
-	size_t n_pools;              /* shards x PX_VARIANTS */
-	struct px_pool *pools;       /* owned array */
+	size_t n_pools;              /* TOPO_MAX_SHARDS slots x PX_VARIANTS */
+	struct px_pool *pools;       /* owned array; slot k's variants at k * PX_VARIANTS */
+	uint64_t map_ver;            /* snapshot version slot_of[] was built for */
+	uint16_t slot_of[TOPO_MAX_SHARDS]; /* shard index in that snapshot -> slot */
 	struct px_session_list sessions;
 	unsigned int n_sessions;
 	struct px_stats stats;       /* written by this worker only; read racily for reports */
-	struct px_seq_cache *seqs;   /* owned; per sequence of the snapshot, allocated on first use */
+	struct px_seq_cache *seqs;   /* owned; one per sequence name seen, grown on first use */
 	size_t n_seqs;
 	bool stopping;
 };

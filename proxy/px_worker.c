@@ -104,9 +104,87 @@ px_worker_send_fd(struct px_worker *w, int fd, const char *peer)
 }
 
 struct px_pool *
-px_worker_pool(struct px_worker *w, size_t shard, unsigned int variant)
+px_worker_pool(struct px_worker *w, size_t slot, unsigned int variant)
 {
-	return &w->pools[shard * PX_VARIANTS + variant];
+	return &w->pools[slot * PX_VARIANTS + variant];
+}
+
+/* The slot whose pools serve shard <name>, or an unused one (then targeted by the caller). */
+static size_t
+px_worker_find_slot(struct px_worker *w, const char *name)
+{
+	size_t unused = SIZE_MAX;
+
+	for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+		const struct px_pool *p = &w->pools[k * PX_VARIANTS];
+
+		if (p->ep_snap != NULL && strcmp(p->shard_name, name) == 0) {
+			return k;
+		}
+		if (p->ep_snap == NULL && unused == SIZE_MAX) {
+			unused = k;
+		}
+	}
+	MS_ASSERT(unused != SIZE_MAX); /* snapshots hold at most TOPO_MAX_SHARDS shards, and
+					  slots of vanished shards are released below */
+	return unused;
+}
+
+/* A newer snapshot: map its shards to slots, re-target their pools, and release the slots of
+ * shards it no longer has once nothing uses them. */
+static void
+px_worker_remap(struct px_worker *w, const struct topo_snapshot *snap)
+{
+	bool used[TOPO_MAX_SHARDS] = { false };
+
+	for (size_t i = 0; i < snap->n_shards; i++) {
+		size_t k = px_worker_find_slot(w, snap->shards[i].name);
+
+		for (unsigned int v = 0; v < PX_VARIANTS; v++) {
+			px_pool_target(px_worker_pool(w, k, v), snap, i);
+		}
+		w->slot_of[i] = (uint16_t)k;
+		used[k] = true;
+	}
+	for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+		bool idle = !used[k] && w->pools[k * PX_VARIANTS].ep_snap != NULL;
+
+		for (unsigned int v = 0; idle && v < PX_VARIANTS; v++) {
+			idle = px_pool_empty(px_worker_pool(w, k, v));
+		}
+		for (unsigned int v = 0; idle && v < PX_VARIANTS; v++) {
+			px_pool_deinit(px_worker_pool(w, k, v));
+		}
+	}
+	w->map_ver = snap->version;
+}
+
+static size_t
+px_worker_find_slot_or_target(struct px_worker *w, const struct topo_snapshot *snap, size_t idx)
+{
+	size_t k = px_worker_find_slot(w, snap->shards[idx].name);
+
+	if (w->pools[k * PX_VARIANTS].ep_snap == NULL) {
+		for (unsigned int v = 0; v < PX_VARIANTS; v++) {
+			px_pool_target(px_worker_pool(w, k, v), snap, idx);
+		}
+	}
+	return k;
+}
+
+size_t
+px_worker_slot(struct px_worker *w, const struct topo_snapshot *snap, size_t idx)
+{
+	MS_ASSERT(idx < snap->n_shards);
+	if (snap->version > w->map_ver) {
+		px_worker_remap(w, snap);
+	}
+	if (snap->version == w->map_ver) {
+		return w->slot_of[idx];
+	}
+	/* an older snapshot (a statement that started before the change): same name, same slot;
+	 * a shard that has left since keeps its slot while anything of it is in use */
+	return px_worker_find_slot_or_target(w, snap, idx);
 }
 
 static void *
@@ -144,7 +222,7 @@ px_worker_init(struct px_worker *w, unsigned int idx, const struct conf *conf, s
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->ring = calloc(1, sizeof(*w->ring));
 	w->ring_buf = calloc(PX_RING_SIZE, sizeof(*w->ring_buf));
-	w->n_pools = conf->n_shards * PX_VARIANTS;
+	w->n_pools = (size_t)TOPO_MAX_SHARDS * PX_VARIANTS;
 	w->pools = calloc(w->n_pools, sizeof(*w->pools));
 	if (w->base == NULL || w->efd < 0 || w->ring == NULL || w->ring_buf == NULL || w->pools == NULL) {
 		return MS_ENOMEM;

@@ -24,7 +24,14 @@ void px_workers_stop(struct px_worker *ws, unsigned int n);
  * is full or memory ran out: the caller still owns <fd>.
  */
 bool px_worker_send_fd(struct px_worker *w, int fd, const char *peer) MS_MUSTCHECK;
-/* The pool of <w> for shard index <shard> and capability <variant>; worker thread only. */
-struct px_pool *px_worker_pool(struct px_worker *w, size_t shard, unsigned int variant) MS_MUSTCHECK;
+/*
+ * The worker's pool slot for shard <idx> of <snap> (a snapshot the caller has pinned or holds in a
+ * read section). Slots follow shard names, so they survive topology changes that add, remove or
+ * reorder shards. A snapshot newer than any seen before re-targets the pools of shards whose
+ * endpoint or credentials changed. Worker thread only.
+ */
+size_t px_worker_slot(struct px_worker *w, const struct topo_snapshot *snap, size_t idx) MS_MUSTCHECK;
+/* The pool of <w> for pool slot <slot> and capability <variant>; worker thread only. */
+struct px_pool *px_worker_pool(struct px_worker *w, size_t slot, unsigned int variant) MS_MUSTCHECK;
 
 #endif /* MYSHARD_PROXY_PX_WORKER_H */
