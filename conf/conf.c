@@ -529,18 +529,19 @@ conf_user_secret(struct conf_ctx *x, const yaml_node_t *map, const char *path,
 	return MS_OK;
 }
 
-/* users[<i>]: name (unique, 1..80 bytes) and its secret. */
+/* <list>[<i>] of <users>: name (unique, 1..80 bytes) and its secret. */
 static enum ms_rc
-conf_user(struct conf_ctx *x, const yaml_node_t *map, size_t i)
+conf_user_in(struct conf_ctx *x, const yaml_node_t *map, const char *list,
+	     struct conf_user *users, size_t i)
 {
 	static const char *const keys[] = { "name", "password", "password_hash" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	char path[CONF_PATH_LEN], sub[CONF_PATH_LEN], got[CONF_GOT_LEN];
-	struct conf_user *u = &x->c->users[i];
+	struct conf_user *u = &users[i];
 	enum ms_rc rc;
 	size_t len;
 
-	snprintf(path, sizeof(path), "users[%zu]", i);
+	snprintf(path, sizeof(path), "%s[%zu]", list, i);
 	rc = conf_keys(x, map, path, keys, MS_ARRAY_LEN(keys), v);
 	if (rc != MS_OK) {
 		return rc;
@@ -558,41 +559,93 @@ conf_user(struct conf_ctx *x, const yaml_node_t *map, size_t i)
 				CONF_USER_NAME_MAX, len);
 	}
 	for (size_t j = 0; j < i; j++) {
-		if (strcmp(x->c->users[j].name, u->name) == 0) {
-			return conf_err(x, conf_line(v[0]), sub,
-					"duplicate user %s (also users[%zu])",
-					conf_quote(u->name, len, got, sizeof(got)), j);
+		if (strcmp(users[j].name, u->name) == 0) {
+			return conf_err(x, conf_line(v[0]), sub, "duplicate user %s (also %s[%zu])",
+					conf_quote(u->name, len, got, sizeof(got)), list, j);
 		}
 	}
 	return conf_user_secret(x, map, path, v[1], v[2], u);
 }
 
+/* A users list at <list>: *<out> and *<n> are set before any entry is checked (conf_free()
+ * copes with entries left unfilled by an error). */
 static enum ms_rc
-conf_users(struct conf_ctx *x, const yaml_node_t *seq)
+conf_user_list(struct conf_ctx *x, const yaml_node_t *seq, const char *list,
+	       struct conf_user **out, size_t *n_out)
 {
 	size_t n;
 	enum ms_rc rc;
 
-	rc = conf_want(x, seq, "users", YAML_SEQUENCE_NODE);
+	rc = conf_want(x, seq, list, YAML_SEQUENCE_NODE);
 	if (rc != MS_OK) {
 		return rc;
 	}
 	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
 	if (n == 0) {
-		return conf_err(x, conf_line(seq), "users", "must list at least one user");
+		return conf_err(x, conf_line(seq), list, "must list at least one user");
 	}
-	x->c->users = calloc(n, sizeof(*x->c->users));
-	if (x->c->users == NULL) {
+	*out = calloc(n, sizeof(**out));
+	if (*out == NULL) {
 		return conf_oom(x);
 	}
-	x->c->n_users = n; /* conf_free() copes with entries left unfilled by an error */
+	*n_out = n;
 	for (size_t i = 0; i < n; i++) {
-		rc = conf_user(x, conf_node(x, seq->data.sequence.items.start[i]), i);
+		rc = conf_user_in(x, conf_node(x, seq->data.sequence.items.start[i]), list, *out, i);
 		if (rc != MS_OK) {
 			return rc;
 		}
 	}
 	return MS_OK;
+}
+
+static enum ms_rc
+conf_users(struct conf_ctx *x, const yaml_node_t *seq)
+{
+	return conf_user_list(x, seq, "users", &x->c->users, &x->c->n_users);
+}
+
+/* admin: listen {address, port}, users (required), store. */
+static enum ms_rc
+conf_admin(struct conf_ctx *x, const yaml_node_t *map)
+{
+	static const char *const keys[] = { "listen", "users", "store" };
+	static const char *const lkeys[] = { "address", "port" };
+	const yaml_node_t *v[MS_ARRAY_LEN(keys)], *lv[MS_ARRAY_LEN(lkeys)];
+	struct conf_admin *a;
+	unsigned int port = 3308;
+	enum ms_rc rc;
+
+	rc = conf_keys(x, map, "admin", keys, MS_ARRAY_LEN(keys), v);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		return conf_oom(x);
+	}
+	x->c->admin = a;
+	if (v[0] != NULL) {
+		rc = conf_keys(x, v[0], "admin.listen", lkeys, MS_ARRAY_LEN(lkeys), lv);
+		if (rc == MS_OK && lv[0] != NULL) {
+			rc = conf_str(x, lv[0], "admin.listen.address", true, &a->listen_addr);
+		}
+		if (rc == MS_OK && lv[1] != NULL) {
+			rc = conf_uint(x, lv[1], "admin.listen.port", 1, 65535, &port);
+		}
+	}
+	a->listen_port = (uint16_t)port;
+	if (rc == MS_OK && a->listen_addr == NULL) {
+		a->listen_addr = strdup("127.0.0.1");
+		rc = a->listen_addr != NULL ? MS_OK : conf_oom(x);
+	}
+	if (rc == MS_OK) {
+		rc = v[1] != NULL ? conf_user_list(x, v[1], "admin.users", &a->users, &a->n_users)
+				  : conf_missing(x, map, "admin", "users");
+	}
+	if (rc == MS_OK && v[2] != NULL) {
+		rc = conf_str(x, v[2], "admin.store", true, &a->store);
+	}
+	return rc;
 }
 
 /* shards[<i>].name: unique, [A-Za-z0-9_-]{1,64}. */
@@ -706,7 +759,7 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	static const char *const keys[] = { "listen",    "workers", "max_packet",
 					    "log_level", "pool",    "timeouts",
 					    "users",     "shards",  "sharding",
-					    "merge_max" };
+					    "merge_max", "admin" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -740,6 +793,15 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	}
 	if (rc == MS_OK && v[9] != NULL) {
 		rc = conf_size(x, v[9], "merge_max", &x->c->merge_max);
+	}
+	if (rc == MS_OK && v[10] != NULL) {
+		rc = conf_admin(x, v[10]);
+	}
+	if (rc == MS_OK && x->c->admin != NULL && x->c->admin->listen_port == x->c->listen_port &&
+	    strcmp(x->c->admin->listen_addr, x->c->listen_addr) == 0) {
+		rc = conf_err(x, conf_line(v[10]), "admin.listen",
+			      "the admin port must differ from the client port (%u)",
+			      x->c->listen_port);
 	}
 	return rc;
 }
@@ -998,6 +1060,15 @@ conf_free(struct conf *c)
 	free(c->users);
 	free(c->shards);
 	topo_map_deinit(&c->map);
+	if (c->admin != NULL) {
+		for (size_t i = 0; i < c->admin->n_users; i++) {
+			free(c->admin->users[i].name);
+		}
+		free(c->admin->users);
+		free(c->admin->listen_addr);
+		free(c->admin->store);
+		free(c->admin);
+	}
 	free(c->listen_addr);
 	free(c->path);
 	free(c);

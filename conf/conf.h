@@ -31,6 +31,15 @@ struct conf_shard {
 	char *password; /* owned; "" if none */
 };
 
+/* The admin SQL port (issue #4); absent from the file: no admin port. */
+struct conf_admin {
+	char *listen_addr;       /* owned; default "127.0.0.1" */
+	uint16_t listen_port;    /* default 3308 */
+	struct conf_user *users; /* owned array of n_users; at least one; only the admin port */
+	size_t n_users;
+	char *store;             /* owned; file SAVE writes and startup reads; NULL: none */
+};
+
 struct conf {
 	char *path;          /* owned; file it came from, or the name given to conf_load_string() */
 	char *listen_addr;   /* owned; default "127.0.0.1" */
@@ -52,6 +61,7 @@ struct conf {
 	 * for lookup (topo_map_sort); shard indexes are positions in <shards>. All zero without the
 	 * section: everything goes to shards[0]. */
 	struct topo_map map;
+	struct conf_admin *admin; /* owned; NULL without an admin: section */
 };
 
 /*

@@ -246,6 +246,36 @@ test_hash_decode(void **state)
 	}
 }
 
+/* The admin: section: defaults, users kept apart from the application users. */
+static void
+test_admin_section(void **state)
+{
+	static const char text[] = "admin:\n  listen: {port: 6100}\n  users:\n"
+				   "    - {name: ops, password: secret}\n  store: /tmp/x.db\n" USERS SHARDS;
+	char err[CONF_ERR_LEN];
+	struct conf *c = NULL;
+	uint8_t want[MS_SHA1_LEN];
+
+	(void)state;
+	assert_int_equal(conf_load_string(text, strlen(text), "t.yaml", &c, err, sizeof(err)), MS_OK);
+	assert_non_null(c->admin);
+	assert_string_equal(c->admin->listen_addr, "127.0.0.1");
+	assert_int_equal(c->admin->listen_port, 6100);
+	assert_int_equal(c->admin->n_users, 1);
+	assert_string_equal(c->admin->users[0].name, "ops");
+	hex_decode("14E65567ABDB5135D0CFD9A70B3032C179A49EE7", want); /* PASSWORD('secret') */
+	assert_memory_equal(c->admin->users[0].native_stored, want, MS_SHA1_LEN);
+	assert_string_equal(c->admin->store, "/tmp/x.db");
+	assert_null(conf_user_find(c, "ops", 3)); /* not an application user */
+	conf_free(c);
+
+	assert_int_equal(conf_load_string(USERS SHARDS, strlen(USERS SHARDS), "t.yaml", &c, err,
+					  sizeof(err)),
+			 MS_OK);
+	assert_null(c->admin);
+	conf_free(c);
+}
+
 static void
 test_user_find(void **state)
 {
@@ -270,7 +300,7 @@ struct bad_case {
 
 /* clang-format off */
 #define KNOWN_TOP "(known: listen, workers, max_packet, log_level, pool, timeouts, users, shards, " \
-		  "sharding, merge_max)"
+		  "sharding, merge_max, admin)"
 #define SIZE_WANT "must be a size 1KiB..1GiB (bytes, or a number with suffix KiB, MiB or GiB)"
 #define HASH_WANT "must be '*' followed by 40 hex digits"
 #define SHARD_NAME_WANT "must be 1..64 characters from A-Z a-z 0-9 _ -"
@@ -403,6 +433,23 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:3: users[0].password_hash: " HASH_WANT ", got 0 characters" },
 	/* shards */
 	{ "missing shards", USERS, "t.yaml:1: shards: missing required key" },
+	/* admin: */
+	{ "admin without users", "admin:\n  listen: {port: 7000}\n" USERS SHARDS,
+	  "t.yaml:2: admin.users: missing required key" },
+	{ "admin unknown key", "admin:\n  user: []\n" USERS SHARDS,
+	  "t.yaml:2: admin.user: unknown key (known: listen, users, store)" },
+	{ "admin listen unknown key", "admin:\n  listen: {adress: x}\n  users: [{name: a, password: b}]\n" USERS SHARDS,
+	  "t.yaml:2: admin.listen.adress: unknown key (known: address, port)" },
+	{ "admin port taken by the client port", "admin:\n  listen: {port: 3307}\n  users: [{name: a, password: b}]\n" USERS SHARDS,
+	  "t.yaml:2: admin.listen: the admin port must differ from the client port (3307)" },
+	{ "admin users empty", "admin:\n  users: []\n" USERS SHARDS,
+	  "t.yaml:2: admin.users: must list at least one user" },
+	{ "admin duplicate user", "admin:\n  users:\n    - {name: a, password: b}\n    - {name: a, password: c}\n" USERS SHARDS,
+	  "t.yaml:4: admin.users[1].name: duplicate user \"a\" (also admin.users[0])" },
+	{ "admin user without secret", "admin:\n  users:\n    - {name: a}\n" USERS SHARDS,
+	  "t.yaml:3: admin.users[0]: needs password or password_hash" },
+	{ "admin store empty", "admin:\n  users: [{name: a, password: b}]\n  store: \"\"\n" USERS SHARDS,
+	  "t.yaml:3: admin.store: must not be empty" },
 	{ "empty shards list", USERS "shards: []\n",
 	  "t.yaml:4: shards: must list at least one shard" },
 	{ "missing shard host", USERS "shards:\n  - name: s0\n    user: u\n",
@@ -539,6 +586,7 @@ main(void)
 		cmocka_unit_test(test_quoted_integers),
 		cmocka_unit_test(test_hash_decode),
 		cmocka_unit_test(test_user_find),
+		cmocka_unit_test(test_admin_section),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_err_truncated),
 		cmocka_unit_test(test_load_file),
