@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_admin.c - admin statement recognition (see rt_admin.h). Tokens come from rt_lex,
+ * so comments, case and spacing do not matter; a trailing ';' is allowed.
+ */
+#include "router/rt_admin.h"
+
+#include "router/rt_lex.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define RT_ADM_MAX_TOKS 8
+
+/* Up to RT_ADM_MAX_TOKS tokens of <sql> before its end (a final ';' dropped); returns the
+ * count, or RT_ADM_MAX_TOKS + 1 when there are more. */
+static size_t
+rt_adm_tokens(const char *sql, size_t len, struct rt_tok *t)
+{
+	struct rt_lex lx;
+	size_t n = 0;
+
+	rt_lex_init(&lx, sql, len);
+	for (;;) {
+		struct rt_tok k = rt_lex_next(&lx);
+
+		if (k.kind == RT_TOK_END || k.kind == RT_TOK_ERROR) {
+			break;
+		}
+		if (n == RT_ADM_MAX_TOKS) {
+			return RT_ADM_MAX_TOKS + 1;
+		}
+		t[n++] = k;
+	}
+	if (n > 0 && rt_tok_punct(&t[n - 1], ';')) {
+		n--;
+	}
+	return n;
+}
+
+/* The <n> tokens are exactly the upper-case words of <words> ("APPLY DRY RUN"). */
+static bool
+rt_adm_words(const struct rt_tok *t, size_t n, const char *words)
+{
+	char w[32];
+	size_t i = 0;
+
+	while (*words != '\0') {
+		size_t k = strcspn(words, " ");
+
+		if (i == n || k >= sizeof(w)) {
+			return false;
+		}
+		memcpy(w, words, k);
+		w[k] = '\0';
+		if (!rt_tok_is(&t[i++], w)) {
+			return false;
+		}
+		words += k;
+		words += *words == ' ';
+	}
+	return i == n;
+}
+
+static void
+rt_adm_bad(struct rt_admin *out, const char *msg)
+{
+	out->kind = RT_ADM_BAD;
+	snprintf(out->err, sizeof(out->err), "%s", msg);
+}
+
+static void
+rt_adm_rollback(const struct rt_tok *t, size_t n, struct rt_admin *out)
+{
+	uint64_t v = 0;
+
+	if (n != 4 || !rt_tok_is(&t[1], "TOPOLOGY") || !rt_tok_is(&t[2], "TO") ||
+	    t[3].kind != RT_TOK_NUMBER) {
+		rt_adm_bad(out, "usage: ROLLBACK TOPOLOGY TO <version>");
+		return;
+	}
+	for (size_t i = 0; i < t[3].len; i++) {
+		char c = t[3].ptr[i];
+
+		if (c < '0' || c > '9' || v > (UINT64_MAX - (uint64_t)(c - '0')) / 10) {
+			rt_adm_bad(out, "ROLLBACK TOPOLOGY TO: the version must be a whole number");
+			return;
+		}
+		v = v * 10 + (uint64_t)(c - '0');
+	}
+	out->kind = RT_ADM_ROLLBACK_TO;
+	out->num = v;
+}
+
+static void
+rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
+{
+	static const struct {
+		const char *what;
+		enum rt_admin_kind kind;
+	} shows[] = {
+		{ "SHOW VERSION", RT_ADM_SHOW_VERSION }, { "SHOW TOPOLOGY", RT_ADM_SHOW_TOPOLOGY },
+		{ "SHOW SHARDS", RT_ADM_SHOW_SHARDS },   { "SHOW POOLS", RT_ADM_SHOW_POOLS },
+		{ "SHOW STATS", RT_ADM_SHOW_STATS },
+	};
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(shows); i++) {
+		if (rt_adm_words(t, n, shows[i].what)) {
+			out->kind = shows[i].kind;
+			return;
+		}
+	}
+	rt_adm_bad(out, "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, "
+			"SHOW POOLS and SHOW STATS");
+}
+
+void
+rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
+{
+	struct rt_tok t[RT_ADM_MAX_TOKS];
+	size_t n = rt_adm_tokens(sql, len, t);
+
+	memset(out, 0, sizeof(*out));
+	out->kind = RT_ADM_SQL;
+	if (n == 0) {
+		out->kind = RT_ADM_EMPTY;
+	} else if (rt_tok_is(&t[0], "SET") || rt_tok_is(&t[0], "USE")) {
+		out->kind = RT_ADM_NOOP;
+	} else if (rt_adm_words(t, n, "APPLY")) {
+		out->kind = RT_ADM_APPLY;
+	} else if (rt_adm_words(t, n, "APPLY DRY RUN")) {
+		out->kind = RT_ADM_APPLY_DRY;
+	} else if (rt_tok_is(&t[0], "APPLY")) {
+		rt_adm_bad(out, "usage: APPLY or APPLY DRY RUN");
+	} else if (rt_tok_is(&t[0], "ROLLBACK") && n > 1 && rt_tok_is(&t[1], "TOPOLOGY")) {
+		rt_adm_rollback(t, n, out);
+	} else if (rt_adm_words(t, n, "SAVE") || rt_adm_words(t, n, "SAVE CONFIG")) {
+		out->kind = RT_ADM_SAVE;
+	} else if (rt_adm_words(t, n, "RELOAD")) {
+		out->kind = RT_ADM_RELOAD;
+	} else if (rt_tok_is(&t[0], "SHOW")) {
+		rt_adm_show(t, n, out);
+	} else if (n >= 2 && n <= 4 && rt_tok_is(&t[0], "SELECT") && t[1].kind == RT_TOK_SYSVAR &&
+		   t[1].len == strlen("@@version_comment") &&
+		   strncasecmp(t[1].ptr, "@@version_comment", t[1].len) == 0) {
+		out->kind = RT_ADM_VERSION_COMMENT;
+	}
+}

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tests/unit/router/test_admin.c - admin port statement recognition. */
+#include "router/rt_admin.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+struct admin_case {
+	const char *sql;
+	enum rt_admin_kind kind;
+	uint64_t num;
+	const char *err; /* RT_ADM_BAD: the exact message */
+};
+
+static const struct admin_case cases[] = {
+	{ "APPLY", RT_ADM_APPLY, 0, NULL },
+	{ " apply ; ", RT_ADM_APPLY, 0, NULL },
+	{ "/* x */ Apply Dry Run;", RT_ADM_APPLY_DRY, 0, NULL },
+	{ "APPLY NOW", RT_ADM_BAD, 0, "usage: APPLY or APPLY DRY RUN" },
+	{ "APPLY DRY", RT_ADM_BAD, 0, "usage: APPLY or APPLY DRY RUN" },
+	{ "ROLLBACK TOPOLOGY TO 12", RT_ADM_ROLLBACK_TO, 12, NULL },
+	{ "rollback topology to 18446744073709551615", RT_ADM_ROLLBACK_TO, UINT64_MAX, NULL },
+	{ "ROLLBACK TOPOLOGY TO 18446744073709551616", RT_ADM_BAD, 0,
+	  "ROLLBACK TOPOLOGY TO: the version must be a whole number" },
+	{ "ROLLBACK TOPOLOGY TO -1", RT_ADM_BAD, 0, "usage: ROLLBACK TOPOLOGY TO <version>" },
+	{ "ROLLBACK TOPOLOGY TO 1.5", RT_ADM_BAD, 0,
+	  "ROLLBACK TOPOLOGY TO: the version must be a whole number" },
+	{ "ROLLBACK TOPOLOGY", RT_ADM_BAD, 0, "usage: ROLLBACK TOPOLOGY TO <version>" },
+	{ "ROLLBACK", RT_ADM_SQL, 0, NULL },
+	{ "SAVE", RT_ADM_SAVE, 0, NULL },
+	{ "save config;", RT_ADM_SAVE, 0, NULL },
+	{ "RELOAD", RT_ADM_RELOAD, 0, NULL },
+	{ "SHOW VERSION", RT_ADM_SHOW_VERSION, 0, NULL },
+	{ "show topology", RT_ADM_SHOW_TOPOLOGY, 0, NULL },
+	{ "SHOW SHARDS;", RT_ADM_SHOW_SHARDS, 0, NULL },
+	{ "SHOW POOLS", RT_ADM_SHOW_POOLS, 0, NULL },
+	{ "SHOW STATS", RT_ADM_SHOW_STATS, 0, NULL },
+	{ "SHOW TABLES", RT_ADM_BAD, 0,
+	  "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, SHOW POOLS "
+	  "and SHOW STATS" },
+	{ "SET autocommit = 0", RT_ADM_NOOP, 0, NULL },
+	{ "USE x", RT_ADM_NOOP, 0, NULL },
+	{ "select @@version_comment limit 1", RT_ADM_VERSION_COMMENT, 0, NULL },
+	{ "SELECT * FROM shards", RT_ADM_SQL, 0, NULL },
+	{ "UPDATE endpoints SET port = 3310 WHERE shard = 's1'", RT_ADM_SQL, 0, NULL },
+	{ "", RT_ADM_EMPTY, 0, NULL },
+	{ "  -- nothing\n", RT_ADM_EMPTY, 0, NULL },
+};
+
+static void
+test_admin_parse(void **state)
+{
+	struct rt_admin a;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rt_admin_parse(cases[i].sql, strlen(cases[i].sql), &a);
+		if (a.kind != cases[i].kind) {
+			fail_msg("\"%s\": kind %d, expected %d", cases[i].sql, a.kind, cases[i].kind);
+		}
+		assert_int_equal(a.num, cases[i].num);
+		if (cases[i].err != NULL) {
+			assert_string_equal(a.err, cases[i].err);
+		}
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_admin_parse),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
