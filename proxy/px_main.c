@@ -5,25 +5,38 @@
  */
 #include "common/ms_log.h"
 #include "conf/conf.h"
+#include "conf/conf_store.h"
+#include "proxy/px_admin.h"
 #include "proxy/px_listener.h"
 #include "proxy/px_worker.h"
 #include "topology/topo.h"
 
 #include <event2/event.h>
 #include <netdb.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#define MYSHARD_VERSION "0.1.0"
 
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: myshard --config FILE       run the proxy\n"
+	fprintf(f, "usage: myshard --config FILE [--reset-from-file]   run the proxy\n"
 		   "       myshard --check-config FILE validate FILE and exit (0 valid, 1 invalid)\n"
-		   "       myshard --version\n");
+		   "       myshard --version\n"
+		   "--reset-from-file: start from FILE even if admin.store holds a saved topology\n");
+}
+
+static void
+px_main_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	ms_log_info("SIGHUP: reloading the configuration file");
+	px_admin_reload(arg, "SIGHUP");
 }
 
 static void
@@ -34,79 +47,98 @@ px_main_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(arg, NULL);
 }
 
-/* Resolves <t>'s host once, at startup, so no worker ever blocks on DNS. */
-static bool
-px_main_resolve(struct topo_shard *t)
+/*
+ * The first topology: from the admin store file when admin.store names one that exists (the
+ * last version applied before its SAVE), else from the config file (recorded as version 1).
+ * Either way the store's staged and runtime tables describe what runs.
+ */
+/* The store the admin port edits: in memory, loaded from the saved file <saved> if not NULL
+ * (SAVE writes that file back). */
+static enum ms_rc
+px_main_store(const char *saved, struct conf_store **out)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res = NULL;
-	char port[8];
-	int rc;
+	char err[512];
 
-	snprintf(port, sizeof(port), "%u", t->port);
-	rc = getaddrinfo(t->host, port, &hints, &res);
-	if (rc != 0 || res == NULL) {
-		ms_log_error("shard %s: cannot resolve host '%s': %s", t->name, t->host, gai_strerror(rc));
-		return false;
+	if (cs_open(":memory:", out, err, sizeof(err)) != MS_OK) {
+		ms_log_error("admin store: %s", err);
+		return MS_EIO;
 	}
-	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-	t->addr_len = res->ai_addrlen;
-	freeaddrinfo(res);
-	return true;
+	if (saved != NULL && cs_load(*out, saved, err, sizeof(err)) != MS_OK) {
+		ms_log_error("admin store %s: %s (start with --reset-from-file to ignore it)", saved,
+			     err);
+		cs_close(*out);
+		*out = NULL;
+		return MS_EIO;
+	}
+	return MS_OK;
 }
 
-/* Builds the topology snapshot (shards, their primary endpoint, the sharding map) from <c>. */
 static enum ms_rc
-px_main_topology(const struct conf *c, struct topo_domain **out)
+px_main_topology(const struct conf *c, bool reset, struct conf_store **storep,
+		 struct topo_domain **out)
 {
-	struct topo_snapshot *snap;
+	const char *saved = c->admin != NULL ? c->admin->store : NULL;
+	struct topo_snapshot *snap = NULL;
+	struct conf_store *store = NULL;
+	struct conf *from = NULL;
 	struct topo_domain *d;
+	uint64_t version = 1;
+	char err[512];
 
-	if (topo_snapshot_new(c->n_shards, &snap) != MS_OK) {
-		return MS_ENOMEM;
+	if (saved != NULL && (reset || access(saved, F_OK) != 0)) {
+		saved = NULL; /* start from the file */
 	}
-	for (size_t i = 0; i < c->n_shards; i++) {
-		struct topo_shard *t = &snap->shards[i];
-
-		t->name = strdup(c->shards[i].name);
-		t->host = strdup(c->shards[i].host);
-		t->user = strdup(c->shards[i].user);
-		t->password = strdup(c->shards[i].password);
-		t->port = c->shards[i].port;
-		if (t->name == NULL || t->host == NULL || t->user == NULL || t->password == NULL) {
-			topo_snapshot_free(snap);
-			return MS_ENOMEM;
-		}
-		if (!px_main_resolve(t)) {
-			topo_snapshot_free(snap);
+	if (px_main_store(saved, &store) != MS_OK) {
+		return MS_EIO;
+	}
+	*storep = store;
+	if (saved != NULL) {
+		if (cs_latest_version(store, &version) != MS_OK || version == 0 ||
+		    cs_restore(store, version, err, sizeof(err)) != MS_OK ||
+		    cs_build(store, c, &from, err, sizeof(err)) != MS_OK) {
+			ms_log_error("admin store %s: %s (start with --reset-from-file to use %s)",
+				     saved, version == 0 ? "no applied version" : err, c->path);
 			return MS_EINVAL;
 		}
+		ms_log_info("starting from admin store %s, topology version %llu (%s is not read "
+			    "for users, shards and sharding; --reset-from-file uses it)",
+			    saved, (unsigned long long)version, c->path);
+	} else if (cs_import(store, c, err, sizeof(err)) != MS_OK ||
+		   cs_commit(store, 1, "startup", "startup from the configuration file", err,
+			     sizeof(err)) != MS_OK) {
+		ms_log_error("admin store: %s", err);
+		return MS_EINVAL;
 	}
-	if (topo_map_clone(&c->map, &snap->map) != MS_OK) {
-		topo_snapshot_free(snap);
-		return MS_ENOMEM;
+	if (px_topo_build(from != NULL ? from : c, &snap, err, sizeof(err)) != MS_OK) {
+		ms_log_error("%s", err);
+		conf_free(from);
+		return MS_EINVAL;
 	}
+	conf_free(from);
 	if (topo_domain_new(&d) != MS_OK) {
 		topo_snapshot_free(snap);
 		return MS_ENOMEM;
 	}
-	topo_publish(d, snap);
+	topo_publish_at(d, snap, version);
 	*out = d;
 	return MS_OK;
 }
 
 static int
-px_main_run(const struct conf *c)
+px_main_run(const struct conf *c, bool reset)
 {
 	struct topo_domain *topo = NULL;
 	struct px_worker *ws = NULL;
 	struct px_listener *l = NULL;
+	struct px_admin *adm = NULL;
+	struct conf_store *store = NULL;
 	struct event_base *base = NULL;
-	struct event *sigint = NULL, *sigterm = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
 	int rc = 1;
 
-	if (px_main_topology(c, &topo) != MS_OK) {
+	if (px_main_topology(c, reset, &store, &topo) != MS_OK) {
 		ms_log_error("cannot build the topology");
+		cs_close(store);
 		return 1;
 	}
 	base = event_base_new();
@@ -118,10 +150,15 @@ px_main_run(const struct conf *c)
 	if (l == NULL) {
 		goto out_workers;
 	}
+	adm = px_admin_new(base, c, c->path, store, topo);
+	if (adm == NULL) {
+		goto out_workers;
+	}
 	sigint = evsignal_new(base, SIGINT, px_main_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, px_main_signal, base);
-	if (sigint == NULL || sigterm == NULL || event_add(sigint, NULL) != 0 ||
-	    event_add(sigterm, NULL) != 0) {
+	sighup = evsignal_new(base, SIGHUP, px_main_hup, adm);
+	if (sigint == NULL || sigterm == NULL || sighup == NULL || event_add(sigint, NULL) != 0 ||
+	    event_add(sigterm, NULL) != 0 || event_add(sighup, NULL) != 0) {
 		ms_log_error("cannot install signal handlers");
 		goto out_workers;
 	}
@@ -130,6 +167,7 @@ px_main_run(const struct conf *c)
 	event_base_dispatch(base);
 	rc = 0;
 out_workers:
+	px_admin_free(adm);
 	px_listener_free(l);
 	px_workers_stop(ws, c->workers);
 out:
@@ -139,10 +177,14 @@ out:
 	if (sigterm != NULL) {
 		event_free(sigterm);
 	}
+	if (sighup != NULL) {
+		event_free(sighup);
+	}
 	if (base != NULL) {
 		event_base_free(base);
 	}
 	topo_domain_free(topo);
+	cs_close(store);
 	ms_log_info("myshard stopped");
 	return rc;
 }
@@ -152,7 +194,7 @@ main(int argc, char **argv)
 {
 	char err[CONF_ERR_LEN];
 	struct conf *c = NULL;
-	bool check = false;
+	bool check = false, reset;
 	const char *path = NULL;
 	int rc;
 
@@ -160,7 +202,10 @@ main(int argc, char **argv)
 		printf("myshard %s\n", MYSHARD_VERSION);
 		return 0;
 	}
-	if (argc != 3 || (strcmp(argv[1], "--config") != 0 && strcmp(argv[1], "--check-config") != 0)) {
+	reset = argc == 4 && strcmp(argv[1], "--config") == 0 &&
+		strcmp(argv[3], "--reset-from-file") == 0;
+	if ((argc != 3 && !reset) ||
+	    (strcmp(argv[1], "--config") != 0 && strcmp(argv[1], "--check-config") != 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -177,7 +222,7 @@ main(int argc, char **argv)
 	}
 	ms_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
-	rc = px_main_run(c);
+	rc = px_main_run(c, reset);
 	conf_free(c);
 	return rc;
 }

@@ -405,9 +405,13 @@ px_sess_logged_in(struct px_session *s)
 static void
 px_sess_check_token(struct px_session *s, const uint8_t *token, size_t len)
 {
-	const struct conf_user *u = conf_user_find(s->w->conf, s->user, strlen(s->user));
+	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
+	const struct topo_user *u = topo_user_find(snap, s->user, strlen(s->user));
+	bool ok = u != NULL &&
+		  mp_native_verify(s->scramble, u->native_stored, u->empty_password, token, len);
 
-	if (u == NULL || !mp_native_verify(s->scramble, u->native_stored, u->empty_password, token, len)) {
+	topo_read_end(s->w->topo);
+	if (!ok) {
 		px_sess_deny(s, len > 0);
 		return;
 	}

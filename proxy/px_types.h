@@ -27,6 +27,7 @@ struct ck_ring;
 struct ck_ring_buffer;
 
 #define PX_NAME_MAX   256 /* schema names: 64 characters of up to 4 bytes each */
+#define MYSHARD_VERSION "0.1.0"
 #define PX_USER_MAX   80
 #define PX_VARIANTS   4   /* pool variants: FOUND_ROWS x MULTI_STATEMENTS */
 

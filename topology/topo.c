@@ -64,8 +64,23 @@ topo_snapshot_free(struct topo_snapshot *s)
 		free(s->shards[i].password);
 	}
 	free(s->shards);
+	for (size_t i = 0; i < s->n_users; i++) {
+		free(s->users[i].name);
+	}
+	free(s->users);
 	topo_map_deinit(&s->map);
 	free(s);
+}
+
+const struct topo_user *
+topo_user_find(const struct topo_snapshot *s, const char *name, size_t len)
+{
+	for (size_t i = 0; s != NULL && i < s->n_users; i++) {
+		if (strlen(s->users[i].name) == len && memcmp(s->users[i].name, name, len) == 0) {
+			return &s->users[i];
+		}
+	}
+	return NULL;
 }
 
 long
@@ -148,6 +163,17 @@ topo_publish(struct topo_domain *d, struct topo_snapshot *next)
 	ck_epoch_poll(&d->writer);
 	pthread_mutex_unlock(&d->writer_lock);
 	return v;
+}
+
+uint64_t
+topo_publish_at(struct topo_domain *d, struct topo_snapshot *next, uint64_t version)
+{
+	pthread_mutex_lock(&d->writer_lock);
+	if (version > d->version) {
+		d->version = version - 1;
+	}
+	pthread_mutex_unlock(&d->writer_lock);
+	return topo_publish(d, next);
 }
 
 void

@@ -25,10 +25,19 @@ struct topo_shard {
 	socklen_t addr_len;
 };
 
+/* An application user allowed through the client port (users change with the topology). */
+struct topo_user {
+	char *name;                /* owned */
+	uint8_t native_stored[20]; /* SHA1(SHA1(password)); all zero with an empty password */
+	bool empty_password;
+};
+
 struct topo_snapshot {
 	uint64_t version;          /* set by topo_publish(); 0 until published */
 	struct topo_shard *shards; /* owned array */
 	size_t n_shards;
+	struct topo_user *users;   /* owned array */
+	size_t n_users;
 	struct topo_map map;       /* owned: sharding functions, tables, sequences */
 	unsigned int refs;         /* atomic; the published pointer holds one */
 };
@@ -40,6 +49,9 @@ struct topo_reader; /* per-thread handle wrapping a ck_epoch record */
 enum ms_rc topo_snapshot_new(size_t n_shards, struct topo_snapshot **out) MS_MUSTCHECK;
 /* Frees an unpublished snapshot (or is called when the last reference goes). */
 void topo_snapshot_free(struct topo_snapshot *s);
+/* The user called <name> (exact, case-sensitive), or NULL. */
+const struct topo_user *topo_user_find(const struct topo_snapshot *s, const char *name,
+				       size_t len) MS_MUSTCHECK;
 /* Index of the shard called <name>, or -1. */
 long topo_shard_find(const struct topo_snapshot *s, const char *name) MS_MUSTCHECK;
 
@@ -48,6 +60,9 @@ enum ms_rc topo_domain_new(struct topo_domain **out) MS_MUSTCHECK;
 void topo_domain_free(struct topo_domain *d);
 /* Publishes <next> (takes ownership) and returns its version (previous + 1). Writer thread only. */
 uint64_t topo_publish(struct topo_domain *d, struct topo_snapshot *next);
+/* Same, with version <version> when it is above the current one (versions recorded elsewhere,
+ * e.g. the admin port's history, continue after a restart); otherwise previous + 1. */
+uint64_t topo_publish_at(struct topo_domain *d, struct topo_snapshot *next, uint64_t version);
 /* Reclaims retired snapshots nobody can see any more; writer thread, e.g. on a timer. */
 void topo_reclaim(struct topo_domain *d);
 

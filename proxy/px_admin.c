@@ -1,0 +1,1011 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_admin.c - the admin SQL port (see px_admin.h). Low traffic, main thread only: one
+ * bufferevent per admin connection, the connection phase (mysql_native_password against the
+ * admin users, an auth switch for clients that start with another plugin, failed logins
+ * rate-limited and logged), then COM_QUERY / COM_PING / COM_INIT_DB / COM_QUIT. Results are
+ * text result sets whose columns are all strings.
+ */
+#include "proxy/px_admin.h"
+
+#include "common/ms_log.h"
+#include "conf/conf_store.h"
+#include "protocol/mp_handshake.h"
+#include "protocol/mp_packet.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_types.h"
+#include "router/rt_admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define PX_ADM_MAX_PACKET (1u << 20) /* admin statements are small */
+#define PX_ADM_FAIL_WINDOW 60        /* seconds */
+#define PX_ADM_FAIL_MAX 5            /* failed logins per window before logins are refused */
+#define PX_ADM_VERSION "5.5.5-10.11.6-MariaDB-myshard-admin"
+
+enum px_adm_state { PX_ADM_HANDSHAKE, PX_ADM_AUTH_SWITCH, PX_ADM_COMMAND };
+
+struct px_adm_conn {
+	struct px_admin *a; /* borrowed */
+	struct bufferevent *bev; /* owned */
+	enum px_adm_state state;
+	uint8_t scramble[MP_SCRAMBLE_LEN];
+	uint8_t seq; /* next sequence id to send */
+	uint64_t id;
+	char user[PX_USER_MAX + 1];
+	char peer[64];
+	bool dead;              /* closing: reads nothing more, freed once its output is out */
+	struct event *free_ev;  /* owned: frees the connection from a fresh callback frame */
+	struct px_adm_conn *next;
+};
+
+struct px_admin {
+	struct event_base *base;   /* borrowed */
+	const struct conf *conf;   /* borrowed: the startup config (listen, timeouts, admin) */
+	char *path;                /* owned: the config file RELOAD re-reads */
+	struct conf_store *store;  /* borrowed */
+	struct topo_domain *topo;  /* borrowed */
+	struct evconnlistener *ev; /* owned */
+	struct px_adm_conn *conns; /* owned list */
+	uint64_t next_id;
+	time_t fails[PX_ADM_FAIL_MAX]; /* times of the last failed logins, a ring */
+	size_t fail_pos;
+};
+
+/* ---- topology snapshots from a config ---- */
+
+static bool
+px_topo_resolve(struct topo_shard *t, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", t->port);
+	rc = getaddrinfo(t->host, port, &hints, &res);
+	if (rc != 0 || res == NULL) {
+		snprintf(err, errlen, "shard %s: cannot resolve host '%s': %s", t->name, t->host,
+			 gai_strerror(rc));
+		return false;
+	}
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addr_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return true;
+}
+
+enum ms_rc
+px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_t errlen)
+{
+	struct topo_snapshot *snap;
+
+	*out = NULL;
+	if (topo_snapshot_new(c->n_shards, &snap) != MS_OK) {
+		snprintf(err, errlen, "out of memory");
+		return MS_ENOMEM;
+	}
+	snap->users = calloc(c->n_users, sizeof(*snap->users));
+	if (snap->users == NULL) {
+		goto oom;
+	}
+	snap->n_users = c->n_users;
+	for (size_t i = 0; i < c->n_users; i++) {
+		snap->users[i].name = strdup(c->users[i].name);
+		if (snap->users[i].name == NULL) {
+			goto oom;
+		}
+		memcpy(snap->users[i].native_stored, c->users[i].native_stored, MS_SHA1_LEN);
+		snap->users[i].empty_password = c->users[i].empty_password;
+	}
+	for (size_t i = 0; i < c->n_shards; i++) {
+		struct topo_shard *t = &snap->shards[i];
+
+		t->name = strdup(c->shards[i].name);
+		t->host = strdup(c->shards[i].host);
+		t->user = strdup(c->shards[i].user);
+		t->password = strdup(c->shards[i].password);
+		t->port = c->shards[i].port;
+		if (t->name == NULL || t->host == NULL || t->user == NULL || t->password == NULL) {
+			goto oom;
+		}
+		if (!px_topo_resolve(t, err, errlen)) {
+			topo_snapshot_free(snap);
+			return MS_EINVAL;
+		}
+	}
+	if (topo_map_clone(&c->map, &snap->map) != MS_OK) {
+		goto oom;
+	}
+	*out = snap;
+	return MS_OK;
+oom:
+	topo_snapshot_free(snap);
+	snprintf(err, errlen, "out of memory");
+	return MS_ENOMEM;
+}
+
+/* ---- output ---- */
+
+static void
+px_adm_send(struct px_adm_conn *c, const void *payload, size_t len)
+{
+	uint8_t hdr[MP_HDR_LEN];
+
+	mp_hdr_put(hdr, (uint32_t)len, c->seq++);
+	bufferevent_write(c->bev, hdr, sizeof(hdr));
+	bufferevent_write(c->bev, payload, len);
+}
+
+static void
+px_adm_ok(struct px_adm_conn *c, uint64_t affected, const char *info)
+{
+	struct mp_ok ok = { .header = MP_OK_HDR, .affected_rows = affected,
+			    .status = MP_STATUS_AUTOCOMMIT };
+	uint8_t buf[600];
+	struct mp_writer w;
+
+	if (info != NULL) {
+		ok.info.ptr = (const uint8_t *)info;
+		ok.info.len = strnlen(info, 500);
+	}
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_ok_write(&w, &ok, false);
+	MS_ASSERT(!w.overflow);
+	px_adm_send(c, buf, mp_writer_len(&w));
+}
+
+static void MS_PRINTF(4, 5)
+px_adm_err(struct px_adm_conn *c, uint16_t code, const char *state, const char *fmt, ...)
+{
+	char msg[512];
+	uint8_t buf[600];
+	struct mp_writer w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_err_write(&w, code, state, msg);
+	MS_ASSERT(!w.overflow);
+	px_adm_send(c, buf, mp_writer_len(&w));
+}
+
+/* A result set being written: column definitions, then rows, then px_rs_end(). */
+struct px_rs {
+	struct px_adm_conn *c;
+	size_t n_cols;
+	bool failed;
+};
+
+static void
+px_rs_begin(struct px_rs *rs, struct px_adm_conn *c, size_t n, const char *const *names)
+{
+	uint8_t buf[512];
+	struct mp_writer w;
+
+	rs->c = c;
+	rs->n_cols = n;
+	rs->failed = false;
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_lenenc_put(&w, n);
+	px_adm_send(c, buf, mp_writer_len(&w));
+	for (size_t i = 0; i < n; i++) {
+		struct mp_coldef d = { 0 };
+		size_t nl = strnlen(names[i], 200);
+
+		d.catalog = (struct ms_slice){ (const uint8_t *)"def", 3 };
+		d.name = (struct ms_slice){ (const uint8_t *)names[i], nl };
+		d.org_name = d.name;
+		d.charset = 45;
+		d.length = 1024;
+		d.type = 253; /* VAR_STRING */
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_coldef_write(&w, &d);
+		MS_ASSERT(!w.overflow);
+		px_adm_send(c, buf, mp_writer_len(&w));
+	}
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_eof_write(&w, 0, MP_STATUS_AUTOCOMMIT);
+	px_adm_send(c, buf, mp_writer_len(&w));
+}
+
+/* One row of <n> text values (NULL = SQL NULL); <lens> may be NULL for NUL-terminated ones. */
+static void
+px_rs_row(struct px_rs *rs, const char *const *v, const size_t *lens)
+{
+	struct evbuffer *row = evbuffer_new();
+	uint8_t small[16];
+	struct mp_writer w;
+	size_t len;
+	uint8_t *p;
+
+	if (row == NULL) {
+		rs->failed = true;
+		return;
+	}
+	for (size_t i = 0; i < rs->n_cols; i++) {
+		if (v[i] == NULL) {
+			small[0] = 0xfb;
+			evbuffer_add(row, small, 1);
+			continue;
+		}
+		len = lens != NULL ? lens[i] : strlen(v[i]);
+		mp_writer_init(&w, small, sizeof(small));
+		mp_lenenc_put(&w, len);
+		evbuffer_add(row, small, mp_writer_len(&w));
+		evbuffer_add(row, v[i], len);
+	}
+	len = evbuffer_get_length(row);
+	p = evbuffer_pullup(row, (ssize_t)len);
+	if (len >= MP_MAX_PAYLOAD || (p == NULL && len > 0)) {
+		rs->failed = true;
+	} else {
+		px_adm_send(rs->c, p, len);
+	}
+	evbuffer_free(row);
+}
+
+static void
+px_rs_end(struct px_rs *rs)
+{
+	uint8_t buf[16];
+	struct mp_writer w;
+
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_eof_write(&w, 0, MP_STATUS_AUTOCOMMIT);
+	px_adm_send(rs->c, buf, mp_writer_len(&w));
+}
+
+/* ---- commands ---- */
+
+/* conf_store callbacks: the statement's rows become a result set */
+struct px_adm_exec {
+	struct px_rs rs;
+	struct px_adm_conn *c;
+	bool started;
+	uint64_t affected;
+};
+
+static enum ms_rc
+px_adm_cols(void *arg, size_t n, const char *const *names)
+{
+	struct px_adm_exec *x = arg;
+
+	px_rs_begin(&x->rs, x->c, n, names);
+	x->started = true;
+	return MS_OK;
+}
+
+static enum ms_rc
+px_adm_row(void *arg, size_t n, const char *const *values, const size_t *lens)
+{
+	struct px_adm_exec *x = arg;
+
+	MS_ASSERT(n == x->rs.n_cols);
+	px_rs_row(&x->rs, values, lens);
+	return x->rs.failed ? MS_ENOMEM : MS_OK;
+}
+
+static enum ms_rc
+px_adm_done(void *arg, uint64_t affected)
+{
+	struct px_adm_exec *x = arg;
+
+	x->affected = affected;
+	return MS_OK;
+}
+
+/* SQL for the config tables: rows become a result set, changes an OK with the row count. An
+ * error after rows went out replaces the result set's final EOF (as a server does). */
+static void
+px_adm_sql(struct px_adm_conn *c, const char *sql, size_t len)
+{
+	struct px_adm_exec x = { .c = c };
+	struct cs_exec_cb cb = { .columns = px_adm_cols, .row = px_adm_row, .done = px_adm_done };
+	char err[512];
+
+	if (cs_exec(c->a->store, sql, len, &cb, &x, err, sizeof(err)) != MS_OK) {
+		px_adm_err(c, strncmp(err, "not allowed", 11) == 0 ? 1227 : 1105,
+			   strncmp(err, "not allowed", 11) == 0 ? "42000" : "HY000", "%s", err);
+		return;
+	}
+	if (x.started) {
+		px_rs_end(&x.rs);
+	} else {
+		px_adm_ok(c, x.affected, NULL);
+	}
+}
+
+/* The version APPLY would publish next. */
+static uint64_t
+px_adm_live_version(struct px_admin *a)
+{
+	uint64_t v = 0;
+
+	if (cs_latest_version(a->store, &v) != MS_OK) {
+		v = 0;
+	}
+	return v;
+}
+
+/*
+ * Validates the staged tables, builds and publishes a snapshot, records it. <what> labels the
+ * change in the history summary ("apply", "rollback to 3", "reload"). On success writes the new
+ * version and the summary's text to <version>/<summary> (malloc'd); on failure <err>.
+ */
+static enum ms_rc
+px_adm_do_apply(struct px_admin *a, const char *who, const char *what, uint64_t *version,
+		char **summary, char *err, size_t errlen)
+{
+	struct conf *next = NULL;
+	struct topo_snapshot *snap = NULL;
+	char *diff = NULL, *text;
+	enum ms_rc rc;
+	size_t n;
+
+	*summary = NULL;
+	rc = cs_build(a->store, a->conf, &next, err, errlen);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	rc = px_topo_build(next, &snap, err, errlen);
+	conf_free(next);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	if (cs_diff(a->store, &diff) != MS_OK) {
+		topo_snapshot_free(snap);
+		snprintf(err, errlen, "out of memory");
+		return MS_ENOMEM;
+	}
+	n = strlen(what) + strlen(diff) + 3;
+	text = malloc(n);
+	if (text == NULL) {
+		free(diff);
+		topo_snapshot_free(snap);
+		snprintf(err, errlen, "out of memory");
+		return MS_ENOMEM;
+	}
+	snprintf(text, n, "%s: %s", what, diff);
+	free(diff);
+	/* record first: if the history cannot be written, nothing changes */
+	*version = px_adm_live_version(a) + 1;
+	rc = cs_commit(a->store, *version, who, text, err, errlen);
+	if (rc != MS_OK) {
+		free(text);
+		topo_snapshot_free(snap);
+		return rc;
+	}
+	if (topo_publish_at(a->topo, snap, *version) != *version) {
+		ms_log_error("admin: topology version and history disagree (history %llu)",
+			     (unsigned long long)*version);
+	}
+	topo_reclaim(a->topo);
+	ms_log_info("admin: %s published topology version %llu (%s)", who,
+		    (unsigned long long)*version, text);
+	*summary = text;
+	return MS_OK;
+}
+
+static void
+px_adm_apply_reply(struct px_adm_conn *c, enum ms_rc rc, uint64_t version, char *summary,
+		   const char *err, const char *verb)
+{
+	static const char *const names[] = { "version", "summary" };
+	char v[24];
+	const char *row[2];
+	struct px_rs rs;
+
+	if (rc != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "%s refused, nothing changed: %s", verb, err);
+		return;
+	}
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)version);
+	row[0] = v;
+	row[1] = summary;
+	px_rs_begin(&rs, c, 2, names);
+	px_rs_row(&rs, row, NULL);
+	px_rs_end(&rs);
+	free(summary);
+}
+
+static void
+px_adm_apply(struct px_adm_conn *c)
+{
+	char err[512];
+	uint64_t version = 0;
+	char *summary = NULL;
+	enum ms_rc rc = px_adm_do_apply(c->a, c->user, "apply", &version, &summary, err, sizeof(err));
+
+	px_adm_apply_reply(c, rc, version, summary, err, "APPLY");
+}
+
+static void
+px_adm_apply_dry(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "check", "detail" };
+	struct conf *next = NULL;
+	char err[512], *diff = NULL;
+	const char *row[2];
+	struct px_rs rs;
+
+	px_rs_begin(&rs, c, 2, names);
+	if (cs_diff(c->a->store, &diff) == MS_OK) {
+		row[0] = "diff";
+		row[1] = diff;
+		px_rs_row(&rs, row, NULL);
+		free(diff);
+	}
+	if (cs_build(c->a->store, c->a->conf, &next, err, sizeof(err)) != MS_OK) {
+		row[0] = "validation";
+		row[1] = err;
+	} else {
+		struct topo_snapshot *snap = NULL;
+
+		if (px_topo_build(next, &snap, err, sizeof(err)) != MS_OK) {
+			row[0] = "validation";
+			row[1] = err;
+		} else {
+			row[0] = "validation";
+			row[1] = "ok";
+			topo_snapshot_free(snap);
+		}
+		conf_free(next);
+	}
+	px_rs_row(&rs, row, NULL);
+	px_rs_end(&rs);
+}
+
+static void
+px_adm_rollback(struct px_adm_conn *c, uint64_t to)
+{
+	char err[512], what[64];
+	uint64_t version = 0;
+	char *summary = NULL;
+	enum ms_rc rc = cs_restore(c->a->store, to, err, sizeof(err));
+
+	if (rc == MS_OK) {
+		snprintf(what, sizeof(what), "rollback to %llu", (unsigned long long)to);
+		rc = px_adm_do_apply(c->a, c->user, what, &version, &summary, err, sizeof(err));
+	}
+	px_adm_apply_reply(c, rc, version, summary, err, "ROLLBACK TOPOLOGY");
+}
+
+static enum ms_rc
+px_adm_do_reload(struct px_admin *a, const char *who, uint64_t *version, char **summary,
+		 char *err, size_t errlen)
+{
+	struct conf *fresh = NULL;
+	enum ms_rc rc;
+
+	if (conf_load_file(a->path, &fresh, err, errlen) != MS_OK) {
+		return MS_EINVAL;
+	}
+	rc = cs_import(a->store, fresh, err, errlen);
+	conf_free(fresh);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	return px_adm_do_apply(a, who, "reload", version, summary, err, errlen);
+}
+
+void
+px_admin_reload(struct px_admin *a, const char *who)
+{
+	char err[512];
+	uint64_t version = 0;
+	char *summary = NULL;
+
+	if (px_adm_do_reload(a, who, &version, &summary, err, sizeof(err)) != MS_OK) {
+		ms_log_error("%s: reload of %s refused, nothing changed: %s", who, a->path, err);
+		return;
+	}
+	free(summary);
+}
+
+static void
+px_adm_save(struct px_adm_conn *c)
+{
+	char err[512];
+
+	if (c->a->conf->admin->store == NULL) {
+		px_adm_err(c, 1105, "HY000",
+			   "SAVE needs a file: set admin.store in %s", c->a->path);
+		return;
+	}
+	if (cs_save(c->a->store, c->a->conf->admin->store, err, sizeof(err)) != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "SAVE failed: %s", err);
+		return;
+	}
+	px_adm_ok(c, 0, NULL);
+}
+
+static void
+px_adm_show_version(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "name", "value" };
+	char v[24];
+	const char *rows[][2] = { { "myshard", MYSHARD_VERSION }, { "topology_version", v } };
+	struct px_rs rs;
+
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)px_adm_live_version(c->a));
+	px_rs_begin(&rs, c, 2, names);
+	for (size_t i = 0; i < MS_ARRAY_LEN(rows); i++) {
+		px_rs_row(&rs, rows[i], NULL);
+	}
+	px_rs_end(&rs);
+}
+
+/* SHOW TOPOLOGY / SHOW SHARDS: the live snapshot's shards. */
+static void
+px_adm_show_topology(struct px_adm_conn *c, bool tables)
+{
+	static const char *const snames[] = { "version", "shard", "host", "port", "default" };
+	static const char *const tnames[] = { "version", "kind", "schema", "name", "key_column",
+					      "function" };
+	struct topo_reader *r = NULL;
+	const struct topo_snapshot *s;
+	char ver[24], port[8];
+	struct px_rs rs;
+
+	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "out of memory");
+		return;
+	}
+	s = topo_read_begin(r);
+	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
+	if (!tables) {
+		px_rs_begin(&rs, c, 5, snames);
+		for (size_t i = 0; i < s->n_shards; i++) {
+			const char *row[5] = { ver, s->shards[i].name, s->shards[i].host, port,
+					       i == s->map.default_shard ? "yes" : "no" };
+
+			snprintf(port, sizeof(port), "%u", s->shards[i].port);
+			px_rs_row(&rs, row, NULL);
+		}
+	} else {
+		px_rs_begin(&rs, c, 6, tnames);
+		for (size_t i = 0; i < s->map.n_tables; i++) {
+			const struct topo_table *t = &s->map.tables[i];
+			bool sh = t->kind == TOPO_TABLE_SHARDED;
+			const char *row[6] = { ver, sh ? "sharded" : "global",
+					       t->schema != NULL ? t->schema : "",
+					       t->name, sh ? t->key : NULL,
+					       sh ? s->map.funcs[t->func].name : NULL };
+
+			px_rs_row(&rs, row, NULL);
+		}
+	}
+	topo_read_end(r);
+	topo_reader_free(r);
+	px_rs_end(&rs);
+}
+
+static void
+px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
+{
+	static const char *const vc[] = { "@@version_comment" };
+	const char *sql = (const char *)p;
+	struct rt_admin cmd;
+	const char *row[1];
+	struct px_rs rs;
+
+	rt_admin_parse(sql, len, &cmd);
+	switch (cmd.kind) {
+	case RT_ADM_SQL:
+		px_adm_sql(c, sql, len);
+		return;
+	case RT_ADM_EMPTY:
+		px_adm_err(c, 1065, "42000", "Query was empty");
+		return;
+	case RT_ADM_BAD:
+		px_adm_err(c, 1064, "42000", "%s", cmd.err);
+		return;
+	case RT_ADM_NOOP:
+		px_adm_ok(c, 0, NULL);
+		return;
+	case RT_ADM_VERSION_COMMENT:
+		row[0] = "myshard admin port";
+		px_rs_begin(&rs, c, 1, vc);
+		px_rs_row(&rs, row, NULL);
+		px_rs_end(&rs);
+		return;
+	case RT_ADM_APPLY:
+		px_adm_apply(c);
+		return;
+	case RT_ADM_APPLY_DRY:
+		px_adm_apply_dry(c);
+		return;
+	case RT_ADM_ROLLBACK_TO:
+		px_adm_rollback(c, cmd.num);
+		return;
+	case RT_ADM_SAVE:
+		px_adm_save(c);
+		return;
+	case RT_ADM_RELOAD: {
+		char err[512];
+		uint64_t version = 0;
+		char *summary = NULL;
+		enum ms_rc rc = px_adm_do_reload(c->a, c->user, &version, &summary, err,
+						 sizeof(err));
+
+		px_adm_apply_reply(c, rc, version, summary, err, "RELOAD");
+		return;
+	}
+	case RT_ADM_SHOW_VERSION:
+		px_adm_show_version(c);
+		return;
+	case RT_ADM_SHOW_TOPOLOGY:
+		px_adm_show_topology(c, true);
+		return;
+	case RT_ADM_SHOW_SHARDS:
+		px_adm_show_topology(c, false);
+		return;
+	case RT_ADM_SHOW_POOLS:
+	case RT_ADM_SHOW_STATS:
+		px_adm_err(c, 1235, "42000", "myshard: SHOW POOLS and SHOW STATS are not available yet");
+		return;
+	}
+	MS_BUG("px_adm_query: kind");
+}
+
+/* ---- connection phase ---- */
+
+static void px_adm_close(struct px_adm_conn *c);
+
+static bool
+px_adm_throttled(struct px_admin *a)
+{
+	time_t now = time(NULL);
+	size_t recent = 0;
+
+	for (size_t i = 0; i < PX_ADM_FAIL_MAX; i++) {
+		recent += a->fails[i] != 0 && now - a->fails[i] < PX_ADM_FAIL_WINDOW;
+	}
+	return recent >= PX_ADM_FAIL_MAX;
+}
+
+static const struct conf_user *
+px_adm_user(const struct px_admin *a, const char *name)
+{
+	for (size_t i = 0; i < a->conf->admin->n_users; i++) {
+		if (strcmp(a->conf->admin->users[i].name, name) == 0) {
+			return &a->conf->admin->users[i];
+		}
+	}
+	return NULL;
+}
+
+static void
+px_adm_check(struct px_adm_conn *c, const uint8_t *token, size_t len)
+{
+	struct px_admin *a = c->a;
+	const struct conf_user *u;
+
+	if (px_adm_throttled(a)) {
+		ms_log_warn("admin: login of '%s' from %s refused: too many failed logins", c->user,
+			    c->peer);
+		px_adm_err(c, 1045, "28000",
+			   "Too many failed admin logins in the last %d s; try again later",
+			   PX_ADM_FAIL_WINDOW);
+		px_adm_close(c);
+		return;
+	}
+	u = px_adm_user(a, c->user);
+	if (u == NULL ||
+	    !mp_native_verify(c->scramble, u->native_stored, u->empty_password, token, len)) {
+		a->fails[a->fail_pos++ % PX_ADM_FAIL_MAX] = time(NULL);
+		ms_log_warn("admin: failed login of '%s' from %s", c->user, c->peer);
+		px_adm_err(c, 1045, "28000", "Access denied for user '%s' to the admin port (using password: %s)",
+			   c->user, len > 0 ? "YES" : "NO");
+		px_adm_close(c);
+		return;
+	}
+	ms_log_info("admin: '%s' logged in from %s", c->user, c->peer);
+	c->state = PX_ADM_COMMAND;
+	px_adm_ok(c, 0, NULL);
+}
+
+static void
+px_adm_handshake(struct px_adm_conn *c, const uint8_t *p, size_t len)
+{
+	struct mp_hsresp r;
+
+	if (mp_hsresp_read(p, len, PX_SERVER_CAPS, &r) != MP_OK || r.ssl_request ||
+	    r.user.len > PX_USER_MAX) {
+		px_adm_err(c, 1043, "08S01", "Bad handshake");
+		px_adm_close(c);
+		return;
+	}
+	memcpy(c->user, r.user.ptr, r.user.len);
+	c->user[r.user.len] = '\0';
+	if ((r.caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
+	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
+	      memcmp(r.plugin.ptr, MP_NATIVE_PLUGIN, r.plugin.len) == 0)) {
+		uint8_t buf[64];
+		struct mp_writer w;
+
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_auth_switch_write(&w, MP_NATIVE_PLUGIN, c->scramble, MP_SCRAMBLE_LEN);
+		px_adm_send(c, buf, mp_writer_len(&w));
+		c->state = PX_ADM_AUTH_SWITCH;
+		return;
+	}
+	px_adm_check(c, r.auth.ptr, r.auth.len);
+}
+
+/* ---- the connection ---- */
+
+static void
+px_adm_free_conn(struct px_adm_conn *c)
+{
+	struct px_adm_conn **pp = &c->a->conns;
+
+	while (*pp != c) {
+		pp = &(*pp)->next;
+	}
+	*pp = c->next;
+	if (c->free_ev != NULL) {
+		event_free(c->free_ev);
+	}
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+px_adm_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	px_adm_free_conn(arg);
+}
+
+static void
+px_adm_schedule_free(struct px_adm_conn *c)
+{
+	static const struct timeval now = { 0, 0 };
+
+	evtimer_add(c->free_ev, &now);
+}
+
+static void
+px_adm_drained(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	px_adm_schedule_free(arg);
+}
+
+static void
+px_adm_dead_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	px_adm_schedule_free(arg);
+}
+
+/* Ends <c>: nothing more is read; it is freed (from a later callback, so callers up the stack
+ * may still look at c->dead) once what is queued (the last ERR) is written. */
+static void
+px_adm_close(struct px_adm_conn *c)
+{
+	if (c->dead) {
+		return;
+	}
+	c->dead = true;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_setcb(c->bev, NULL, px_adm_drained, px_adm_dead_event, c);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		px_adm_schedule_free(c);
+	}
+}
+
+static void
+px_adm_read(struct bufferevent *bev, void *arg)
+{
+	struct px_adm_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	for (;;) {
+		uint8_t raw[MP_HDR_LEN];
+		struct mp_cursor cur;
+		struct mp_hdr h;
+		uint8_t *p;
+
+		if (evbuffer_copyout(in, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+			return;
+		}
+		mp_cursor_init(&cur, raw, sizeof(raw));
+		if (mp_hdr_read(&cur, &h) != MP_OK || h.len >= PX_ADM_MAX_PACKET) {
+			c->seq = 1;
+			px_adm_err(c, 1153, "08S01", "Got a packet bigger than %u bytes on the admin port",
+				   PX_ADM_MAX_PACKET);
+			px_adm_close(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < MP_HDR_LEN + (size_t)h.len) {
+			return;
+		}
+		p = evbuffer_pullup(in, (ssize_t)(MP_HDR_LEN + h.len));
+		if (p == NULL) {
+			px_adm_close(c);
+			return;
+		}
+		p += MP_HDR_LEN;
+		c->seq = (uint8_t)(h.seq + 1);
+		switch (c->state) {
+		case PX_ADM_HANDSHAKE:
+			px_adm_handshake(c, p, h.len);
+			break;
+		case PX_ADM_AUTH_SWITCH:
+			px_adm_check(c, p, h.len);
+			break;
+		case PX_ADM_COMMAND:
+			if (h.len == 0) {
+				px_adm_err(c, 1047, "08S01", "Unknown command");
+			} else if (p[0] == MP_COM_QUIT) {
+				px_adm_close(c);
+			} else if (p[0] == MP_COM_QUERY) {
+				px_adm_query(c, p + 1, h.len - 1);
+			} else if (p[0] == MP_COM_PING || p[0] == MP_COM_INIT_DB ||
+				   p[0] == MP_COM_RESET_CONNECTION) {
+				px_adm_ok(c, 0, NULL);
+			} else {
+				px_adm_err(c, 1047, "08S01",
+					   "Unknown command 0x%02x on the admin port", p[0]);
+			}
+			break;
+		}
+		if (c->dead) {
+			return;
+		}
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)h.len);
+	}
+}
+
+static void
+px_adm_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct px_adm_conn *c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		c->dead = true;
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		px_adm_schedule_free(c);
+	}
+}
+
+static void
+px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	      void *arg)
+{
+	struct px_admin *a = arg;
+	struct px_adm_conn *c = calloc(1, sizeof(*c));
+	struct mp_greeting g = { .version = PX_ADM_VERSION,
+				 .caps = PX_SERVER_CAPS,
+				 .collation = 45,
+				 .status = MP_STATUS_AUTOCOMMIT,
+				 .auth_plugin = MP_NATIVE_PLUGIN };
+	uint8_t buf[256];
+	struct mp_writer w;
+
+	(void)ev;
+	(void)salen;
+	if (c == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->bev = bufferevent_socket_new(a->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	c->a = a;
+	c->id = ++a->next_id;
+	c->free_ev = evtimer_new(a->base, px_adm_free_cb, c);
+	if (c->free_ev == NULL) {
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	if (sa->sa_family == AF_INET) {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->peer,
+			  sizeof(c->peer));
+	} else {
+		snprintf(c->peer, sizeof(c->peer), "?");
+	}
+	if (getrandom(c->scramble, MP_SCRAMBLE_LEN, 0) != MP_SCRAMBLE_LEN) {
+		event_free(c->free_ev);
+		bufferevent_free(c->bev);
+		free(c);
+		return;
+	}
+	for (int i = 0; i < MP_SCRAMBLE_LEN; i++) {
+		c->scramble[i] = (uint8_t)(33 + c->scramble[i] % 94);
+	}
+	c->next = a->conns;
+	a->conns = c;
+	g.conn_id = (uint32_t)c->id;
+	memcpy(g.scramble, c->scramble, MP_SCRAMBLE_LEN);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_greeting_write(&w, &g);
+	c->seq = 0;
+	px_adm_send(c, buf, mp_writer_len(&w));
+	bufferevent_setcb(c->bev, px_adm_read, NULL, px_adm_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+struct px_admin *
+px_admin_new(struct event_base *base, const struct conf *c, const char *path,
+	     struct conf_store *store, struct topo_domain *topo)
+{
+	struct px_admin *a = calloc(1, sizeof(*a));
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char spec[128];
+
+	if (a == NULL) {
+		return NULL;
+	}
+	a->base = base;
+	a->conf = c;
+	a->store = store;
+	a->topo = topo;
+	a->path = strdup(path);
+	if (a->path == NULL) {
+		px_admin_free(a);
+		return NULL;
+	}
+	if (c->admin == NULL) {
+		return a; /* no port: RELOAD by SIGHUP only */
+	}
+	snprintf(spec, sizeof(spec), strchr(c->admin->listen_addr, ':') != NULL ? "[%s]:%u" : "%s:%u",
+		 c->admin->listen_addr, c->admin->listen_port);
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
+		ms_log_error("admin: cannot parse address %s", spec);
+		px_admin_free(a);
+		return NULL;
+	}
+	a->ev = evconnlistener_new_bind(base, px_adm_accept, a,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+					16, (struct sockaddr *)&ss, sslen);
+	if (a->ev == NULL) {
+		ms_log_error("admin: cannot listen on %s: %s", spec, strerror(errno));
+		px_admin_free(a);
+		return NULL;
+	}
+	ms_log_info("admin port listening on %s", spec);
+	return a;
+}
+
+void
+px_admin_free(struct px_admin *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	while (a->conns != NULL) {
+		px_adm_free_conn(a->conns);
+	}
+	if (a->ev != NULL) {
+		evconnlistener_free(a->ev);
+	}
+	free(a->path);
+	free(a);
+}

@@ -1,0 +1,350 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+The admin SQL port (issue #4) against real mariadbd servers: admin logins kept apart from
+application logins, the staged config tables, APPLY DRY RUN / APPLY / ROLLBACK TOPOLOGY TO with
+a shard endpoint moved to a server holding the same data, invalid changes refused with the
+table, row and column named, denied statements, history, SAVE and a restart from the saved
+store, a user added live, RELOAD, and continuous client traffic that sees no failure while the
+map is re-applied and changed over and over.
+"""
+
+import os
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+import harness as H
+
+pytestmark = pytest.mark.proxy_only
+
+ADMIN_USER, ADMIN_PASSWORD = "ops", "opspw"
+DB = "adm"
+# customers.id values whose shard is known (docs/sharding.md, hash over "-80" / "80-")
+SHARDING = """
+sharding:
+  default_shard: s0
+  functions:
+    - name: by_id
+      kind: hash
+      key_type: int
+      ranges:
+        - {keyspace: "-80", shard: s0}
+        - {keyspace: "80-", shard: s1}
+  tables:
+    - {name: customers, key: id, function: by_id}
+  global_tables:
+    - {name: countries}
+"""
+
+
+def admin_yaml(port, store):
+    return SHARDING + (f"admin:\n  listen: {{address: 127.0.0.1, port: {port}}}\n"
+                       f"  users:\n    - {{name: {ADMIN_USER}, password: {ADMIN_PASSWORD}}}\n"
+                       f"  store: {store}\n")
+
+
+def q(conn, sql, args=None):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall()
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def env(request, session_root, myshard_bin):
+    import conftest
+    e = Env()
+    e.servers = H.start_mariadbs(session_root, ["ad0", "ad1", "ad1b"])
+
+    def fin():
+        for s in e.servers:
+            s.stop()
+    request.addfinalizer(fin)
+    for s in e.servers:
+        s.sql(f"CREATE USER '{H.PROXY_USER}'@'127.0.0.1' IDENTIFIED BY '{H.PROXY_PASSWORD}'",
+              f"GRANT ALL ON *.* TO '{H.PROXY_USER}'@'127.0.0.1'",
+              f"CREATE DATABASE {DB}",
+              f"CREATE TABLE {DB}.customers (id BIGINT PRIMARY KEY, name VARCHAR(20))",
+              f"CREATE TABLE {DB}.countries (code CHAR(2) PRIMARY KEY, name VARCHAR(20))",
+              f"INSERT INTO {DB}.countries VALUES ('FR', 'France'), ('JP', 'Japan')")
+    e.admin_port = H.free_port()
+    e.store = os.path.join(session_root, "admin-store.db")
+    e.shards = [("s0", "127.0.0.1", e.servers[0].port), ("s1", "127.0.0.1", e.servers[1].port)]
+    e.root = session_root
+    e.binary = myshard_bin
+    e.request = request
+    e.start = lambda name: conftest.start_proxy(request, myshard_bin, session_root, name,
+                                                e.shards,
+                                                extra_yaml=admin_yaml(e.admin_port, e.store))
+    e.proxy = e.start("admin")
+    # rows through myshard: ids 1..40 spread over s0 and s1; ad1b gets a copy of s1's rows
+    c = e.client()
+    q(c, "INSERT INTO customers (id, name) VALUES " +
+      ", ".join(f"({i}, 'c{i}')" for i in range(1, 41)))
+    c.close()
+    rows = e.servers[1].sql(f"SELECT id, name FROM {DB}.customers ORDER BY id")
+    e.s1_ids = [r[0] for r in rows]
+    assert 5 < len(e.s1_ids) < 35
+    e.servers[2].sql(f"INSERT INTO {DB}.customers VALUES " +
+                     ", ".join(f"({i}, '{n}')" for i, n in rows))
+    return e
+
+
+def _client(self, user=H.APP_USER, password=H.APP_PASSWORD):
+    return pymysql.connect(host="127.0.0.1", port=self.proxy.port, user=user, password=password,
+                           database=DB, autocommit=True, connect_timeout=10, read_timeout=60)
+
+
+def _admin(self, user=ADMIN_USER, password=ADMIN_PASSWORD):
+    return pymysql.connect(host="127.0.0.1", port=self.admin_port, user=user, password=password,
+                           autocommit=True, connect_timeout=10, read_timeout=60)
+
+
+Env.client = _client
+Env.admin = _admin
+
+
+def shard_port(c, shard):
+    return q(c, f"/* myshard:shard={shard} */ SELECT @@port")[0][0]
+
+
+def admin_err(a, sql):
+    with pytest.raises(pymysql.err.MySQLError) as ei:
+        q(a, sql)
+    assert q(a, "SELECT 1") == (("1",),), "admin connection unusable after an error"
+    return ei.value.args[0], ei.value.args[1]
+
+
+def version(a):
+    return dict(q(a, "SHOW VERSION"))["topology_version"]
+
+
+def test_logins_are_kept_apart(env):
+    a = env.admin()
+    assert q(a, "SELECT name FROM shards ORDER BY name") == (("s0",), ("s1",))
+    a.close()
+    with pytest.raises(pymysql.err.OperationalError) as ei:  # application user on the admin port
+        env.admin(H.APP_USER, H.APP_PASSWORD)
+    assert ei.value.args[0] == 1045
+    with pytest.raises(pymysql.err.OperationalError) as ei:  # admin user on the client port
+        env.client(ADMIN_USER, ADMIN_PASSWORD)
+    assert ei.value.args[0] == 1045
+    with pytest.raises(pymysql.err.OperationalError) as ei:
+        env.admin(ADMIN_USER, "wrong")
+    assert ei.value.args[0] == 1045
+    # the mariadb CLI works as is
+    r = subprocess.run(["mariadb", "--no-defaults", "--protocol=tcp", "-h127.0.0.1",
+                        f"-P{env.admin_port}", f"-u{ADMIN_USER}", f"-p{ADMIN_PASSWORD}", "-B",
+                        "-e", "SELECT shard, port FROM endpoints ORDER BY shard"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"shard\tport\ns0\t{env.servers[0].port}\n"
+                        f"s1\t{env.servers[1].port}\n")
+
+
+def test_denied_statements(env):
+    a = env.admin()
+    for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",
+                "DELETE FROM history", "UPDATE runtime_shards SET user = 'x'",
+                "DROP TABLE shards", "CREATE TABLE t (a)", "BEGIN",
+                "SELECT load_extension('x')"):
+        code, msg = admin_err(a, sql)
+        assert code == 1227 and msg.startswith("not allowed on the admin port"), (sql, code, msg)
+    code, msg = admin_err(a, "SELECT * FROM nowhere")
+    assert code == 1105 and msg.startswith("staged tables: "), msg
+    code, msg = admin_err(a, "SHOW TABLES")
+    assert code == 1064
+    a.close()
+
+
+def test_invalid_change_is_refused_and_nothing_changes(env):
+    a = env.admin()
+    v = version(a)
+    assert q(a, "UPDATE function_ranges SET shard = 's9' WHERE keyspace = '80-'") == ()
+    code, msg = admin_err(a, "APPLY")
+    assert code == 1105
+    assert msg.startswith("APPLY refused, nothing changed: function_ranges row (function=by_id, "
+                          "keyspace=80-): shard: unknown shard \"s9\""), msg
+    dry = dict(q(a, "APPLY DRY RUN"))
+    assert dry["validation"].startswith("function_ranges row (function=by_id, keyspace=80-)")
+    assert version(a) == v
+    c = env.client()
+    assert q(c, "SELECT COUNT(*) FROM customers") == ((40,),)
+    q(a, "UPDATE function_ranges SET shard = 's1' WHERE keyspace = '80-'")
+    assert dict(q(a, "APPLY DRY RUN")) == {"diff": "no changes", "validation": "ok"}
+    c.close()
+    a.close()
+
+
+def test_move_endpoint_apply_and_rollback(env):
+    a, c = env.admin(), env.client()
+    v0 = version(a)
+    assert shard_port(c, "s1") == env.servers[1].port
+    q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[2].port,))
+    dry = dict(q(a, "APPLY DRY RUN"))
+    assert dry["validation"] == "ok"
+    assert "endpoints" in dry["diff"] and str(env.servers[2].port) in dry["diff"], dry
+    assert version(a) == v0  # a dry run changes nothing
+    assert shard_port(c, "s1") == env.servers[1].port
+    rows = q(a, "APPLY")
+    assert len(rows) == 1 and int(rows[0][0]) == int(v0) + 1, rows
+    assert version(a) == str(int(v0) + 1)
+    assert shard_port(c, "s1") == env.servers[2].port  # the same session follows the change
+    assert q(c, "SELECT COUNT(*) FROM customers") == ((40,),)
+    assert [r[0] for r in q(c, "SELECT id FROM customers WHERE id IN (%s) ORDER BY id" %
+                            ", ".join(map(str, env.s1_ids)))] == env.s1_ids
+    hist = q(a, "SELECT version, admin_user FROM history ORDER BY version")
+    assert hist[-1] == (str(int(v0) + 1), ADMIN_USER), hist  # admin columns are text
+    assert q(a, "SELECT port FROM runtime_endpoints WHERE shard = 's1'") == \
+        ((str(env.servers[2].port),),)
+    # back to the first version
+    rows = q(a, f"ROLLBACK TOPOLOGY TO {v0}")
+    assert int(rows[0][0]) == int(v0) + 2 and rows[0][1].startswith(f"rollback to {v0}: ")
+    assert shard_port(c, "s1") == env.servers[1].port
+    assert q(a, "SELECT port FROM endpoints WHERE shard = 's1'") == ((str(env.servers[1].port),),)
+    code, msg = admin_err(a, "ROLLBACK TOPOLOGY TO 999")
+    assert msg == "ROLLBACK TOPOLOGY refused, nothing changed: no version 999 in history", msg
+    c.close()
+    a.close()
+
+
+def test_user_added_live(env):
+    a = env.admin()
+    hashed = q(a, "SELECT password_hash FROM users WHERE name = %s", (H.APP_USER,))[0][0]
+    assert hashed.startswith("*") and len(hashed) == 41
+    with pytest.raises(pymysql.err.OperationalError):
+        env.client("carol", H.APP_PASSWORD)
+    q(a, "INSERT INTO users (name, password_hash) VALUES ('carol', %s)", (hashed,))
+    q(a, "APPLY")
+    c = env.client("carol", H.APP_PASSWORD)
+    assert q(c, "SELECT COUNT(*) FROM customers") == ((40,),)
+    c.close()
+    q(a, "DELETE FROM users WHERE name = 'carol'")
+    q(a, "APPLY")
+    with pytest.raises(pymysql.err.OperationalError):
+        env.client("carol", H.APP_PASSWORD)
+    a.close()
+
+
+def test_zero_failures_while_reapplying(env):
+    """Clients read and write sharded and global tables without pause while the admin applies
+    120 changes: s1's endpoint moves between two servers with the same s1 rows, a global
+    table declaration comes and goes, a user comes and goes. Writes go to keys on s0 only (s1's
+    two servers must keep identical data); every statement must succeed with the right
+    answer."""
+    a = env.admin()
+    # keys on s0: ask the router
+    s0_ids = []
+    c = env.client()
+    for i in range(5000, 5400):
+        if q(c, f"EXPLAIN ROUTE SELECT * FROM customers WHERE id = {i}")[0][1] == "s0":
+            s0_ids.append(i)
+    c.close()
+    assert len(s0_ids) > 100
+    stop = threading.Event()
+    errors, counts = [], [0]
+    lock = threading.Lock()
+
+    def reader():
+        cc = env.client()
+        try:
+            while not stop.is_set():
+                assert [r[0] for r in q(cc, "SELECT id FROM customers WHERE id IN (%s) ORDER BY id"
+                                        % ", ".join(map(str, env.s1_ids)))] == env.s1_ids
+                assert q(cc, "SELECT name FROM countries WHERE code = 'JP'") == (("Japan",),)
+                assert q(cc, "SELECT COUNT(*) FROM customers WHERE id <= 40") == ((40,),)
+                with lock:
+                    counts[0] += 3
+        except Exception as ex:  # noqa: BLE001 - reported below
+            errors.append(f"reader: {ex!r}")
+        finally:
+            cc.close()
+
+    def writer(k):
+        cc = env.client()
+        try:
+            mine = s0_ids[k::4]
+            n = 0
+            while not stop.is_set():
+                i = mine[n % len(mine)]
+                n += 1
+                q(cc, f"REPLACE INTO customers (id, name) VALUES ({i}, 'w{n}')")
+                assert q(cc, f"SELECT name FROM customers WHERE id = {i}") == ((f"w{n}",),)
+                with lock:
+                    counts[0] += 2
+        except Exception as ex:  # noqa: BLE001
+            errors.append(f"writer {k}: {ex!r}")
+        finally:
+            cc.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(3)] + \
+              [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    v0 = int(version(a))
+    try:
+        for n in range(120):
+            step = n % 4
+            if step == 0:
+                q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[2].port,))
+            elif step == 1:
+                q(a, "INSERT INTO global_tables (schema_name, name) VALUES ('', 'unused_t')")
+                q(a, "INSERT INTO users (name, password_hash) SELECT 'dave', password_hash "
+                     "FROM users WHERE name = %s", (H.APP_USER,))
+            elif step == 2:
+                q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[1].port,))
+            else:
+                q(a, "DELETE FROM global_tables WHERE name = 'unused_t'")
+                q(a, "DELETE FROM users WHERE name = 'dave'")
+            q(a, "APPLY")
+            if errors:
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    assert not errors, errors[:5]
+    assert int(version(a)) == v0 + 120
+    assert counts[0] > 500, counts
+    print(f"zero-failure load: {counts[0]} statements during 120 APPLYs")
+    a.close()
+
+
+def test_save_and_restart(env):
+    a = env.admin()
+    q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[2].port,))
+    q(a, "APPLY")
+    v = version(a)
+    assert q(a, "SAVE") == ()
+    assert os.path.exists(env.store)
+    a.close()
+    # a second myshard from the same file comes back with the saved topology
+    import conftest
+    conf_port = env.admin_port
+    conftest._started_proxies.remove(env.proxy)  # stopped on purpose
+    assert env.proxy.stop() == []
+    env.proxy = env.start("admin-restarted")
+    assert env.admin_port == conf_port
+    a = env.admin()
+    assert version(a) == v
+    c = env.client()
+    assert shard_port(c, "s1") == env.servers[2].port
+    c.close()
+    a.close()
+
+
+def test_reload_from_file(env):
+    a = env.admin()
+    v = int(version(a))
+    rows = q(a, "RELOAD")
+    assert int(rows[0][0]) == v + 1 and rows[0][1].startswith("reload: "), rows
+    c = env.client()
+    assert shard_port(c, "s1") == env.servers[1].port  # the file's endpoint again
+    c.close()
+    a.close()
