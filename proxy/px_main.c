@@ -13,7 +13,6 @@
 
 #include <event2/event.h>
 #include <netdb.h>
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
