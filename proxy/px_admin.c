@@ -57,6 +57,8 @@ struct px_admin {
 	char *path;                /* owned: the config file RELOAD re-reads */
 	struct conf_store *store;  /* borrowed */
 	struct topo_domain *topo;  /* borrowed */
+	struct px_worker *ws;      /* borrowed: n_workers workers (SHOW STATS, SHOW POOLS) */
+	unsigned int n_workers;
 	struct evconnlistener *ev; /* owned */
 	struct px_adm_conn *conns; /* owned list */
 	uint64_t next_id;
@@ -595,6 +597,94 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 	px_rs_end(&rs);
 }
 
+/* A counter another thread writes: read whole, without ordering (the figures are a report). */
+static uint64_t
+px_adm_peek64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static unsigned int
+px_adm_peek(const unsigned int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* SHOW STATS: the workers' counters, summed. */
+static void
+px_adm_show_stats(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "name", "value" };
+	struct px_rs rs;
+	char v[24];
+	const char *row[2];
+	uint64_t sum;
+
+	px_rs_begin(&rs, c, 2, names);
+#define PX_ADM_STAT(field)                                                                         \
+	sum = 0;                                                                                   \
+	for (unsigned int i = 0; i < c->a->n_workers; i++) {                                      \
+		sum += px_adm_peek64(&c->a->ws[i].stats.field);                                    \
+	}                                                                                          \
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)sum);                                   \
+	row[0] = #field;                                                                           \
+	row[1] = v;                                                                                \
+	px_rs_row(&rs, row, NULL);
+	PX_STATS_FIELDS(PX_ADM_STAT)
+#undef PX_ADM_STAT
+	snprintf(v, sizeof(v), "%u", c->a->n_workers);
+	row[0] = "workers";
+	row[1] = v;
+	px_rs_row(&rs, row, NULL);
+	px_rs_end(&rs);
+}
+
+/* SHOW POOLS: per worker and shard, the connections of all capability variants together. */
+static void
+px_adm_show_pools(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "worker", "shard", "active", "idle", "connecting",
+					     "waiting", "max" };
+	char cells[7][24];
+	const char *row[7];
+	struct px_rs rs;
+
+	px_rs_begin(&rs, c, 7, names);
+	for (unsigned int i = 0; i < c->a->n_workers; i++) {
+		struct px_worker *w = &c->a->ws[i];
+
+		for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+			unsigned int busy = 0, idle = 0, conn = 0, wait = 0;
+			const struct px_pool *p0 = &w->pools[k * PX_VARIANTS];
+
+			if (__atomic_load_n(&p0->ep_snap, __ATOMIC_RELAXED) == NULL) {
+				continue;
+			}
+			for (unsigned int v = 0; v < PX_VARIANTS; v++) {
+				const struct px_pool *p = &w->pools[k * PX_VARIANTS + v];
+
+				busy += px_adm_peek(&p->n_busy);
+				idle += px_adm_peek(&p->n_idle);
+				conn += px_adm_peek(&p->n_connecting);
+				wait += px_adm_peek(&p->n_waiting);
+			}
+			snprintf(cells[0], sizeof(cells[0]), "%u", i);
+			snprintf(cells[1], sizeof(cells[1]), "%.*s", (int)sizeof(cells[1]) - 1,
+				 p0->shard_name);
+			snprintf(cells[2], sizeof(cells[2]), "%u", busy - conn);
+			snprintf(cells[3], sizeof(cells[3]), "%u", idle);
+			snprintf(cells[4], sizeof(cells[4]), "%u", conn);
+			snprintf(cells[5], sizeof(cells[5]), "%u", wait);
+			snprintf(cells[6], sizeof(cells[6]), "%u", c->a->conf->pool_max);
+			for (size_t j = 0; j < 7; j++) {
+				row[j] = cells[j];
+			}
+			px_rs_row(&rs, row, NULL);
+		}
+	}
+	px_rs_end(&rs);
+}
+
 static void
 px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 {
@@ -656,8 +746,10 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 		px_adm_show_topology(c, false);
 		return;
 	case RT_ADM_SHOW_POOLS:
+		px_adm_show_pools(c);
+		return;
 	case RT_ADM_SHOW_STATS:
-		px_adm_err(c, 1235, "42000", "myshard: SHOW POOLS and SHOW STATS are not available yet");
+		px_adm_show_stats(c);
 		return;
 	}
 	MS_BUG("px_adm_query: kind");
@@ -952,7 +1044,8 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 
 struct px_admin *
 px_admin_new(struct event_base *base, const struct conf *c, const char *path,
-	     struct conf_store *store, struct topo_domain *topo)
+	     struct conf_store *store, struct topo_domain *topo, struct px_worker *ws,
+	     unsigned int n_workers)
 {
 	struct px_admin *a = calloc(1, sizeof(*a));
 	struct sockaddr_storage ss;
@@ -966,6 +1059,8 @@ px_admin_new(struct event_base *base, const struct conf *c, const char *path,
 	a->conf = c;
 	a->store = store;
 	a->topo = topo;
+	a->ws = ws;
+	a->n_workers = n_workers;
 	a->path = strdup(path);
 	if (a->path == NULL) {
 		px_admin_free(a);

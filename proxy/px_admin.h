@@ -28,8 +28,11 @@ enum ms_rc px_topo_build(const struct conf *c, struct topo_snapshot **out, char 
  * applied config (owned by the caller, outlives the admin); <topo> is where APPLY publishes.
  * <path> is the config file RELOAD re-reads. NULL on failure (logged).
  */
+struct px_worker;
+/* <ws>: the <n_workers> workers, read (without locks, approximately) by SHOW STATS / POOLS. */
 struct px_admin *px_admin_new(struct event_base *base, const struct conf *c, const char *path,
-			      struct conf_store *store, struct topo_domain *topo);
+			      struct conf_store *store, struct topo_domain *topo,
+			      struct px_worker *ws, unsigned int n_workers);
 /* RELOAD on behalf of <who> (SIGHUP): re-reads the file, imports and applies it; logs. */
 void px_admin_reload(struct px_admin *a, const char *who);
 void px_admin_free(struct px_admin *a);

@@ -149,7 +149,7 @@ px_main_run(const struct conf *c, bool reset)
 	if (l == NULL) {
 		goto out_workers;
 	}
-	adm = px_admin_new(base, c, c->path, store, topo);
+	adm = px_admin_new(base, c, c->path, store, topo, ws, c->workers);
 	if (adm == NULL) {
 		goto out_workers;
 	}

@@ -148,6 +148,28 @@ def test_logins_are_kept_apart(env):
                         f"s1\t{env.servers[1].port}\n")
 
 
+def test_show_stats_and_pools(env):
+    a, c = env.admin(), env.client()
+    before = dict(q(a, "SHOW STATS"))
+    assert before["workers"] == "2"
+    for _ in range(10):
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((40,),)
+    after = dict(q(a, "SHOW STATS"))
+    assert int(after["commands"]) >= int(before["commands"]) + 10, (before, after)
+    assert set(before) == {"clients_accepted", "clients_closed", "auth_failures", "commands",
+                           "backend_connects", "backend_connect_failures", "backend_closed",
+                           "pins", "workers"}
+    pools = q(a, "SHOW POOLS")
+    assert {r[1] for r in pools} >= {"s0", "s1"}, pools
+    for worker, shard, active, idle, connecting, waiting, mx in pools:
+        assert worker in ("0", "1") and mx == "32"
+        assert all(x.isdigit() for x in (active, idle, connecting, waiting)), pools
+    # the client's worker keeps idle connections to both shards after its scatters
+    assert any(int(r[3]) > 0 for r in pools if r[1] == "s1"), pools
+    c.close()
+    a.close()
+
+
 def test_denied_statements(env):
     a = env.admin()
     for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",
