@@ -13,7 +13,9 @@
 #include "protocol/mp_handshake.h"
 #include "protocol/mp_packet.h"
 #include "protocol/mp_result.h"
+#include "proxy/px_pool.h"
 #include "proxy/px_types.h"
+#include "proxy/px_worker.h"
 #include "router/rt_admin.h"
 
 #include <arpa/inet.h>
@@ -685,6 +687,50 @@ px_adm_show_pools(struct px_adm_conn *c)
 	px_rs_end(&rs);
 }
 
+/* PAUSE SHARD / RESUME SHARD <name>: a shard of the live snapshot. */
+static void
+px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
+{
+	struct topo_reader *r = NULL;
+	const struct topo_snapshot *s;
+	bool known;
+
+	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "out of memory");
+		return;
+	}
+	s = topo_read_begin(r);
+	known = topo_shard_find(s, name) >= 0;
+	topo_read_end(r);
+	topo_reader_free(r);
+	if (!known && pause) {
+		px_adm_err(c, 1105, "HY000", "no shard %s in the live topology", name);
+		return;
+	}
+	if (pause && px_pause_is(name)) {
+		px_adm_err(c, 1105, "HY000", "shard %s is already paused", name);
+		return;
+	}
+	if (!pause && !px_pause_is(name)) {
+		px_adm_err(c, 1105, "HY000", "shard %s is not paused", name);
+		return;
+	}
+	if (!px_pause_set(name, pause)) {
+		px_adm_err(c, 1105, "HY000", "too many shard names paused since startup");
+		return;
+	}
+	if (!pause) {
+		for (unsigned int i = 0; i < c->a->n_workers; i++) {
+			if (!px_worker_send_resume(&c->a->ws[i], name)) {
+				ms_log_error("admin: worker %u did not get RESUME SHARD %s; its waiters "
+					     "time out", i, name);
+			}
+		}
+	}
+	ms_log_info("admin: %s %s shard %s", c->user, pause ? "paused" : "resumed", name);
+	px_adm_ok(c, 0, NULL);
+}
+
 static void
 px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 {
@@ -750,6 +796,10 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 		return;
 	case RT_ADM_SHOW_STATS:
 		px_adm_show_stats(c);
+		return;
+	case RT_ADM_PAUSE_SHARD:
+	case RT_ADM_RESUME_SHARD:
+		px_adm_pause(c, cmd.name, cmd.kind == RT_ADM_PAUSE_SHARD);
 		return;
 	}
 	MS_BUG("px_adm_query: kind");

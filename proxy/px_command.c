@@ -183,8 +183,19 @@ px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg)
 		px_sess_settle(s);
 		return;
 	}
-	ms_log_warn("session %llu: no connection to shard %s within %u ms", (unsigned long long)s->id,
-		    shard, s->w->conf->pool_wait_timeout_ms);
+	ms_log_warn("session %llu: no connection to shard %s within %u ms%s",
+		    (unsigned long long)s->id, shard, s->w->conf->pool_wait_timeout_ms,
+		    px_pause_is(shard) ? " (paused)" : "");
+	if (px_pause_is(shard) && !s->login_pending) {
+		px_cmd_drain(s);
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1205, "HY000",
+				 "myshard: shard %s is paused (PAUSE SHARD) and was not resumed "
+				 "within %u ms",
+				 shard, s->w->conf->pool_wait_timeout_ms);
+		px_cmd_finish(s);
+		px_sess_settle(s);
+		return;
+	}
 	if (s->login_pending) {
 		px_sess_send_err(s, s->login_ok_seq, 1040, "08004",
 				 "myshard: no connection to shard %s became free within %u ms", shard,

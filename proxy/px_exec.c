@@ -353,11 +353,18 @@ px_exec_backend_failed(struct px_session *s, const char *why)
 void
 px_exec_wait_timeout(struct px_session *s)
 {
+	const char *shard = s->ex->snap->shards[s->ex->legs[s->ex->n_acquired].shard].name;
 	char msg[300];
 
+	if (px_pause_is(shard)) {
+		snprintf(msg, sizeof(msg),
+			 "myshard: shard %s is paused (PAUSE SHARD) and was not resumed within %u ms",
+			 shard, s->w->conf->pool_wait_timeout_ms);
+		px_exec_fail(s, 1205, "HY000", msg);
+		return;
+	}
 	snprintf(msg, sizeof(msg), "myshard: no connection to shard %s became free within %u ms",
-		 s->ex->snap->shards[s->ex->legs[s->ex->n_acquired].shard].name,
-		 s->w->conf->pool_wait_timeout_ms);
+		 shard, s->w->conf->pool_wait_timeout_ms);
 	px_exec_fail(s, 1040, "08004", msg);
 }
 

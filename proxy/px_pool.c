@@ -16,6 +16,61 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ---- PAUSE SHARD ---- */
+
+static struct {
+	char name[PX_NAME_MAX + 1]; /* written once, before the entry is published */
+	unsigned int paused;        /* atomic */
+} px_pauses[TOPO_MAX_SHARDS];
+static unsigned int px_pause_n;      /* atomic: published entries */
+static unsigned int px_pause_active; /* atomic: entries with paused set */
+
+bool
+px_pause_set(const char *name, bool paused)
+{
+	unsigned int n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE), i;
+
+	for (i = 0; i < n && strcmp(px_pauses[i].name, name) != 0; i++) {
+	}
+	if (i == n) {
+		if (!paused) {
+			return true;
+		}
+		if (n == TOPO_MAX_SHARDS) {
+			return false;
+		}
+		snprintf(px_pauses[n].name, sizeof(px_pauses[n].name), "%s", name);
+		__atomic_store_n(&px_pause_n, n + 1, __ATOMIC_RELEASE);
+	}
+	if (__atomic_exchange_n(&px_pauses[i].paused, paused ? 1u : 0u, __ATOMIC_ACQ_REL) !=
+	    (paused ? 1u : 0u)) {
+		if (paused) {
+			__atomic_add_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
+		} else {
+			__atomic_sub_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
+		}
+	}
+	return true;
+}
+
+bool
+px_pause_is(const char *name)
+{
+	unsigned int n;
+
+	if (MS_LIKELY(__atomic_load_n(&px_pause_active, __ATOMIC_ACQUIRE) == 0)) {
+		return false;
+	}
+	n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
+	for (unsigned int i = 0; i < n; i++) {
+		if (__atomic_load_n(&px_pauses[i].paused, __ATOMIC_ACQUIRE) != 0 &&
+		    strcmp(px_pauses[i].name, name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 px_pool_init(struct px_pool *p, struct px_worker *w, size_t slot, unsigned int variant)
 {
@@ -191,7 +246,15 @@ px_pool_reclaim(struct px_pool *p, const struct px_session *s)
 struct px_backend *
 px_pool_get(struct px_pool *p, struct px_session *s)
 {
-	struct px_backend *b = TAILQ_EMPTY(&p->waiters) ? px_pool_idle_for(p, s) : NULL;
+	struct px_backend *b;
+
+	if (px_pause_is(p->shard_name)) { /* wait for RESUME SHARD (or the wait timeout) */
+		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
+		s->in_wait_list = true;
+		p->n_waiting++;
+		return NULL;
+	}
+	b = TAILQ_EMPTY(&p->waiters) ? px_pool_idle_for(p, s) : NULL;
 
 	if (b == NULL && TAILQ_EMPTY(&p->waiters)) {
 		b = px_pool_reclaim(p, s);
@@ -238,6 +301,16 @@ px_pool_offer(struct px_pool *p, struct px_backend *b)
 		if (s->schema[0] != '\0' || b->schema[0] == '\0') {
 			break;
 		}
+	}
+	if (b->gen == p->gen && px_pause_is(p->shard_name)) {
+		/* paused: nobody gets it, it waits idle for RESUME SHARD */
+		TAILQ_REMOVE(&p->busy, b, link);
+		p->n_busy--;
+		b->state = PX_BE_IDLE;
+		b->owner = NULL;
+		TAILQ_INSERT_HEAD(&p->idle, b, link);
+		p->n_idle++;
+		return;
 	}
 
 	if (b->gen != p->gen || (s == NULL && !TAILQ_EMPTY(&p->waiters))) {
@@ -338,4 +411,29 @@ px_pool_connected(struct px_backend *b, const char *err)
 	p->n_busy--;
 	px_backend_free(b, false);
 	px_pool_fail_waiters(p, why);
+}
+
+void
+px_pool_resume(struct px_pool *p)
+{
+	struct px_backend *b;
+
+	while (!TAILQ_EMPTY(&p->waiters) && (b = TAILQ_FIRST(&p->idle)) != NULL &&
+	       !px_pause_is(p->shard_name)) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		p->n_idle--;
+		TAILQ_INSERT_TAIL(&p->busy, b, link);
+		p->n_busy++;
+		b->state = PX_BE_ACTIVE;
+		px_pool_offer(p, b);
+	}
+	while (p->n_waiting > p->n_connecting && p->n_idle + p->n_busy < p->w->conf->pool_max &&
+	       !px_pause_is(p->shard_name)) {
+		unsigned int before = p->n_connecting;
+
+		px_pool_grow(p);
+		if (p->n_connecting == before) {
+			break; /* could not start one (logged) */
+		}
+	}
 }

@@ -32,6 +32,16 @@ void px_pool_put(struct px_backend *b);
 void px_pool_drop(struct px_backend *b);
 /* Called by px_backend when the connect of <b> finished: <err> NULL on success. */
 void px_pool_connected(struct px_backend *b, const char *err);
+/*
+ * PAUSE SHARD: while shard <name> is paused, its pools hand out no connection (sessions queue
+ * as waiters, bounded by pool.wait_timeout_ms) and start no new one; statements that already
+ * hold one finish. The table is process-wide: the admin thread writes, workers read without
+ * locks. px_pause_set() is admin-thread only; false if 256 names were ever paused.
+ */
+bool px_pause_set(const char *name, bool paused) MS_MUSTCHECK;
+bool px_pause_is(const char *name) MS_MUSTCHECK;
+/* After RESUME SHARD: serves <p>'s waiters from its idle connections and new ones. */
+void px_pool_resume(struct px_pool *p);
 /* Shard name of <p> for messages. */
 const char *px_pool_shard_name(const struct px_pool *p) MS_MUSTCHECK;
 

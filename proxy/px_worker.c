@@ -24,12 +24,13 @@
 enum px_msg_kind {
 	PX_MSG_FD = 0, /* a new client socket */
 	PX_MSG_STOP,   /* close everything and leave the loop */
+	PX_MSG_RESUME, /* shard <peer> was resumed: serve the waiters of its pools */
 };
 
 struct px_msg {
 	enum px_msg_kind kind;
 	int fd;
-	char peer[64];
+	char peer[64]; /* PX_MSG_FD: the client's address; PX_MSG_RESUME: the shard's name */
 };
 
 /* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
@@ -52,6 +53,16 @@ px_worker_ring(struct px_worker *w)
 				close(m->fd);
 			} else {
 				px_session_accept(w, m->fd, m->peer);
+			}
+		} else if (m->kind == PX_MSG_RESUME) {
+			for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
+				    strcmp(w->pools[k * PX_VARIANTS].shard_name, m->peer) != 0) {
+					continue;
+				}
+				for (unsigned int v = 0; v < PX_VARIANTS; v++) {
+					px_pool_resume(px_worker_pool(w, k, v));
+				}
 			}
 		} else {
 			w->stopping = true;
@@ -81,6 +92,24 @@ px_worker_post(struct px_worker *w, struct px_msg *m)
 	}
 	if (write(w->efd, &one, sizeof(one)) < 0) {
 		ms_log_warn("worker %u: eventfd write: %s", w->idx, strerror(errno));
+	}
+	return true;
+}
+
+bool
+px_worker_send_resume(struct px_worker *w, const char *shard)
+{
+	struct px_msg *m = malloc(sizeof(*m));
+
+	if (m == NULL) {
+		return false;
+	}
+	m->kind = PX_MSG_RESUME;
+	m->fd = -1;
+	snprintf(m->peer, sizeof(m->peer), "%s", shard);
+	if (!px_worker_post(w, m)) {
+		free(m);
+		return false;
 	}
 	return true;
 }

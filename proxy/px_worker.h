@@ -31,6 +31,9 @@ bool px_worker_send_fd(struct px_worker *w, int fd, const char *peer) MS_MUSTCHE
  * endpoint or credentials changed. Worker thread only.
  */
 size_t px_worker_slot(struct px_worker *w, const struct topo_snapshot *snap, size_t idx) MS_MUSTCHECK;
+/* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
+ * full or memory ran out. */
+bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;
 /* The pool of <w> for pool slot <slot> and capability <variant>; worker thread only. */
 struct px_pool *px_worker_pool(struct px_worker *w, size_t slot, unsigned int variant) MS_MUSTCHECK;
 

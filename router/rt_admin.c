@@ -114,6 +114,35 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 			"SHOW POOLS and SHOW STATS");
 }
 
+/* PAUSE SHARD s / RESUME SHARD s: s a word, `name` or 'name' of at most 64 bytes. */
+static void
+rt_adm_shard_cmd(const struct rt_tok *t, size_t n, enum rt_admin_kind kind, struct rt_admin *out)
+{
+	const char *p;
+	size_t len;
+
+	if (n != 3 || !rt_tok_is(&t[1], "SHARD") ||
+	    (t[2].kind != RT_TOK_WORD && t[2].kind != RT_TOK_QIDENT && t[2].kind != RT_TOK_STRING) ||
+	    (t[2].kind == RT_TOK_STRING && t[2].intro != 0)) {
+		rt_adm_bad(out, kind == RT_ADM_PAUSE_SHARD ? "usage: PAUSE SHARD <name>"
+							   : "usage: RESUME SHARD <name>");
+		return;
+	}
+	p = t[2].ptr;
+	len = t[2].len;
+	if (t[2].kind != RT_TOK_WORD) {
+		p++;
+		len -= 2;
+	}
+	if (len == 0 || len > RT_ADMIN_NAME_MAX) {
+		rt_adm_bad(out, "a shard name is 1..64 characters");
+		return;
+	}
+	memcpy(out->name, p, len);
+	out->name[len] = '\0';
+	out->kind = kind;
+}
+
 void
 rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
 {
@@ -140,6 +169,10 @@ rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
 		out->kind = RT_ADM_RELOAD;
 	} else if (rt_tok_is(&t[0], "SHOW")) {
 		rt_adm_show(t, n, out);
+	} else if (rt_tok_is(&t[0], "PAUSE")) {
+		rt_adm_shard_cmd(t, n, RT_ADM_PAUSE_SHARD, out);
+	} else if (rt_tok_is(&t[0], "RESUME")) {
+		rt_adm_shard_cmd(t, n, RT_ADM_RESUME_SHARD, out);
 	} else if (n >= 2 && n <= 4 && rt_tok_is(&t[0], "SELECT") && t[1].kind == RT_TOK_SYSVAR &&
 		   t[1].len == strlen("@@version_comment") &&
 		   strncasecmp(t[1].ptr, "@@version_comment", t[1].len) == 0) {

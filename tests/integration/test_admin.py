@@ -170,6 +170,52 @@ def test_show_stats_and_pools(env):
     a.close()
 
 
+def test_pause_and_resume_shard(env):
+    a, c0, c1 = env.admin(), env.client(), env.client()
+    sid = env.s1_ids[0]
+    assert q(a, "PAUSE SHARD s1") == ()
+    result = {}
+
+    def blocked():
+        try:
+            t0 = time.monotonic()
+            result["rows"] = q(c1, f"SELECT name FROM customers WHERE id = {sid}")
+            result["secs"] = time.monotonic() - t0
+        except Exception as ex:  # noqa: BLE001 - checked below
+            result["error"] = repr(ex)
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    H.wait_until(lambda: any(r[1] == "s1" and int(r[5]) > 0 for r in q(a, "SHOW POOLS")), 10,
+                 "a statement waiting on the paused shard s1")
+    assert "rows" not in result and "error" not in result
+    # other shards keep serving
+    s0_id = next(i for i in range(1, 41) if i not in env.s1_ids)
+    assert q(c0, f"SELECT name FROM customers WHERE id = {s0_id}") == ((f"c{s0_id}",),)
+    code, msg = admin_err(a, "PAUSE SHARD s1")
+    assert msg == "shard s1 is already paused"
+    assert q(a, "RESUME SHARD s1") == ()
+    t.join(timeout=30)
+    assert result.get("rows") == ((f"c{sid}",),), result
+    code, msg = admin_err(a, "RESUME SHARD s1")
+    assert msg == "shard s1 is not paused"
+    code, msg = admin_err(a, "PAUSE SHARD s9")
+    assert msg == "no shard s9 in the live topology"
+    # a pause that outlasts pool.wait_timeout_ms (5 s here) fails the statement, clearly
+    q(a, "PAUSE SHARD s1")
+    try:
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(c1, f"SELECT name FROM customers WHERE id = {sid}")
+        assert ei.value.args[0] == 1205
+        assert ei.value.args[1] == ("myshard: shard s1 is paused (PAUSE SHARD) and was not "
+                                    "resumed within 5000 ms")
+    finally:
+        q(a, "RESUME SHARD s1")
+    assert q(c1, f"SELECT name FROM customers WHERE id = {sid}") == ((f"c{sid}",),)
+    for x in (a, c0, c1):
+        x.close()
+
+
 def test_denied_statements(env):
     a = env.admin()
     for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",

@@ -48,6 +48,12 @@ static const struct admin_case cases[] = {
 	{ "select @@version_comment limit 1", RT_ADM_VERSION_COMMENT, 0, NULL },
 	{ "SELECT * FROM shards", RT_ADM_SQL, 0, NULL },
 	{ "UPDATE endpoints SET port = 3310 WHERE shard = 's1'", RT_ADM_SQL, 0, NULL },
+	{ "PAUSE SHARD s1", RT_ADM_PAUSE_SHARD, 0, NULL },
+	{ "pause shard `s-2`;", RT_ADM_PAUSE_SHARD, 0, NULL },
+	{ "RESUME SHARD 's1'", RT_ADM_RESUME_SHARD, 0, NULL },
+	{ "PAUSE SHARD", RT_ADM_BAD, 0, "usage: PAUSE SHARD <name>" },
+	{ "RESUME SHARD s1 now", RT_ADM_BAD, 0, "usage: RESUME SHARD <name>" },
+	{ "PAUSE SHARD ''", RT_ADM_BAD, 0, "a shard name is 1..64 characters" },
 	{ "", RT_ADM_EMPTY, 0, NULL },
 	{ "  -- nothing\n", RT_ADM_EMPTY, 0, NULL },
 };
@@ -64,6 +70,9 @@ test_admin_parse(void **state)
 			fail_msg("\"%s\": kind %d, expected %d", cases[i].sql, a.kind, cases[i].kind);
 		}
 		assert_int_equal(a.num, cases[i].num);
+		if (a.kind == RT_ADM_PAUSE_SHARD || a.kind == RT_ADM_RESUME_SHARD) {
+			assert_string_equal(a.name, strstr(cases[i].sql, "s-2") != NULL ? "s-2" : "s1");
+		}
 		if (cases[i].err != NULL) {
 			assert_string_equal(a.err, cases[i].err);
 		}
