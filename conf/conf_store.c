@@ -781,3 +781,29 @@ cs_replay(struct conf_store *cs, const char *script, char *err, size_t errlen)
 	cs_guard(cs, false, CS_AUTH_RESTORE);
 	return rc;
 }
+
+enum ms_rc
+cs_admin_user(struct conf_store *cs, const char *name, char hash[CS_NATIVE_HASH_SIZE])
+{
+	sqlite3_stmt *st = NULL;
+	enum ms_rc rc = MS_EINVAL;
+	const char *v;
+	size_t len;
+
+	hash[0] = '\0';
+	if (cs_prep(cs, "SELECT password_hash FROM runtime_admin_users WHERE name = ?1", &st, NULL,
+		    0) != MS_OK) {
+		return MS_EIO;
+	}
+	if (sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		v = cs_col(st, 0, &len);
+		if (v != NULL && len < CS_NATIVE_HASH_SIZE) {
+			memcpy(hash, v, len);
+			hash[len] = '\0';
+			rc = MS_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

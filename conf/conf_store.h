@@ -129,6 +129,13 @@ enum ms_rc cs_exec(struct conf_store *cs, const char *sql, size_t len, const str
 		   void *arg, char *err, size_t errlen) MS_MUSTCHECK;
 
 /*
+ * The password_hash of admin user <name> in runtime_admin_users (the admin users applied with
+ * APPLY) into <hash> ("" for an empty password). MS_EINVAL when there is no such user.
+ */
+enum ms_rc cs_admin_user(struct conf_store *cs, const char *name,
+			 char hash[CS_NATIVE_HASH_SIZE]) MS_MUSTCHECK;
+
+/*
  * The users.password_hash / admin_users.password_hash form of <password>: "*" and the 40
  * upper-case hex digits of SHA1(SHA1(password)), or "" for the empty password.
  */

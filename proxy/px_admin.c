@@ -34,7 +34,8 @@
 
 #define PX_ADM_MAX_PACKET (1u << 20) /* admin statements are small */
 #define PX_ADM_FAIL_WINDOW 60        /* seconds */
-#define PX_ADM_FAIL_MAX 5            /* failed logins per window before logins are refused */
+#define PX_ADM_FAIL_MAX 10           /* failed logins per address and window, then refused */
+#define PX_ADM_FAIL_PEERS 64         /* addresses remembered */
 #define PX_ADM_VERSION "5.5.5-10.11.6-MariaDB-myshard-admin"
 
 enum px_adm_state { PX_ADM_HANDSHAKE, PX_ADM_AUTH_SWITCH, PX_ADM_COMMAND };
@@ -64,8 +65,12 @@ struct px_admin {
 	struct evconnlistener *ev; /* owned */
 	struct px_adm_conn *conns; /* owned list */
 	uint64_t next_id;
-	time_t fails[PX_ADM_FAIL_MAX]; /* times of the last failed logins, a ring */
-	size_t fail_pos;
+	struct {
+		char peer[64];                 /* "" = unused */
+		time_t fails[PX_ADM_FAIL_MAX]; /* times of its last failed logins, a ring */
+		size_t pos;
+		time_t last;
+	} fails[PX_ADM_FAIL_PEERS];
 };
 
 /* ---- topology snapshots from a config ---- */
@@ -809,48 +814,114 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 
 static void px_adm_close(struct px_adm_conn *c);
 
-static bool
-px_adm_throttled(struct px_admin *a)
+/* The failed-login record of address <peer>; with <add>, one is made (replacing the one used
+ * longest ago) when there is none. */
+static size_t
+px_adm_fail_slot(struct px_admin *a, const char *peer, bool add)
 {
-	time_t now = time(NULL);
-	size_t recent = 0;
+	size_t oldest = 0;
 
-	for (size_t i = 0; i < PX_ADM_FAIL_MAX; i++) {
-		recent += a->fails[i] != 0 && now - a->fails[i] < PX_ADM_FAIL_WINDOW;
+	for (size_t i = 0; i < PX_ADM_FAIL_PEERS; i++) {
+		if (strcmp(a->fails[i].peer, peer) == 0) {
+			return i;
+		}
+		if (a->fails[i].last < a->fails[oldest].last) {
+			oldest = i;
+		}
+	}
+	if (!add) {
+		return SIZE_MAX;
+	}
+	memset(&a->fails[oldest], 0, sizeof(a->fails[oldest]));
+	snprintf(a->fails[oldest].peer, sizeof(a->fails[oldest].peer), "%s", peer);
+	return oldest;
+}
+
+static bool
+px_adm_throttled(struct px_admin *a, const char *peer)
+{
+	size_t k = px_adm_fail_slot(a, peer, false), recent = 0;
+	time_t now = time(NULL);
+
+	for (size_t i = 0; k != SIZE_MAX && i < PX_ADM_FAIL_MAX; i++) {
+		recent += a->fails[k].fails[i] != 0 && now - a->fails[k].fails[i] < PX_ADM_FAIL_WINDOW;
 	}
 	return recent >= PX_ADM_FAIL_MAX;
 }
 
-static const struct conf_user *
-px_adm_user(const struct px_admin *a, const char *name)
+static void
+px_adm_failed(struct px_admin *a, const char *peer)
 {
+	size_t k = px_adm_fail_slot(a, peer, true);
+	time_t now = time(NULL);
+
+	a->fails[k].fails[a->fails[k].pos++ % PX_ADM_FAIL_MAX] = now;
+	a->fails[k].last = now;
+}
+
+static int
+px_adm_hex(char ch)
+{
+	return ch >= '0' && ch <= '9'	? ch - '0'
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+	       : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+					: -1;
+}
+
+/* Admin user <name>: the config file's admin.users first, then the applied admin_users table.
+ * Fills <out> (name left NULL); false if there is no such user. */
+static bool
+px_adm_user(struct px_admin *a, const char *name, struct conf_user *out)
+{
+	char hash[CS_NATIVE_HASH_SIZE];
+
+	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < a->conf->admin->n_users; i++) {
 		if (strcmp(a->conf->admin->users[i].name, name) == 0) {
-			return &a->conf->admin->users[i];
+			memcpy(out->native_stored, a->conf->admin->users[i].native_stored, MS_SHA1_LEN);
+			out->empty_password = a->conf->admin->users[i].empty_password;
+			return true;
 		}
 	}
-	return NULL;
+	if (cs_admin_user(a->store, name, hash) != MS_OK) {
+		return false;
+	}
+	if (hash[0] == '\0') {
+		out->empty_password = true;
+		return true;
+	}
+	if (strlen(hash) != 1 + 2 * MS_SHA1_LEN || hash[0] != '*') {
+		return false;
+	}
+	for (size_t i = 0; i < MS_SHA1_LEN; i++) {
+		int hi = px_adm_hex(hash[1 + 2 * i]), lo = px_adm_hex(hash[2 + 2 * i]);
+
+		if (hi < 0 || lo < 0) {
+			return false;
+		}
+		out->native_stored[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
 }
 
 static void
 px_adm_check(struct px_adm_conn *c, const uint8_t *token, size_t len)
 {
 	struct px_admin *a = c->a;
-	const struct conf_user *u;
+	struct conf_user u;
 
-	if (px_adm_throttled(a)) {
+	if (px_adm_throttled(a, c->peer)) {
 		ms_log_warn("admin: login of '%s' from %s refused: too many failed logins", c->user,
 			    c->peer);
 		px_adm_err(c, 1045, "28000",
-			   "Too many failed admin logins in the last %d s; try again later",
-			   PX_ADM_FAIL_WINDOW);
+			   "Too many failed admin logins from %s in the last %d s; try again later",
+			   c->peer, PX_ADM_FAIL_WINDOW);
 		px_adm_close(c);
 		return;
 	}
-	u = px_adm_user(a, c->user);
-	if (u == NULL ||
-	    !mp_native_verify(c->scramble, u->native_stored, u->empty_password, token, len)) {
-		a->fails[a->fail_pos++ % PX_ADM_FAIL_MAX] = time(NULL);
+	if (!px_adm_user(a, c->user, &u) ||
+	    !mp_native_verify(c->scramble, u.native_stored, u.empty_password, token, len)) {
+		px_adm_failed(a, c->peer);
 		ms_log_warn("admin: failed login of '%s' from %s", c->user, c->peer);
 		px_adm_err(c, 1045, "28000", "Access denied for user '%s' to the admin port (using password: %s)",
 			   c->user, len > 0 ? "YES" : "NO");

@@ -216,6 +216,30 @@ def test_pause_and_resume_shard(env):
         x.close()
 
 
+def test_admin_user_added_live(env):
+    a = env.admin()
+    with pytest.raises(pymysql.err.OperationalError):
+        env.admin("ops2", "ops2pw")
+    import hashlib
+    h = "*" + hashlib.sha1(hashlib.sha1(b"ops2pw").digest()).hexdigest().upper()
+    q(a, "INSERT INTO admin_users (name, password_hash) VALUES ('ops2', %s)", (h,))
+    with pytest.raises(pymysql.err.OperationalError):  # staged only: not yet
+        env.admin("ops2", "ops2pw")
+    q(a, "APPLY")
+    b = env.admin("ops2", "ops2pw")
+    assert q(b, "SELECT name FROM runtime_admin_users") == (("ops2",),)
+    with pytest.raises(pymysql.err.OperationalError):
+        env.client("ops2", "ops2pw")  # an admin user is not an application user
+    with pytest.raises(pymysql.err.OperationalError):
+        env.admin("ops2", "wrong")
+    q(a, "DELETE FROM admin_users WHERE name = 'ops2'")
+    q(a, "APPLY")
+    with pytest.raises(pymysql.err.OperationalError):
+        env.admin("ops2", "ops2pw")
+    b.close()
+    a.close()
+
+
 def test_denied_statements(env):
     a = env.admin()
     for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",
@@ -416,3 +440,24 @@ def test_reload_from_file(env):
     assert shard_port(c, "s1") == env.servers[1].port  # the file's endpoint again
     c.close()
     a.close()
+
+
+def test_failed_logins_are_rate_limited(env):
+    """Last in this module: it leaves 127.0.0.1 locked out of the admin port for a minute."""
+    refused = None
+    for n in range(12):
+        with pytest.raises(pymysql.err.OperationalError) as ei:
+            env.admin(ADMIN_USER, f"wrong{n}")
+        if "Too many failed admin logins" in ei.value.args[1]:
+            refused = n
+            break
+    assert refused is not None and refused <= 10, refused
+    with pytest.raises(pymysql.err.OperationalError) as ei:  # even the right password now
+        env.admin()
+    assert ei.value.args == (1045, "Too many failed admin logins from 127.0.0.1 in the last "
+                                   "60 s; try again later")
+    c = env.client()  # the client port is not affected
+    assert q(c, "SELECT COUNT(*) FROM customers WHERE id <= 40") == ((40,),)
+    c.close()
+    log = open(env.proxy.stderr_path).read()
+    assert f"admin: failed login of '{ADMIN_USER}' from 127.0.0.1" in log
