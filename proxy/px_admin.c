@@ -25,6 +25,9 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,6 +147,74 @@ oom:
 	topo_snapshot_free(snap);
 	snprintf(err, errlen, "out of memory");
 	return MS_ENOMEM;
+}
+
+/* ---- reachability of new endpoints ---- */
+
+#define PX_ADM_CONNECT_MS 1000 /* how long APPLY waits for a new endpoint to accept */
+
+/* A TCP connect to <sh> within PX_ADM_CONNECT_MS; false with the reason in <err>. */
+static bool
+px_adm_connect_ok(const struct topo_shard *sh, char *err, size_t errlen)
+{
+	int fd = socket(sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return false;
+	}
+	if (connect(fd, (const struct sockaddr *)&sh->addr, sh->addr_len) != 0 &&
+	    errno != EINPROGRESS) {
+		soerr = errno;
+	} else if (poll(&pfd, 1, PX_ADM_CONNECT_MS) != 1) {
+		soerr = ETIMEDOUT;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
+		soerr = errno;
+	}
+	close(fd);
+	if (soerr != 0) {
+		snprintf(err, errlen, "%s", strerror(soerr));
+		return false;
+	}
+	return true;
+}
+
+/* Every endpoint of <next> that the live snapshot does not already use must accept a TCP
+ * connection: a typo in a host or port is refused before it reaches any client. */
+static bool
+px_adm_reachable(struct px_admin *a, const struct topo_snapshot *next, char *err, size_t errlen)
+{
+	struct topo_reader *r = NULL;
+	const struct topo_snapshot *live;
+	bool ok = true;
+
+	if (topo_reader_new(a->topo, &r) != MS_OK) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	live = topo_read_begin(r);
+	for (size_t i = 0; ok && i < next->n_shards; i++) {
+		const struct topo_shard *n = &next->shards[i];
+		long j = topo_shard_find(live, n->name);
+		char why[128];
+
+		if (j >= 0 && live->shards[j].port == n->port &&
+		    strcmp(live->shards[j].host, n->host) == 0) {
+			continue;
+		}
+		if (!px_adm_connect_ok(n, why, sizeof(why))) {
+			snprintf(err, errlen,
+				 "endpoints row (shard=%s, host=%s, port=%u): cannot connect within %d ms: %s",
+				 n->name, n->host, n->port, PX_ADM_CONNECT_MS, why);
+			ok = false;
+		}
+	}
+	topo_read_end(r);
+	topo_reader_free(r);
+	return ok;
 }
 
 /* ---- output ---- */
@@ -376,6 +447,10 @@ px_adm_do_apply(struct px_admin *a, const char *who, const char *what, uint64_t 
 	if (rc != MS_OK) {
 		return rc;
 	}
+	if (!px_adm_reachable(a, snap, err, errlen)) {
+		topo_snapshot_free(snap);
+		return MS_EINVAL;
+	}
 	if (cs_diff(a->store, &diff) != MS_OK) {
 		topo_snapshot_free(snap);
 		snprintf(err, errlen, "out of memory");
@@ -468,6 +543,10 @@ px_adm_apply_dry(struct px_adm_conn *c)
 		if (px_topo_build(next, &snap, err, sizeof(err)) != MS_OK) {
 			row[0] = "validation";
 			row[1] = err;
+		} else if (!px_adm_reachable(c->a, snap, err, sizeof(err))) {
+			row[0] = "validation";
+			row[1] = err;
+			topo_snapshot_free(snap);
 		} else {
 			row[0] = "validation";
 			row[1] = "ok";

@@ -270,6 +270,18 @@ def test_invalid_change_is_refused_and_nothing_changes(env):
     assert q(c, "SELECT COUNT(*) FROM customers") == ((40,),)
     q(a, "UPDATE function_ranges SET shard = 's1' WHERE keyspace = '80-'")
     assert dict(q(a, "APPLY DRY RUN")) == {"diff": "no changes", "validation": "ok"}
+    # an endpoint nobody listens on is refused before any client sees it
+    sock, dead = H.reserve_dead_port()
+    q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (dead,))
+    try:
+        code, msg = admin_err(a, "APPLY")
+    finally:
+        sock.close()
+    assert msg == ("APPLY refused, nothing changed: endpoints row (shard=s1, host=127.0.0.1, "
+                   f"port={dead}): cannot connect within 1000 ms: Connection refused"), msg
+    assert version(a) == v
+    q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[1].port,))
+    assert dict(q(a, "APPLY DRY RUN")) == {"diff": "no changes", "validation": "ok"}
     c.close()
     a.close()
 
