@@ -771,6 +771,59 @@ px_adm_show_pools(struct px_adm_conn *c)
 	px_rs_end(&rs);
 }
 
+#define PX_ADM_ASK_MS 2000 /* how long SHOW CLIENTS / KILL CLIENT wait for the workers */
+
+/* SHOW CLIENTS: every client session of every worker. */
+static void
+px_adm_show_clients(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "id",    "worker", "user",   "address", "schema",
+					     "state", "shard",  "pinned", "in_transaction" };
+	struct px_client_row *rows = NULL;
+	size_t n = 0;
+	struct px_rs rs;
+
+	if (!px_workers_ask(c->a->ws, c->a->n_workers, 0, PX_ADM_ASK_MS, &rows, &n)) {
+		ms_log_warn("admin: SHOW CLIENTS: not every worker answered within %d ms",
+			    PX_ADM_ASK_MS);
+	}
+	px_rs_begin(&rs, c, MS_ARRAY_LEN(names), names);
+	for (size_t i = 0; i < n; i++) {
+		char id[24], worker[12];
+		const char *row[MS_ARRAY_LEN(names)] = {
+			id,	     worker,	       rows[i].user,
+			rows[i].peer, rows[i].schema, rows[i].state,
+			rows[i].shard, rows[i].pinned ? "yes" : "no",
+			rows[i].in_trans ? "yes" : "no",
+		};
+
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)rows[i].id);
+		snprintf(worker, sizeof(worker), "%u", rows[i].worker);
+		px_rs_row(&rs, row, NULL);
+	}
+	px_rs_end(&rs);
+	free(rows);
+}
+
+static void
+px_adm_kill(struct px_adm_conn *c, uint64_t id)
+{
+	struct px_client_row *rows = NULL;
+	size_t killed = 0;
+
+	if (!px_workers_ask(c->a->ws, c->a->n_workers, id, PX_ADM_ASK_MS, &rows, &killed)) {
+		ms_log_warn("admin: KILL CLIENT: not every worker answered within %d ms",
+			    PX_ADM_ASK_MS);
+	}
+	free(rows);
+	if (killed == 0) {
+		px_adm_err(c, 1094, "HY000", "Unknown client id: %llu", (unsigned long long)id);
+		return;
+	}
+	ms_log_info("admin: %s killed client %llu", c->user, (unsigned long long)id);
+	px_adm_ok(c, killed, NULL);
+}
+
 /* PAUSE SHARD / RESUME SHARD <name>: a shard of the live snapshot. */
 static void
 px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
@@ -880,6 +933,12 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 		return;
 	case RT_ADM_SHOW_STATS:
 		px_adm_show_stats(c);
+		return;
+	case RT_ADM_SHOW_CLIENTS:
+		px_adm_show_clients(c);
+		return;
+	case RT_ADM_KILL_CLIENT:
+		px_adm_kill(c, cmd.num);
 		return;
 	case RT_ADM_PAUSE_SHARD:
 	case RT_ADM_RESUME_SHARD:

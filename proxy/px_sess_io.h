@@ -23,6 +23,8 @@ void px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const ch
 void px_sess_send_ok(struct px_session *s, uint8_t seq);
 /* Starts closing: drops any backend, flushes queued output, then DONE. */
 void px_sess_close(struct px_session *s, const char *why);
+/* "idle", "forward", ...: for SHOW CLIENTS. */
+const char *px_sess_state_name(enum px_sess_state st) MS_MUSTCHECK;
 /* Frees <s> if it is DONE. Outermost frames only. */
 void px_sess_settle(struct px_session *s);
 /* Handles whatever complete packets the client has sent, as far as the state allows. */

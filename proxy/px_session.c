@@ -54,6 +54,12 @@ static const char *const px_sess_names[PX_SESS_NSTATES] = {
 	"done",
 };
 
+const char *
+px_sess_state_name(enum px_sess_state st)
+{
+	return (size_t)st < PX_SESS_NSTATES ? px_sess_names[st] : "?";
+}
+
 void
 px_sess_set_state(struct px_session *s, enum px_sess_state to)
 {

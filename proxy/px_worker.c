@@ -7,6 +7,8 @@
 #include "common/ms_log.h"
 #include "conf/conf.h"
 #include "proxy/px_pool.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_sess_io.h"
 #include "proxy/px_session.h"
 #include "topology/topo.h"
 
@@ -17,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PX_RING_SIZE 4096 /* power of two; capacity is one less */
@@ -25,16 +28,117 @@ enum px_msg_kind {
 	PX_MSG_FD = 0, /* a new client socket */
 	PX_MSG_STOP,   /* close everything and leave the loop */
 	PX_MSG_RESUME, /* shard <peer> was resumed: serve the waiters of its pools */
+	PX_MSG_ASK,    /* answer <ask> (SHOW CLIENTS, KILL CLIENT) */
+};
+
+struct px_ask {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned int refs;    /* under <mu>: the asker and every worker not done yet */
+	unsigned int pending; /* under <mu>: workers still to answer */
+	uint64_t kill_id;
+	struct px_client_row *rows; /* under <mu> */
+	size_t n_rows, cap;
+	size_t killed;
 };
 
 struct px_msg {
 	enum px_msg_kind kind;
 	int fd;
+	struct px_ask *ask;
 	char peer[64]; /* PX_MSG_FD: the client's address; PX_MSG_RESUME: the shard's name */
 };
 
 /* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
 static struct px_msg px_stop_msg = { .kind = PX_MSG_STOP, .fd = -1 };
+
+static void
+px_ask_unref(struct px_ask *a)
+{
+	unsigned int left;
+
+	pthread_mutex_lock(&a->mu);
+	left = --a->refs;
+	pthread_mutex_unlock(&a->mu);
+	if (left == 0) {
+		pthread_mutex_destroy(&a->mu);
+		pthread_cond_destroy(&a->cv);
+		free(a->rows);
+		free(a);
+	}
+}
+
+static void
+px_client_row_fill(struct px_worker *w, const struct px_session *s, struct px_client_row *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = s->id;
+	r->worker = w->idx;
+	snprintf(r->user, sizeof(r->user), "%s", s->user);
+	snprintf(r->peer, sizeof(r->peer), "%s", s->peer);
+	snprintf(r->schema, sizeof(r->schema), "%s", s->schema);
+	r->state = px_sess_state_name(s->state);
+	if (s->be != NULL) {
+		snprintf(r->shard, sizeof(r->shard), "%s", px_pool_shard_name(s->be->pool));
+	}
+	r->pinned = s->sticky != 0;
+	r->in_trans = (s->status & MP_STATUS_IN_TRANS) != 0;
+}
+
+/* A question this worker will never answer (it is stopping). */
+static void
+px_ask_drop(struct px_ask *a)
+{
+	pthread_mutex_lock(&a->mu);
+	a->pending--;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+}
+
+/* Worker side of px_workers_ask(). */
+static void
+px_worker_answer(struct px_worker *w, struct px_ask *a)
+{
+	struct px_session *s, *next;
+	size_t killed = 0;
+
+	if (a->kill_id != 0) {
+		for (s = TAILQ_FIRST(&w->sessions); s != NULL; s = next) {
+			next = TAILQ_NEXT(s, link);
+			if (s->id == a->kill_id && s->state != PX_SESS_CLOSING &&
+			    s->state != PX_SESS_DONE) {
+				ms_log_info("session %llu: killed by the admin port",
+					    (unsigned long long)s->id);
+				px_sess_close(s, "KILL CLIENT");
+				px_sess_settle(s);
+				killed++;
+			}
+		}
+	}
+	pthread_mutex_lock(&a->mu);
+	a->killed += killed;
+	TAILQ_FOREACH (s, &w->sessions, link) {
+		if (a->kill_id != 0) {
+			break;
+		}
+		if (a->n_rows == a->cap) {
+			size_t cap = a->cap == 0 ? 64 : 2 * a->cap;
+			struct px_client_row *r = realloc(a->rows, cap * sizeof(*r));
+
+			if (r == NULL) {
+				break; /* the list comes out short; nothing else to do */
+			}
+			a->rows = r;
+			a->cap = cap;
+		}
+		px_client_row_fill(w, s, &a->rows[a->n_rows++]);
+	}
+	a->pending--;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+}
 
 static void
 px_worker_ring(struct px_worker *w)
@@ -54,6 +158,8 @@ px_worker_ring(struct px_worker *w)
 			} else {
 				px_session_accept(w, m->fd, m->peer);
 			}
+		} else if (m->kind == PX_MSG_ASK) {
+			px_worker_answer(w, m->ask);
 		} else if (m->kind == PX_MSG_RESUME) {
 			for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
 				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
@@ -94,6 +200,69 @@ px_worker_post(struct px_worker *w, struct px_msg *m)
 		ms_log_warn("worker %u: eventfd write: %s", w->idx, strerror(errno));
 	}
 	return true;
+}
+
+bool
+px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id, unsigned int timeout_ms,
+	       struct px_client_row **rows, size_t *n_rows)
+{
+	struct px_ask *a = calloc(1, sizeof(*a));
+	struct timespec until;
+	bool all;
+
+	*rows = NULL;
+	*n_rows = 0;
+	if (a == NULL) {
+		return false;
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	a->refs = 1;
+	a->kill_id = kill_id;
+	for (unsigned int i = 0; i < n; i++) {
+		struct px_msg *m = calloc(1, sizeof(*m));
+
+		if (m == NULL) {
+			continue;
+		}
+		m->kind = PX_MSG_ASK;
+		m->fd = -1;
+		m->ask = a;
+		pthread_mutex_lock(&a->mu);
+		a->refs++;
+		a->pending++;
+		pthread_mutex_unlock(&a->mu);
+		if (!px_worker_post(&ws[i], m)) {
+			free(m);
+			pthread_mutex_lock(&a->mu);
+			a->refs--;
+			a->pending--;
+			pthread_mutex_unlock(&a->mu);
+		}
+	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (a->pending > 0 && pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0) {
+	}
+	all = a->pending == 0;
+	if (kill_id != 0) {
+		*n_rows = a->killed;
+	} else if (a->n_rows > 0) {
+		*rows = malloc(a->n_rows * sizeof(**rows));
+		if (*rows != NULL) {
+			memcpy(*rows, a->rows, a->n_rows * sizeof(**rows));
+			*n_rows = a->n_rows;
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+	return all;
 }
 
 bool
@@ -281,6 +450,8 @@ px_worker_deinit(struct px_worker *w)
 
 			if (m->kind == PX_MSG_FD) {
 				close(m->fd);
+			} else if (m->kind == PX_MSG_ASK) {
+				px_ask_drop(m->ask);
 			}
 			if (m != &px_stop_msg) {
 				free(m);

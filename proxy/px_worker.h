@@ -31,6 +31,30 @@ bool px_worker_send_fd(struct px_worker *w, int fd, const char *peer) MS_MUSTCHE
  * endpoint or credentials changed. Worker thread only.
  */
 size_t px_worker_slot(struct px_worker *w, const struct topo_snapshot *snap, size_t idx) MS_MUSTCHECK;
+/* One client session, as SHOW CLIENTS shows it. */
+struct px_client_row {
+	uint64_t id;
+	unsigned int worker;
+	char user[PX_USER_MAX + 1];
+	char peer[64];
+	char schema[PX_NAME_MAX + 1];
+	const char *state;            /* static text */
+	char shard[PX_NAME_MAX + 1];  /* the shard of the backend connection held, "" if none */
+	bool pinned;                  /* held for the session's life (sticky state) */
+	bool in_trans;
+};
+
+/*
+ * A question the admin thread puts to every worker and waits for: the list of clients, or
+ * (kill_id != 0) closing session <kill_id>. Reference-counted: a worker that answers after
+ * the asker stopped waiting does no harm.
+ */
+struct px_ask;
+/* Asks the <n> workers of <ws>; waits up to <timeout_ms>. Returns the rows (malloc'd, free())
+ * and their count, or for a kill the number of sessions closed in *<n_rows>. False if not
+ * every worker answered in time (the rows received so far are still returned). */
+bool px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id,
+		    unsigned int timeout_ms, struct px_client_row **rows, size_t *n_rows) MS_MUSTCHECK;
 /* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
  * full or memory ran out. */
 bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;

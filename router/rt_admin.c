@@ -69,27 +69,48 @@ rt_adm_bad(struct rt_admin *out, const char *msg)
 	snprintf(out->err, sizeof(out->err), "%s", msg);
 }
 
+/* A whole number token into *<v>; false if it is not one or does not fit. */
+static bool
+rt_adm_u64(const struct rt_tok *t, uint64_t *v)
+{
+	*v = 0;
+	for (size_t i = 0; i < t->len; i++) {
+		char c = t->ptr[i];
+
+		if (c < '0' || c > '9' || *v > (UINT64_MAX - (uint64_t)(c - '0')) / 10) {
+			return false;
+		}
+		*v = *v * 10 + (uint64_t)(c - '0');
+	}
+	return t->len > 0;
+}
+
 static void
 rt_adm_rollback(const struct rt_tok *t, size_t n, struct rt_admin *out)
 {
-	uint64_t v = 0;
-
 	if (n != 4 || !rt_tok_is(&t[1], "TOPOLOGY") || !rt_tok_is(&t[2], "TO") ||
 	    t[3].kind != RT_TOK_NUMBER) {
 		rt_adm_bad(out, "usage: ROLLBACK TOPOLOGY TO <version>");
 		return;
 	}
-	for (size_t i = 0; i < t[3].len; i++) {
-		char c = t[3].ptr[i];
-
-		if (c < '0' || c > '9' || v > (UINT64_MAX - (uint64_t)(c - '0')) / 10) {
-			rt_adm_bad(out, "ROLLBACK TOPOLOGY TO: the version must be a whole number");
-			return;
-		}
-		v = v * 10 + (uint64_t)(c - '0');
+	if (!rt_adm_u64(&t[3], &out->num)) {
+		out->num = 0;
+		rt_adm_bad(out, "ROLLBACK TOPOLOGY TO: the version must be a whole number");
+		return;
 	}
 	out->kind = RT_ADM_ROLLBACK_TO;
-	out->num = v;
+}
+
+static void
+rt_adm_kill(const struct rt_tok *t, size_t n, struct rt_admin *out)
+{
+	if (n != 3 || !rt_tok_is(&t[1], "CLIENT") || t[2].kind != RT_TOK_NUMBER ||
+	    !rt_adm_u64(&t[2], &out->num) || out->num == 0) {
+		out->num = 0;
+		rt_adm_bad(out, "usage: KILL CLIENT <id> (an id from SHOW CLIENTS)");
+		return;
+	}
+	out->kind = RT_ADM_KILL_CLIENT;
 }
 
 static void
@@ -101,7 +122,7 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 	} shows[] = {
 		{ "SHOW VERSION", RT_ADM_SHOW_VERSION }, { "SHOW TOPOLOGY", RT_ADM_SHOW_TOPOLOGY },
 		{ "SHOW SHARDS", RT_ADM_SHOW_SHARDS },   { "SHOW POOLS", RT_ADM_SHOW_POOLS },
-		{ "SHOW STATS", RT_ADM_SHOW_STATS },
+		{ "SHOW STATS", RT_ADM_SHOW_STATS },     { "SHOW CLIENTS", RT_ADM_SHOW_CLIENTS },
 	};
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(shows); i++) {
@@ -111,7 +132,7 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 		}
 	}
 	rt_adm_bad(out, "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, "
-			"SHOW POOLS and SHOW STATS");
+			"SHOW POOLS, SHOW STATS and SHOW CLIENTS");
 }
 
 /* PAUSE SHARD s / RESUME SHARD s: s a word, `name` or 'name' of at most 64 bytes. */
@@ -169,6 +190,8 @@ rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
 		out->kind = RT_ADM_RELOAD;
 	} else if (rt_tok_is(&t[0], "SHOW")) {
 		rt_adm_show(t, n, out);
+	} else if (rt_tok_is(&t[0], "KILL")) {
+		rt_adm_kill(t, n, out);
 	} else if (rt_tok_is(&t[0], "PAUSE")) {
 		rt_adm_shard_cmd(t, n, RT_ADM_PAUSE_SHARD, out);
 	} else if (rt_tok_is(&t[0], "RESUME")) {

@@ -25,6 +25,8 @@ enum rt_admin_kind {
 	RT_ADM_SHOW_SHARDS,    /* SHOW SHARDS */
 	RT_ADM_SHOW_POOLS,     /* SHOW POOLS */
 	RT_ADM_SHOW_STATS,     /* SHOW STATS */
+	RT_ADM_SHOW_CLIENTS,   /* SHOW CLIENTS */
+	RT_ADM_KILL_CLIENT,    /* KILL CLIENT <num> */
 	RT_ADM_PAUSE_SHARD,    /* PAUSE SHARD <name> */
 	RT_ADM_RESUME_SHARD,   /* RESUME SHARD <name> */
 };
@@ -33,7 +35,7 @@ enum rt_admin_kind {
 
 struct rt_admin {
 	enum rt_admin_kind kind;
-	uint64_t num;                     /* ROLLBACK TOPOLOGY TO <num> */
+	uint64_t num;                     /* ROLLBACK TOPOLOGY TO <num>, KILL CLIENT <num> */
 	char name[RT_ADMIN_NAME_MAX + 1]; /* PAUSE / RESUME SHARD <name> (quotes removed) */
 	char err[160];                    /* RT_ADM_BAD: what is wrong */
 };

@@ -240,6 +240,28 @@ def test_admin_user_added_live(env):
     a.close()
 
 
+def test_show_and_kill_clients(env):
+    a, c, d = env.admin(), env.client(), env.client()
+    s0_id = next(i for i in range(1, 41) if i not in env.s1_ids)
+    q(c, "BEGIN")  # a transaction lives on the default shard s0
+    q(c, f"SELECT COUNT(*) FROM customers WHERE id = {s0_id}")
+    rows = {int(r[0]): r for r in q(a, "SHOW CLIENTS")}
+    mine = rows[c.thread_id()]
+    assert mine[2] == H.APP_USER and mine[3].startswith("127.0.0.1:") and mine[4] == DB, mine
+    assert mine[5] == "idle" and mine[6] != "" and mine[8] == "yes", mine  # holds a transaction
+    assert rows[d.thread_id()][8] == "no" and rows[d.thread_id()][6] == ""
+    assert q(a, f"KILL CLIENT {c.thread_id()}") == ()
+    with pytest.raises(pymysql.err.OperationalError):
+        q(c, "SELECT 1")
+    H.wait_until(lambda: c.thread_id() not in {int(r[0]) for r in q(a, "SHOW CLIENTS")}, 10,
+                 "the killed client to leave SHOW CLIENTS")
+    assert q(d, "SELECT COUNT(*) FROM customers WHERE id <= 40") == ((40,),)  # others go on
+    code, msg = admin_err(a, "KILL CLIENT 999999999")
+    assert (code, msg) == (1094, "Unknown client id: 999999999")
+    d.close()
+    a.close()
+
+
 def test_denied_statements(env):
     a = env.admin()
     for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",

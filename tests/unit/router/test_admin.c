@@ -41,8 +41,13 @@ static const struct admin_case cases[] = {
 	{ "SHOW POOLS", RT_ADM_SHOW_POOLS, 0, NULL },
 	{ "SHOW STATS", RT_ADM_SHOW_STATS, 0, NULL },
 	{ "SHOW TABLES", RT_ADM_BAD, 0,
-	  "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, SHOW POOLS "
-	  "and SHOW STATS" },
+	  "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, SHOW POOLS, "
+	  "SHOW STATS and SHOW CLIENTS" },
+	{ "SHOW CLIENTS", RT_ADM_SHOW_CLIENTS, 0, NULL },
+	{ "KILL CLIENT 42;", RT_ADM_KILL_CLIENT, 42, NULL },
+	{ "KILL CLIENT 0", RT_ADM_BAD, 0, "usage: KILL CLIENT <id> (an id from SHOW CLIENTS)" },
+	{ "KILL 42", RT_ADM_BAD, 0, "usage: KILL CLIENT <id> (an id from SHOW CLIENTS)" },
+	{ "KILL CLIENT x", RT_ADM_BAD, 0, "usage: KILL CLIENT <id> (an id from SHOW CLIENTS)" },
 	{ "SET autocommit = 0", RT_ADM_NOOP, 0, NULL },
 	{ "USE x", RT_ADM_NOOP, 0, NULL },
 	{ "select @@version_comment limit 1", RT_ADM_VERSION_COMMENT, 0, NULL },
