@@ -937,6 +937,15 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 	case RT_ADM_SHOW_CLIENTS:
 		px_adm_show_clients(c);
 		return;
+	case RT_ADM_SHOW_SERVERS: {
+		static const char servers[] =
+			"SELECT shard, host, port, role, weight, state, CASE WHEN role = 'primary' "
+			"THEN 'yes' ELSE 'no' END AS serving FROM runtime_endpoints "
+			"ORDER BY shard, role, host, port";
+
+		px_adm_sql(c, servers, sizeof(servers) - 1);
+		return;
+	}
 	case RT_ADM_KILL_CLIENT:
 		px_adm_kill(c, cmd.num);
 		return;

@@ -159,6 +159,9 @@ def test_show_stats_and_pools(env):
     assert set(before) == {"clients_accepted", "clients_closed", "auth_failures", "commands",
                            "backend_connects", "backend_connect_failures", "backend_closed",
                            "pins", "workers"}
+    assert q(a, "SHOW SERVERS") == (
+        ("s0", "127.0.0.1", str(env.servers[0].port), "primary", "1", "up", "yes"),
+        ("s1", "127.0.0.1", str(env.servers[1].port), "primary", "1", "up", "yes"))
     pools = q(a, "SHOW POOLS")
     assert {r[1] for r in pools} >= {"s0", "s1"}, pools
     for worker, shard, active, idle, connecting, waiting, mx in pools:

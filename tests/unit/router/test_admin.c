@@ -42,7 +42,8 @@ static const struct admin_case cases[] = {
 	{ "SHOW STATS", RT_ADM_SHOW_STATS, 0, NULL },
 	{ "SHOW TABLES", RT_ADM_BAD, 0,
 	  "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, SHOW POOLS, "
-	  "SHOW STATS and SHOW CLIENTS" },
+	  "SHOW STATS, SHOW CLIENTS and SHOW SERVERS" },
+	{ "show servers", RT_ADM_SHOW_SERVERS, 0, NULL },
 	{ "SHOW CLIENTS", RT_ADM_SHOW_CLIENTS, 0, NULL },
 	{ "KILL CLIENT 42;", RT_ADM_KILL_CLIENT, 42, NULL },
 	{ "KILL CLIENT 0", RT_ADM_BAD, 0, "usage: KILL CLIENT <id> (an id from SHOW CLIENTS)" },
