@@ -824,6 +824,75 @@ px_adm_kill(struct px_adm_conn *c, uint64_t id)
 	px_adm_ok(c, killed, NULL);
 }
 
+static int
+px_adm_digest_cmp(const void *x, const void *y)
+{
+	const struct px_digest *a = x, *b = y;
+	int c = strcmp(a->text, b->text);
+
+	return c;
+}
+
+static int
+px_adm_digest_by_time(const void *x, const void *y)
+{
+	const struct px_digest *a = x, *b = y;
+
+	if (a->total_us != b->total_us) {
+		return a->total_us > b->total_us ? -1 : 1;
+	}
+	return strcmp(a->text, b->text);
+}
+
+/* SHOW QUERY DIGESTS: per normalized statement, summed over the workers, most time first. */
+static void
+px_adm_show_digests(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "digest", "count", "errors", "total_us", "max_us",
+					     "rows_sent", "shards_touched", "scatter" };
+	struct px_digest *d = NULL;
+	size_t n = 0, k = 0;
+	struct px_rs rs;
+
+	if (!px_workers_digests(c->a->ws, c->a->n_workers, PX_ADM_ASK_MS, &d, &n)) {
+		ms_log_warn("admin: SHOW QUERY DIGESTS: not every worker answered within %d ms",
+			    PX_ADM_ASK_MS);
+	}
+	if (n > 0) {
+		qsort(d, n, sizeof(*d), px_adm_digest_cmp);
+		for (size_t i = 1; i < n; i++) { /* sum entries of the same text */
+			if (strcmp(d[i].text, d[k].text) == 0) {
+				d[k].count += d[i].count;
+				d[k].errors += d[i].errors;
+				d[k].total_us += d[i].total_us;
+				d[k].max_us = d[i].max_us > d[k].max_us ? d[i].max_us : d[k].max_us;
+				d[k].rows += d[i].rows;
+				d[k].shards += d[i].shards;
+				d[k].scatter += d[i].scatter;
+			} else {
+				d[++k] = d[i];
+			}
+		}
+		n = k + 1;
+		qsort(d, n, sizeof(*d), px_adm_digest_by_time);
+	}
+	px_rs_begin(&rs, c, MS_ARRAY_LEN(names), names);
+	for (size_t i = 0; i < n; i++) {
+		char v[7][24];
+		const uint64_t nums[7] = { d[i].count, d[i].errors, d[i].total_us, d[i].max_us,
+					   d[i].rows,  d[i].shards, d[i].scatter };
+		const char *row[8] = { d[i].text };
+
+		for (size_t j = 0; j < 7; j++) {
+			snprintf(v[j], sizeof(v[j]), "%llu", (unsigned long long)nums[j]);
+			row[j + 1] = v[j];
+		}
+		px_rs_row(&rs, row, NULL);
+	}
+	px_rs_end(&rs);
+	free(d);
+}
+
 /* PAUSE SHARD / RESUME SHARD <name>: a shard of the live snapshot. */
 static void
 px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
@@ -936,6 +1005,9 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 		return;
 	case RT_ADM_SHOW_CLIENTS:
 		px_adm_show_clients(c);
+		return;
+	case RT_ADM_SHOW_DIGESTS:
+		px_adm_show_digests(c);
 		return;
 	case RT_ADM_SHOW_SERVERS: {
 		static const char servers[] =

@@ -119,6 +119,8 @@ px_cmd_refuse(struct px_session *s, uint16_t code, const char *state, const char
 {
 	px_cmd_drain(s);
 	px_sess_send_err(s, (uint8_t)s->cmd_pkts, code, state, "%s", msg);
+	s->q_err = true;
+	px_cmd_digest_end(s);
 	return true;
 }
 
@@ -152,6 +154,82 @@ px_cmd_pinned(const struct px_session *s)
 				 !(s->status & MP_STATUS_AUTOCOMMIT));
 }
 
+static uint64_t
+px_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A routed statement starts: what SHOW QUERY DIGESTS will count for it. */
+static void
+px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
+{
+	s->q_on = true;
+	s->q_err = false;
+	s->q_rows = 0;
+	s->q_scatter = p->scatter;
+	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
+	s->q_start_us = px_now_us();
+	memcpy(s->q_digest, p->digest, sizeof(s->q_digest));
+	s->q_digest[sizeof(s->q_digest) - 1] = '\0';
+}
+
+/* The worker's entry for <text>: its slot, or the "(other)" one when the table is crowded. */
+static struct px_digest *
+px_cmd_digest_slot(struct px_worker *w, const char *text)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (const char *p = text; *p != '\0'; p++) {
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	}
+	for (size_t i = 0; i < 32; i++) {
+		struct px_digest *d = &w->digests[(h + i) % PX_DIGEST_SLOTS];
+
+		if (d->text[0] == '\0') {
+			snprintf(d->text, sizeof(d->text), "%s", text);
+			return d;
+		}
+		if (strcmp(d->text, text) == 0) {
+			return d;
+		}
+	}
+	snprintf(w->digests[PX_DIGEST_SLOTS].text, PX_DIGEST_LEN, "(other)");
+	return &w->digests[PX_DIGEST_SLOTS];
+}
+
+/* The routed statement ended: its figures go to the worker's digest table. */
+void
+px_cmd_digest_end(struct px_session *s)
+{
+	struct px_worker *w = s->w;
+	struct px_digest *d;
+	uint64_t us;
+
+	if (!s->q_on) {
+		return;
+	}
+	s->q_on = false;
+	if (w->digests == NULL) {
+		w->digests = calloc(PX_DIGEST_SLOTS + 1, sizeof(*w->digests));
+		if (w->digests == NULL) {
+			return; /* no figures rather than no service */
+		}
+	}
+	us = px_now_us() - s->q_start_us;
+	d = px_cmd_digest_slot(w, s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
+	d->count++;
+	d->errors += s->q_err;
+	d->total_us += us;
+	d->max_us = us > d->max_us ? us : d->max_us;
+	d->rows += s->q_rows;
+	d->shards += s->q_shards;
+	d->scatter += s->q_scatter;
+}
+
 void
 px_cmd_finish(struct px_session *s)
 {
@@ -159,6 +237,7 @@ px_cmd_finish(struct px_session *s)
 		    !(s->status & MP_STATUS_AUTOCOMMIT) || s->hold_prev;
 	struct px_backend *b = s->be;
 
+	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
 	if (!keep && b != NULL) {
 		s->be = NULL;
@@ -479,6 +558,7 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 	     const struct mp_resp_event *ev)
 {
 	s->next_seq = (uint8_t)(hdr->seq + 1);
+	s->q_err |= ev->kind == MP_PKT_ERR;
 	if (ev->kind == MP_PKT_OK && px_cmd_relay_ok(s, hdr, pl)) {
 		return;
 	}
@@ -506,6 +586,7 @@ px_cmd_pump(struct px_session *s)
 	uint8_t peek[MP_HDR_LEN + MP_RESP_PEEK];
 	struct mp_resp_event ev;
 	struct mp_hdr hdr;
+	bool row;
 
 	if (s->state != PX_SESS_FORWARD || s->be == NULL || s->be_paused) {
 		return;
@@ -533,6 +614,7 @@ px_cmd_pump(struct px_session *s)
 			return; /* whole packets only; at most 16 MiB waits here */
 		}
 		avail = hdr.len < MP_RESP_PEEK ? hdr.len : MP_RESP_PEEK;
+		row = s->resp.state == MP_RESP_ROWS && !s->resp.in_cont;
 		rc = mp_resp_feed(&s->resp, pl, avail, hdr.len, &ev);
 		if (rc == MP_NEED_MORE) {
 			pl = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)hdr.len) + MP_HDR_LEN;
@@ -542,6 +624,7 @@ px_cmd_pump(struct px_session *s)
 			px_cmd_broken(s, "malformed response");
 			return;
 		}
+		s->q_rows += row && ev.kind == MP_PKT_DATA;
 		px_cmd_relay(s, &hdr, pl, &ev);
 		if (ev.done) {
 			px_cmd_response_done(s, &ev);
@@ -707,6 +790,9 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 		return false;
 	}
 	s->pend_sticky = sticky; /* takes effect when the statement really runs */
+	if (p->kind != RT_PLAN_EXPLAIN) {
+		px_cmd_digest_begin(s, p);
+	}
 	if (p->kind == RT_PLAN_ERROR) {
 		ret = px_cmd_refuse(s, p->err_code, p->err_state, p->err_msg);
 		rt_plan_free(p);

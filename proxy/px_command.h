@@ -22,6 +22,8 @@ void px_cmd_pump(struct px_session *s);
 unsigned int px_cmd_variant(const struct px_session *s) MS_MUSTCHECK;
 /* The command is over: keep the backend only if the session's state lives on it. */
 void px_cmd_finish(struct px_session *s);
+/* Counts the routed statement that just ended (if any) in the worker's digest table. */
+void px_cmd_digest_end(struct px_session *s);
 /* Drops the current command from the client input; its pins (pend_sticky) stay pending. */
 void px_cmd_drain_keep_pins(struct px_session *s);
 /* Applies the pending pins of the command that just ran to the backend the session holds. */

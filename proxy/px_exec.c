@@ -156,6 +156,9 @@ px_exec_release(struct px_session *s, bool clean)
 static void
 px_exec_end(struct px_session *s, bool clean)
 {
+	if (s->ex->merge != NULL) {
+		s->q_rows += px_merge_rows(s->ex->merge);
+	}
 	px_exec_release(s, clean);
 	px_exec_free(s);
 	px_cmd_finish(s);
@@ -262,6 +265,7 @@ px_exec_emit(void *arg, const uint8_t *payload, size_t len)
 {
 	struct px_session *s = arg;
 
+	s->q_err |= len > 0 && payload[0] == 0xff; /* an ERR: no row starts with 0xff */
 	if (s->ex->binary) {
 		px_exec_emit_binary(s, payload, len);
 		return;

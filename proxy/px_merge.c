@@ -1504,6 +1504,12 @@ px_merge_status_seen(const struct px_merge *m)
 	return m->status_seen;
 }
 
+uint64_t
+px_merge_rows(const struct px_merge *m)
+{
+	return m->sent;
+}
+
 const char *
 px_merge_why(const struct px_merge *m)
 {

@@ -51,6 +51,8 @@ uint16_t px_merge_status(const struct px_merge *m) MS_MUSTCHECK;
 /* True once some leg ended with an OK or EOF, i.e. px_merge_status() is a real status; when
  * false the session should keep the status it had. */
 bool px_merge_status_seen(const struct px_merge *m) MS_MUSTCHECK;
+/* Rows sent to the client so far. */
+uint64_t px_merge_rows(const struct px_merge *m) MS_MUSTCHECK;
 /* Why the last call returned PX_MERGE_BAD (static text, for the caller's log); NULL if none. */
 const char *px_merge_why(const struct px_merge *m) MS_MUSTCHECK;
 void px_merge_free(struct px_merge *m);

@@ -75,6 +75,14 @@ struct px_seq_cache {
 	uint64_t end;
 };
 
+/* Per worker and normalized statement (SHOW QUERY DIGESTS). */
+#define PX_DIGEST_LEN   128  /* as rt_plan.digest */
+#define PX_DIGEST_SLOTS 1024 /* distinct digests kept per worker; more go to "(other)" */
+struct px_digest {
+	char text[PX_DIGEST_LEN]; /* "" = free slot */
+	uint64_t count, errors, total_us, max_us, rows, shards, scatter;
+};
+
 /* One connection to a backend server. */
 struct px_backend {
 	uint64_t id;
@@ -177,6 +185,11 @@ struct px_session {
 	bool in_wait_list;
 	struct px_exec *ex;        /* owned: the multi-leg statement running (MULTI), else NULL */
 	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
+	/* the routed statement running now, for SHOW QUERY DIGESTS (q_on: one is) */
+	bool q_on, q_err, q_scatter;
+	unsigned int q_shards;
+	uint64_t q_start_us, q_rows;
+	char q_digest[PX_DIGEST_LEN];
 	size_t shard;              /* pool slot of the single-leg command being acquired */
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
 	uint32_t next_stmt;        /* numbering of emulated statement ids */
@@ -205,6 +218,7 @@ struct px_worker {
 	unsigned int n_sessions;
 	struct px_stats stats;       /* written by this worker only; read racily for reports */
 	struct px_seq_cache *seqs;   /* owned; one per sequence name seen, grown on first use */
+	struct px_digest *digests;   /* owned; PX_DIGEST_SLOTS + 1 ("(other)" last), lazily */
 	size_t n_seqs;
 	bool stopping;
 };

@@ -37,6 +37,9 @@ struct px_ask {
 	unsigned int refs;    /* under <mu>: the asker and every worker not done yet */
 	unsigned int pending; /* under <mu>: workers still to answer */
 	uint64_t kill_id;
+	bool digests;                /* SHOW QUERY DIGESTS: <drows> instead of <rows> */
+	struct px_digest *drows;     /* under <mu> */
+	size_t n_drows, cap_drows;
 	struct px_client_row *rows; /* under <mu> */
 	size_t n_rows, cap;
 	size_t killed;
@@ -64,6 +67,7 @@ px_ask_unref(struct px_ask *a)
 		pthread_mutex_destroy(&a->mu);
 		pthread_cond_destroy(&a->cv);
 		free(a->rows);
+		free(a->drows);
 		free(a);
 	}
 }
@@ -118,8 +122,24 @@ px_worker_answer(struct px_worker *w, struct px_ask *a)
 	}
 	pthread_mutex_lock(&a->mu);
 	a->killed += killed;
+	for (size_t i = 0; a->digests && w->digests != NULL && i <= PX_DIGEST_SLOTS; i++) {
+		if (w->digests[i].text[0] == '\0') {
+			continue;
+		}
+		if (a->n_drows == a->cap_drows) {
+			size_t cap = a->cap_drows == 0 ? 64 : 2 * a->cap_drows;
+			struct px_digest *d = realloc(a->drows, cap * sizeof(*d));
+
+			if (d == NULL) {
+				break;
+			}
+			a->drows = d;
+			a->cap_drows = cap;
+		}
+		a->drows[a->n_drows++] = w->digests[i];
+	}
 	TAILQ_FOREACH (s, &w->sessions, link) {
-		if (a->kill_id != 0) {
+		if (a->kill_id != 0 || a->digests) {
 			break;
 		}
 		if (a->n_rows == a->cap) {
@@ -202,23 +222,13 @@ px_worker_post(struct px_worker *w, struct px_msg *m)
 	return true;
 }
 
-bool
-px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id, unsigned int timeout_ms,
-	       struct px_client_row **rows, size_t *n_rows)
+/* Posts <a> to every worker and waits for their answers; false if some did not answer in time.
+ * Returns with <a->mu> held (the caller copies what it needs, then unlocks and unrefs). */
+static bool
+px_ask_run(struct px_worker *ws, unsigned int n, struct px_ask *a, unsigned int timeout_ms)
 {
-	struct px_ask *a = calloc(1, sizeof(*a));
 	struct timespec until;
-	bool all;
 
-	*rows = NULL;
-	*n_rows = 0;
-	if (a == NULL) {
-		return false;
-	}
-	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
-	a->refs = 1;
-	a->kill_id = kill_id;
 	for (unsigned int i = 0; i < n; i++) {
 		struct px_msg *m = calloc(1, sizeof(*m));
 
@@ -250,7 +260,58 @@ px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id, unsigned 
 	pthread_mutex_lock(&a->mu);
 	while (a->pending > 0 && pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0) {
 	}
-	all = a->pending == 0;
+	return a->pending == 0;
+}
+
+static struct px_ask *
+px_ask_new(void)
+{
+	struct px_ask *a = calloc(1, sizeof(*a));
+
+	if (a != NULL) {
+		pthread_mutex_init(&a->mu, NULL);
+		pthread_cond_init(&a->cv, NULL);
+		a->refs = 1;
+	}
+	return a;
+}
+
+bool
+px_workers_digests(struct px_worker *ws, unsigned int n, unsigned int timeout_ms,
+		   struct px_digest **out, size_t *n_out)
+{
+	struct px_ask *a = px_ask_new();
+	bool all;
+
+	*out = NULL;
+	*n_out = 0;
+	if (a == NULL) {
+		return false;
+	}
+	a->digests = true;
+	all = px_ask_run(ws, n, a, timeout_ms);
+	*out = a->drows; /* taken over */
+	*n_out = a->n_drows;
+	a->drows = NULL;
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+	return all;
+}
+
+bool
+px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id, unsigned int timeout_ms,
+	       struct px_client_row **rows, size_t *n_rows)
+{
+	struct px_ask *a = px_ask_new();
+	bool all;
+
+	*rows = NULL;
+	*n_rows = 0;
+	if (a == NULL) {
+		return false;
+	}
+	a->kill_id = kill_id;
+	all = px_ask_run(ws, n, a, timeout_ms);
 	if (kill_id != 0) {
 		*n_rows = a->killed;
 	} else if (a->n_rows > 0) {
@@ -470,6 +531,7 @@ px_worker_deinit(struct px_worker *w)
 	free(w->ring_buf);
 	free(w->pools);
 	free(w->seqs);
+	free(w->digests);
 }
 
 enum ms_rc

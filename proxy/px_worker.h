@@ -55,6 +55,10 @@ struct px_ask;
  * every worker answered in time (the rows received so far are still returned). */
 bool px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id,
 		    unsigned int timeout_ms, struct px_client_row **rows, size_t *n_rows) MS_MUSTCHECK;
+/* SHOW QUERY DIGESTS: every worker's digest entries (the same digest may come from several
+ * workers; the caller sums them). *<out> is malloc'd (free()). */
+bool px_workers_digests(struct px_worker *ws, unsigned int n, unsigned int timeout_ms,
+			struct px_digest **out, size_t *n_out) MS_MUSTCHECK;
 /* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
  * full or memory ran out. */
 bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;

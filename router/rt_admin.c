@@ -123,7 +123,7 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 		{ "SHOW VERSION", RT_ADM_SHOW_VERSION }, { "SHOW TOPOLOGY", RT_ADM_SHOW_TOPOLOGY },
 		{ "SHOW SHARDS", RT_ADM_SHOW_SHARDS },   { "SHOW POOLS", RT_ADM_SHOW_POOLS },
 		{ "SHOW STATS", RT_ADM_SHOW_STATS },     { "SHOW CLIENTS", RT_ADM_SHOW_CLIENTS },
-		{ "SHOW SERVERS", RT_ADM_SHOW_SERVERS },
+		{ "SHOW SERVERS", RT_ADM_SHOW_SERVERS }, { "SHOW QUERY DIGESTS", RT_ADM_SHOW_DIGESTS },
 	};
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(shows); i++) {
@@ -133,7 +133,7 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 		}
 	}
 	rt_adm_bad(out, "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, "
-			"SHOW POOLS, SHOW STATS, SHOW CLIENTS and SHOW SERVERS");
+			"SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS and SHOW QUERY DIGESTS");
 }
 
 /* PAUSE SHARD s / RESUME SHARD s: s a word, `name` or 'name' of at most 64 bytes. */

@@ -265,6 +265,27 @@ def test_show_and_kill_clients(env):
     a.close()
 
 
+def test_show_query_digests(env):
+    a, c = env.admin(), env.client()
+    for i in (1, 2, 3):
+        assert q(c, f"SELECT name AS dg FROM customers WHERE id = {i}") == ((f"c{i}",),)
+    for _ in range(2):
+        assert q(c, "SELECT COUNT(*) AS dg FROM customers WHERE name LIKE 'c%'") == ((40,),)
+    with pytest.raises(pymysql.err.MySQLError):
+        q(c, "SELECT a.id AS dg FROM customers a JOIN customers b ON a.name = b.name")
+    rows = {r[0]: r[1:] for r in q(a, "SHOW QUERY DIGESTS")}
+    # count, errors, total_us, max_us, rows_sent, shards_touched, scatter
+    point = rows["SELECT name AS dg FROM customers WHERE id = ?"]
+    assert (point[0], point[1], point[4], point[5], point[6]) == ("3", "0", "3", "3", "0"), point
+    assert int(point[2]) >= int(point[3]) > 0
+    scat = rows["SELECT COUNT(*) AS dg FROM customers WHERE name LIKE ?"]
+    assert (scat[0], scat[1], scat[4], scat[5], scat[6]) == ("2", "0", "2", "4", "2"), scat
+    bad = rows["SELECT a.id AS dg FROM customers a JOIN customers b ON a.name = b.name"]
+    assert (bad[0], bad[1]) == ("1", "1"), bad
+    c.close()
+    a.close()
+
+
 def test_denied_statements(env):
     a = env.admin()
     for sql in ("PRAGMA writable_schema = 1", "ATTACH DATABASE '/tmp/x.db' AS x",
