@@ -384,10 +384,11 @@ def test_user_added_live(env):
 
 def test_zero_failures_while_reapplying(env):
     """Clients read and write sharded and global tables without pause while the admin applies
-    120 changes: s1's endpoint moves between two servers with the same s1 rows, a global
-    table declaration comes and goes, a user comes and goes. Writes go to keys on s0 only (s1's
-    two servers must keep identical data); every statement must succeed with the right
-    answer."""
+    120 changes: s1's endpoint moves between two servers with the same s1 rows, the range 80-
+    is re-pointed between s1 and s1b (a shard on the server holding the same rows), a global
+    and a sharded table declaration come and go, a user comes and goes. Writes go to keys on
+    s0 only (the two s1 servers must keep identical data); every statement must succeed with
+    the right answer."""
     a = env.admin()
     # keys on s0: ask the router
     s0_ids = []
@@ -437,21 +438,36 @@ def test_zero_failures_while_reapplying(env):
               [threading.Thread(target=writer, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
+    # a second shard on the spare server, which holds the same rows as s1
+    q(a, "INSERT INTO shards (name, user, password) SELECT 's1b', user, password FROM shards "
+         "WHERE name = 's1'")
+    q(a, "INSERT INTO endpoints (shard, host, port) VALUES ('s1b', '127.0.0.1', %s)",
+      (env.servers[2].port,))
+    q(a, "APPLY")
     v0 = int(version(a))
     try:
         for n in range(120):
-            step = n % 4
-            if step == 0:
+            step = n % 8
+            if step == 0:  # move s1's endpoint
                 q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[2].port,))
-            elif step == 1:
+            elif step == 1:  # declare a table, add a user
                 q(a, "INSERT INTO global_tables (schema_name, name) VALUES ('', 'unused_t')")
                 q(a, "INSERT INTO users (name, password_hash) SELECT 'dave', password_hash "
                      "FROM users WHERE name = %s", (H.APP_USER,))
             elif step == 2:
                 q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[1].port,))
-            else:
+            elif step == 3:
                 q(a, "DELETE FROM global_tables WHERE name = 'unused_t'")
                 q(a, "DELETE FROM users WHERE name = 'dave'")
+            elif step == 4:  # re-point a range to a shard holding the same data
+                q(a, "UPDATE function_ranges SET shard = 's1b' WHERE keyspace = '80-'")
+            elif step == 5:  # a sharded table added
+                q(a, "INSERT INTO sharded_tables (schema_name, name, key_column, function) "
+                     "VALUES ('', 'unused_s', 'id', 'by_id')")
+            elif step == 6:
+                q(a, "UPDATE function_ranges SET shard = 's1' WHERE keyspace = '80-'")
+            else:
+                q(a, "DELETE FROM sharded_tables WHERE name = 'unused_s'")
             q(a, "APPLY")
             if errors:
                 break
@@ -461,6 +477,9 @@ def test_zero_failures_while_reapplying(env):
             t.join(timeout=60)
     assert not errors, errors[:5]
     assert int(version(a)) == v0 + 120
+    q(a, "DELETE FROM shards WHERE name = 's1b'")
+    q(a, "DELETE FROM endpoints WHERE shard = 's1b'")
+    q(a, "APPLY")
     assert counts[0] > 500, counts
     print(f"zero-failure load: {counts[0]} statements during 120 APPLYs")
     a.close()
