@@ -519,6 +519,17 @@ def test_reload_from_file(env):
     a.close()
 
 
+def test_sighup_reloads(env):
+    import signal
+    a = env.admin()
+    v = int(version(a))
+    env.proxy.proc.send_signal(signal.SIGHUP)
+    H.wait_until(lambda: int(version(a)) == v + 1, 10, "SIGHUP to apply the file as a version")
+    assert q(a, "SELECT admin_user, summary FROM history ORDER BY version DESC LIMIT 1") == \
+        (("SIGHUP", "reload: no changes"),)
+    a.close()
+
+
 def test_failed_logins_are_rate_limited(env):
     """Last in this module: it leaves 127.0.0.1 locked out of the admin port for a minute."""
     refused = None
