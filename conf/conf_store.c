@@ -807,3 +807,39 @@ cs_admin_user(struct conf_store *cs, const char *name, char hash[CS_NATIVE_HASH_
 	sqlite3_finalize(st);
 	return rc;
 }
+
+enum ms_rc
+cs_stage_keep(struct conf_store *cs, char *err, size_t errlen)
+{
+	size_t n;
+	const struct cs_table *t = cs_tables(&n);
+	char sql[256];
+	enum ms_rc rc = MS_OK;
+
+	for (size_t i = 0; rc == MS_OK && i < n; i++) {
+		snprintf(sql, sizeof(sql),
+			 "DROP TABLE IF EXISTS temp.keep_%s; "
+			 "CREATE TEMP TABLE keep_%s AS SELECT * FROM main.%s ORDER BY rowid",
+			 t[i].name, t[i].name, t[i].name);
+		rc = cs_run(cs, sql, err, errlen);
+	}
+	return rc;
+}
+
+enum ms_rc
+cs_stage_back(struct conf_store *cs, char *err, size_t errlen)
+{
+	size_t n;
+	const struct cs_table *t = cs_tables(&n);
+	char sql[256];
+	enum ms_rc rc = cs_begin(cs, err, errlen);
+
+	for (size_t i = 0; rc == MS_OK && i < n; i++) {
+		snprintf(sql, sizeof(sql),
+			 "DELETE FROM main.%s; INSERT INTO main.%s SELECT * FROM temp.keep_%s "
+			 "ORDER BY rowid",
+			 t[i].name, t[i].name, t[i].name);
+		rc = cs_run(cs, sql, err, errlen);
+	}
+	return cs_end(cs, rc, err, errlen);
+}

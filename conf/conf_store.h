@@ -129,6 +129,14 @@ enum ms_rc cs_exec(struct conf_store *cs, const char *sql, size_t len, const str
 		   void *arg, char *err, size_t errlen) MS_MUSTCHECK;
 
 /*
+ * cs_stage_keep() copies every staged table aside (replacing an earlier copy);
+ * cs_stage_back() puts that copy back (one transaction). For operations that overwrite the
+ * staged tables and may then be refused (ROLLBACK TOPOLOGY TO, RELOAD).
+ */
+enum ms_rc cs_stage_keep(struct conf_store *cs, char *err, size_t errlen) MS_MUSTCHECK;
+enum ms_rc cs_stage_back(struct conf_store *cs, char *err, size_t errlen) MS_MUSTCHECK;
+
+/*
  * The password_hash of admin user <name> in runtime_admin_users (the admin users applied with
  * APPLY) into <hash> ("" for an empty password). MS_EINVAL when there is no such user.
  */

@@ -39,6 +39,8 @@
 #define PX_ADM_FAIL_WINDOW 60        /* seconds */
 #define PX_ADM_FAIL_MAX 10           /* failed logins per address and window, then refused */
 #define PX_ADM_FAIL_PEERS 64         /* addresses remembered */
+#define PX_ADM_MAX_CONNS 64          /* admin connections at once */
+#define PX_ADM_LOGIN_S 10            /* seconds to log in */
 #define PX_ADM_VERSION "5.5.5-10.11.6-MariaDB-myshard-admin"
 
 enum px_adm_state { PX_ADM_HANDSHAKE, PX_ADM_AUTH_SWITCH, PX_ADM_COMMAND };
@@ -67,6 +69,7 @@ struct px_admin {
 	unsigned int n_workers;
 	struct evconnlistener *ev; /* owned */
 	struct px_adm_conn *conns; /* owned list */
+	unsigned int n_conns;
 	uint64_t next_id;
 	struct {
 		char peer[64];                 /* "" = unused */
@@ -561,14 +564,22 @@ px_adm_apply_dry(struct px_adm_conn *c)
 static void
 px_adm_rollback(struct px_adm_conn *c, uint64_t to)
 {
-	char err[512], what[64];
+	char err[512], what[64], err2[256];
 	uint64_t version = 0;
 	char *summary = NULL;
-	enum ms_rc rc = cs_restore(c->a->store, to, err, sizeof(err));
+	enum ms_rc rc = cs_stage_keep(c->a->store, err, sizeof(err));
 
 	if (rc == MS_OK) {
-		snprintf(what, sizeof(what), "rollback to %llu", (unsigned long long)to);
-		rc = px_adm_do_apply(c->a, c->user, what, &version, &summary, err, sizeof(err));
+		rc = cs_restore(c->a->store, to, err, sizeof(err));
+		if (rc == MS_OK) {
+			snprintf(what, sizeof(what), "rollback to %llu", (unsigned long long)to);
+			rc = px_adm_do_apply(c->a, c->user, what, &version, &summary, err,
+					     sizeof(err));
+		}
+		if (rc != MS_OK && cs_stage_back(c->a->store, err2, sizeof(err2)) != MS_OK) {
+			ms_log_error("admin: staged tables not restored after a refused rollback: %s",
+				     err2);
+		}
 	}
 	px_adm_apply_reply(c, rc, version, summary, err, "ROLLBACK TOPOLOGY");
 }
@@ -580,15 +591,23 @@ px_adm_do_reload(struct px_admin *a, const char *who, uint64_t *version, char **
 	struct conf *fresh = NULL;
 	enum ms_rc rc;
 
+	char err2[256];
+
 	if (conf_load_file(a->path, &fresh, err, errlen) != MS_OK) {
 		return MS_EINVAL;
 	}
-	rc = cs_import(a->store, fresh, err, errlen);
-	conf_free(fresh);
-	if (rc != MS_OK) {
-		return rc;
+	rc = cs_stage_keep(a->store, err, errlen);
+	if (rc == MS_OK) {
+		rc = cs_import(a->store, fresh, err, errlen);
 	}
-	return px_adm_do_apply(a, who, "reload", version, summary, err, errlen);
+	conf_free(fresh);
+	if (rc == MS_OK) {
+		rc = px_adm_do_apply(a, who, "reload", version, summary, err, errlen);
+	}
+	if (rc != MS_OK && cs_stage_back(a->store, err2, sizeof(err2)) != MS_OK) {
+		ms_log_error("admin: staged tables not restored after a refused reload: %s", err2);
+	}
+	return rc;
 }
 
 void
@@ -739,7 +758,7 @@ px_adm_show_pools(struct px_adm_conn *c)
 	for (unsigned int i = 0; i < c->a->n_workers; i++) {
 		struct px_worker *w = &c->a->ws[i];
 
-		for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+		for (size_t k = 0; k < PX_SLOTS; k++) {
 			unsigned int busy = 0, idle = 0, conn = 0, wait = 0;
 			const struct px_pool *p0 = &w->pools[k * PX_VARIANTS];
 
@@ -757,7 +776,7 @@ px_adm_show_pools(struct px_adm_conn *c)
 			snprintf(cells[0], sizeof(cells[0]), "%u", i);
 			snprintf(cells[1], sizeof(cells[1]), "%.*s", (int)sizeof(cells[1]) - 1,
 				 p0->shard_name);
-			snprintf(cells[2], sizeof(cells[2]), "%u", busy - conn);
+			snprintf(cells[2], sizeof(cells[2]), "%u", busy > conn ? busy - conn : 0);
 			snprintf(cells[3], sizeof(cells[3]), "%u", idle);
 			snprintf(cells[4], sizeof(cells[4]), "%u", conn);
 			snprintf(cells[5], sizeof(cells[5]), "%u", wait);
@@ -1148,6 +1167,7 @@ px_adm_check(struct px_adm_conn *c, const uint8_t *token, size_t len)
 		return;
 	}
 	ms_log_info("admin: '%s' logged in from %s", c->user, c->peer);
+	bufferevent_set_timeouts(c->bev, NULL, NULL); /* the login timeout is over */
 	c->state = PX_ADM_COMMAND;
 	px_adm_ok(c, 0, NULL);
 }
@@ -1191,6 +1211,7 @@ px_adm_free_conn(struct px_adm_conn *c)
 		pp = &(*pp)->next;
 	}
 	*pp = c->next;
+	c->a->n_conns--;
 	if (c->free_ev != NULL) {
 		event_free(c->free_ev);
 	}
@@ -1262,7 +1283,7 @@ px_adm_read(struct bufferevent *bev, void *arg)
 		}
 		mp_cursor_init(&cur, raw, sizeof(raw));
 		if (mp_hdr_read(&cur, &h) != MP_OK || h.len >= PX_ADM_MAX_PACKET) {
-			c->seq = 1;
+			c->seq = (uint8_t)(h.seq + 1);
 			px_adm_err(c, 1153, "08S01", "Got a packet bigger than %u bytes on the admin port",
 				   PX_ADM_MAX_PACKET);
 			px_adm_close(c);
@@ -1314,7 +1335,10 @@ px_adm_event(struct bufferevent *bev, short what, void *arg)
 	struct px_adm_conn *c = arg;
 
 	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+		if (what & BEV_EVENT_TIMEOUT) {
+			ms_log_warn("admin: %s did not log in within %d s", c->peer, PX_ADM_LOGIN_S);
+		}
 		c->dead = true;
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		px_adm_schedule_free(c);
@@ -1337,7 +1361,12 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 
 	(void)ev;
 	(void)salen;
-	if (c == NULL) {
+	if (c == NULL || a->n_conns >= PX_ADM_MAX_CONNS) {
+		if (c != NULL) {
+			ms_log_warn("admin: more than %d admin connections; one refused",
+				    PX_ADM_MAX_CONNS);
+		}
+		free(c);
 		evutil_closesocket(fd);
 		return;
 	}
@@ -1358,6 +1387,9 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 	if (sa->sa_family == AF_INET) {
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->peer,
 			  sizeof(c->peer));
+	} else if (sa->sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr, c->peer,
+			  sizeof(c->peer));
 	} else {
 		snprintf(c->peer, sizeof(c->peer), "?");
 	}
@@ -1372,6 +1404,7 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 	}
 	c->next = a->conns;
 	a->conns = c;
+	a->n_conns++;
 	g.conn_id = (uint32_t)c->id;
 	memcpy(g.scramble, c->scramble, MP_SCRAMBLE_LEN);
 	mp_writer_init(&w, buf, sizeof(buf));
@@ -1379,6 +1412,7 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 	c->seq = 0;
 	px_adm_send(c, buf, mp_writer_len(&w));
 	bufferevent_setcb(c->bev, px_adm_read, NULL, px_adm_event, c);
+	bufferevent_set_timeouts(c->bev, &(struct timeval){ PX_ADM_LOGIN_S, 0 }, NULL);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 

@@ -836,6 +836,54 @@ px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 	return true;
 }
 
+/*
+ * The backend this session holds from its last statement belongs to a shard that an APPLY moved
+ * to another server, or that is paused. A session that holds it only for hold_prev gives it
+ * back (a statement reading the previous one's state is refused, as when the pool reclaims
+ * it); a session that keeps state there (transaction, session variables) cannot follow a move
+ * and is closed with an ERR saying so, but goes on through a pause (the transaction finishes).
+ * Returns 0 to go on, 1 if the command was answered here, 2 if the session is closing.
+ */
+static int
+px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
+{
+	struct px_backend *b = s->be;
+	bool stale, paused;
+
+	if (b == NULL) {
+		return 0;
+	}
+	px_worker_sync(s->w);
+	stale = b->gen != b->pool->gen;
+	paused = !stale && px_pause_is(px_pool_shard_name(b->pool));
+	if (!stale && !paused) {
+		return 0;
+	}
+	if (px_cmd_pinned(s)) {
+		if (!stale) {
+			return 0;
+		}
+		px_cmd_drain(s);
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+				 "myshard: shard %s moved to another server while this session kept "
+				 "state (a transaction, session variables, locks) on the old one; "
+				 "reconnect",
+				 px_pool_shard_name(b->pool));
+		px_sess_close(s, "shard moved under a pinned session");
+		return 2;
+	}
+	s->be = NULL;
+	s->hold_prev = false;
+	px_pool_put(b); /* closed if stale, parked idle if paused */
+	if (cls->flags & RT_CLASS_PREV_STATE) {
+		px_cmd_refuse(s, 1235, "HY000",
+			      "myshard: this statement reads state left by an earlier statement whose "
+			      "backend connection was given up (its shard moved or was paused)");
+		return 1;
+	}
+	return 0;
+}
+
 static bool
 px_cmd_query(struct px_session *s, uint32_t len)
 {
@@ -843,6 +891,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	size_t n = 0;
 	const char *sql = px_cmd_text(s, len, &n, &copy);
 	struct rt_class cls;
+	int held;
 	bool ret;
 
 	if (sql == NULL) {
@@ -850,7 +899,10 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		return false;
 	}
 	rt_classify(sql, n, &cls);
-	if (cls.flags & RT_CLASS_KILL) {
+	held = px_cmd_check_held(s, &cls);
+	if (held != 0) {
+		ret = held == 1;
+	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_refuse(s, 1235, "42000",
 				    "myshard does not support KILL yet: connection ids differ per backend");
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {

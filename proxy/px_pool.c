@@ -120,6 +120,19 @@ px_pool_target(struct px_pool *p, const struct topo_snapshot *snap, size_t idx)
 	}
 }
 
+void
+px_pool_close_idle(struct px_pool *p)
+{
+	struct px_backend *b;
+
+	while ((b = TAILQ_FIRST(&p->idle)) != NULL) {
+		TAILQ_REMOVE(&p->idle, b, link);
+		p->n_idle--;
+		p->w->stats.backend_closed++;
+		px_backend_free(b, true);
+	}
+}
+
 bool
 px_pool_empty(const struct px_pool *p)
 {
@@ -159,7 +172,8 @@ px_pool_grow(struct px_pool *p)
 	struct px_backend *b;
 	const char *err = NULL;
 
-	if (p->n_idle + p->n_busy >= p->w->conf->pool_max || p->ep_snap == NULL) {
+	if (p->n_idle + p->n_busy >= p->w->conf->pool_max || p->ep_snap == NULL ||
+	    px_pause_is(p->shard_name)) {
 		return;
 	}
 	b = px_backend_start(p, p->ep_snap, p->ep_idx, &err);
@@ -228,7 +242,8 @@ px_pool_reclaim(struct px_pool *p, const struct px_session *s)
 	TAILQ_FOREACH (o, &p->w->sessions, link) {
 		struct px_backend *b = o->be;
 
-		if (o == s || b == NULL || b->pool != p || o->state != PX_SESS_IDLE || !o->hold_prev ||
+		if (o == s || b == NULL || b->pool != p || b->gen != p->gen ||
+		    o->state != PX_SESS_IDLE || !o->hold_prev ||
 		    o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
 		    !(o->status & MP_STATUS_AUTOCOMMIT)) {
 			continue;
@@ -253,6 +268,9 @@ px_pool_get(struct px_pool *p, struct px_session *s)
 		s->in_wait_list = true;
 		p->n_waiting++;
 		return NULL;
+	}
+	if (!TAILQ_EMPTY(&p->waiters) && p->n_idle > 0) {
+		px_pool_resume(p); /* idle connections with waiters: left over from a pause */
 	}
 	b = TAILQ_EMPTY(&p->waiters) ? px_pool_idle_for(p, s) : NULL;
 

@@ -14,6 +14,8 @@ void px_pool_init(struct px_pool *p, struct px_worker *w, size_t slot, unsigned 
  * endpoint or credentials differ starts a new generation (idle connections closed now, busy ones
  * when they are given back). */
 void px_pool_target(struct px_pool *p, const struct topo_snapshot *snap, size_t idx);
+/* Closes <p>'s idle connections (its shard left the topology). */
+void px_pool_close_idle(struct px_pool *p);
 /* True if <p> holds, connects or queues nothing (its slot may be reused). */
 bool px_pool_empty(const struct px_pool *p) MS_MUSTCHECK;
 /* Closes every connection; waiting sessions must already be gone. */

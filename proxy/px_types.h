@@ -30,6 +30,9 @@ struct ck_ring_buffer;
 #define MYSHARD_VERSION "0.1.0"
 #define PX_USER_MAX   80
 #define PX_VARIANTS   4   /* pool variants: FOUND_ROWS x MULTI_STATEMENTS */
+/* Pool slots per worker: a snapshot's shards (at most TOPO_MAX_SHARDS) plus as many shards
+ * that left the topology while statements still used them. */
+#define PX_SLOTS      (2 * TOPO_MAX_SHARDS)
 
 /* Client-visible capabilities: what myshard implements today (PROTOCOL-NOTES §2). */
 #define PX_SERVER_CAPS                                                                             \
@@ -210,7 +213,7 @@ struct px_worker {
 	struct ck_ring_buffer *ring_buf; /* owned */
 	const struct conf *conf;     /* borrowed, lives for the process */
 	struct topo_reader *topo;    /* owned: this thread's topology reader */
-	size_t n_pools;              /* TOPO_MAX_SHARDS slots x PX_VARIANTS */
+	size_t n_pools;              /* PX_SLOTS slots x PX_VARIANTS */
 	struct px_pool *pools;       /* owned array; slot k's variants at k * PX_VARIANTS */
 	uint64_t map_ver;            /* snapshot version slot_of[] was built for */
 	uint16_t slot_of[TOPO_MAX_SHARDS]; /* shard index in that snapshot -> slot */

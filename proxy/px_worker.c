@@ -49,7 +49,8 @@ struct px_msg {
 	enum px_msg_kind kind;
 	int fd;
 	struct px_ask *ask;
-	char peer[64]; /* PX_MSG_FD: the client's address; PX_MSG_RESUME: the shard's name */
+	char peer[64]; /* PX_MSG_FD: the client's address */
+	char shard[PX_NAME_MAX + 1]; /* PX_MSG_RESUME: the shard's name */
 };
 
 /* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
@@ -181,9 +182,9 @@ px_worker_ring(struct px_worker *w)
 		} else if (m->kind == PX_MSG_ASK) {
 			px_worker_answer(w, m->ask);
 		} else if (m->kind == PX_MSG_RESUME) {
-			for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+			for (size_t k = 0; k < PX_SLOTS; k++) {
 				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
-				    strcmp(w->pools[k * PX_VARIANTS].shard_name, m->peer) != 0) {
+				    strcmp(w->pools[k * PX_VARIANTS].shard_name, m->shard) != 0) {
 					continue;
 				}
 				for (unsigned int v = 0; v < PX_VARIANTS; v++) {
@@ -336,7 +337,7 @@ px_worker_send_resume(struct px_worker *w, const char *shard)
 	}
 	m->kind = PX_MSG_RESUME;
 	m->fd = -1;
-	snprintf(m->peer, sizeof(m->peer), "%s", shard);
+	snprintf(m->shard, sizeof(m->shard), "%s", shard);
 	if (!px_worker_post(w, m)) {
 		free(m);
 		return false;
@@ -374,7 +375,7 @@ px_worker_find_slot(struct px_worker *w, const char *name)
 {
 	size_t unused = SIZE_MAX;
 
-	for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
+	for (size_t k = 0; k < PX_SLOTS; k++) {
 		const struct px_pool *p = &w->pools[k * PX_VARIANTS];
 
 		if (p->ep_snap != NULL && strcmp(p->shard_name, name) == 0) {
@@ -384,8 +385,10 @@ px_worker_find_slot(struct px_worker *w, const char *name)
 			unused = k;
 		}
 	}
-	MS_ASSERT(unused != SIZE_MAX); /* snapshots hold at most TOPO_MAX_SHARDS shards, and
-					  slots of vanished shards are released below */
+	/* a snapshot needs at most TOPO_MAX_SHARDS slots; px_worker_remap() frees the slots of
+	 * shards that left before it assigns new ones, keeping only those still busy: running
+	 * out takes more than TOPO_MAX_SHARDS departed shards with statements in flight */
+	MS_ASSERT(unused != SIZE_MAX);
 	return unused;
 }
 
@@ -394,8 +397,23 @@ px_worker_find_slot(struct px_worker *w, const char *name)
 static void
 px_worker_remap(struct px_worker *w, const struct topo_snapshot *snap)
 {
-	bool used[TOPO_MAX_SHARDS] = { false };
+	/* first: slots of shards <snap> no longer has lose their idle connections, and are freed
+	 * when nothing else uses them */
+	for (size_t k = 0; k < PX_SLOTS; k++) {
+		const struct px_pool *p0 = &w->pools[k * PX_VARIANTS];
+		bool empty = true;
 
+		if (p0->ep_snap == NULL || topo_shard_find(snap, p0->shard_name) >= 0) {
+			continue;
+		}
+		for (unsigned int v = 0; v < PX_VARIANTS; v++) {
+			px_pool_close_idle(px_worker_pool(w, k, v));
+			empty = empty && px_pool_empty(px_worker_pool(w, k, v));
+		}
+		for (unsigned int v = 0; empty && v < PX_VARIANTS; v++) {
+			px_pool_deinit(px_worker_pool(w, k, v));
+		}
+	}
 	for (size_t i = 0; i < snap->n_shards; i++) {
 		size_t k = px_worker_find_slot(w, snap->shards[i].name);
 
@@ -403,17 +421,6 @@ px_worker_remap(struct px_worker *w, const struct topo_snapshot *snap)
 			px_pool_target(px_worker_pool(w, k, v), snap, i);
 		}
 		w->slot_of[i] = (uint16_t)k;
-		used[k] = true;
-	}
-	for (size_t k = 0; k < TOPO_MAX_SHARDS; k++) {
-		bool idle = !used[k] && w->pools[k * PX_VARIANTS].ep_snap != NULL;
-
-		for (unsigned int v = 0; idle && v < PX_VARIANTS; v++) {
-			idle = px_pool_empty(px_worker_pool(w, k, v));
-		}
-		for (unsigned int v = 0; idle && v < PX_VARIANTS; v++) {
-			px_pool_deinit(px_worker_pool(w, k, v));
-		}
 	}
 	w->map_ver = snap->version;
 }
@@ -429,6 +436,17 @@ px_worker_find_slot_or_target(struct px_worker *w, const struct topo_snapshot *s
 		}
 	}
 	return k;
+}
+
+void
+px_worker_sync(struct px_worker *w)
+{
+	const struct topo_snapshot *snap = topo_read_begin(w->topo);
+
+	if (snap != NULL && snap->version > w->map_ver) {
+		px_worker_remap(w, snap);
+	}
+	topo_read_end(w->topo);
 }
 
 size_t
@@ -481,7 +499,7 @@ px_worker_init(struct px_worker *w, unsigned int idx, const struct conf *conf, s
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->ring = calloc(1, sizeof(*w->ring));
 	w->ring_buf = calloc(PX_RING_SIZE, sizeof(*w->ring_buf));
-	w->n_pools = (size_t)TOPO_MAX_SHARDS * PX_VARIANTS;
+	w->n_pools = (size_t)PX_SLOTS * PX_VARIANTS;
 	w->pools = calloc(w->n_pools, sizeof(*w->pools));
 	if (w->base == NULL || w->efd < 0 || w->ring == NULL || w->ring_buf == NULL || w->pools == NULL) {
 		return MS_ENOMEM;

@@ -62,6 +62,8 @@ bool px_workers_digests(struct px_worker *ws, unsigned int n, unsigned int timeo
 /* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
  * full or memory ran out. */
 bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;
+/* Catches the pools up with the current snapshot (endpoint moves bump pool generations). */
+void px_worker_sync(struct px_worker *w);
 /* The pool of <w> for pool slot <slot> and capability <variant>; worker thread only. */
 struct px_pool *px_worker_pool(struct px_worker *w, size_t slot, unsigned int variant) MS_MUSTCHECK;
 

@@ -13,18 +13,21 @@
 #define RT_ADM_MAX_TOKS 8
 
 /* Up to RT_ADM_MAX_TOKS tokens of <sql> before its end (a final ';' dropped); returns the
- * count, or RT_ADM_MAX_TOKS + 1 when there are more. */
+ * count, or RT_ADM_MAX_TOKS + 1 when there are more. *<lex_err>: an unterminated string,
+ * identifier or comment ended the scan. */
 static size_t
-rt_adm_tokens(const char *sql, size_t len, struct rt_tok *t)
+rt_adm_tokens(const char *sql, size_t len, struct rt_tok *t, bool *lex_err)
 {
 	struct rt_lex lx;
 	size_t n = 0;
 
+	*lex_err = false;
 	rt_lex_init(&lx, sql, len);
 	for (;;) {
 		struct rt_tok k = rt_lex_next(&lx);
 
 		if (k.kind == RT_TOK_END || k.kind == RT_TOK_ERROR) {
+			*lex_err = k.kind == RT_TOK_ERROR;
 			break;
 		}
 		if (n == RT_ADM_MAX_TOKS) {
@@ -169,7 +172,8 @@ void
 rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
 {
 	struct rt_tok t[RT_ADM_MAX_TOKS];
-	size_t n = rt_adm_tokens(sql, len, t);
+	bool lex_err;
+	size_t n = rt_adm_tokens(sql, len, t, &lex_err);
 
 	memset(out, 0, sizeof(*out));
 	out->kind = RT_ADM_SQL;
@@ -201,5 +205,10 @@ rt_admin_parse(const char *sql, size_t len, struct rt_admin *out)
 		   t[1].len == strlen("@@version_comment") &&
 		   strncasecmp(t[1].ptr, "@@version_comment", t[1].len) == 0) {
 		out->kind = RT_ADM_VERSION_COMMENT;
+	}
+	/* SQL goes to the config database, whose own parser judges it; a command must be whole */
+	if (lex_err && out->kind != RT_ADM_SQL && out->kind != RT_ADM_NOOP) {
+		memset(out, 0, sizeof(*out));
+		rt_adm_bad(out, "unterminated string, identifier or comment");
 	}
 }

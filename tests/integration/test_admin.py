@@ -364,6 +364,65 @@ def test_move_endpoint_apply_and_rollback(env):
     a.close()
 
 
+def test_held_connections_follow_moves_and_pauses(env):
+    """A session keeps its backend connection after a write (to answer LAST_INSERT_ID() and the
+    like); after an APPLY moves its shard, or a PAUSE, it must not keep writing to the old
+    server or through the pause. A session in a transaction cannot follow a move: it gets a
+    clear error and is closed."""
+    a, c = env.admin(), env.client()
+    sid = env.s1_ids[1]
+    s0_id = next(i for i in range(1, 41) if i not in env.s1_ids)
+
+    def names(sql_id):
+        return [srv.sql(f"SELECT name FROM {DB}.customers WHERE id = {sql_id}")[0][0]
+                for srv in env.servers[1:]]  # s1's two servers
+
+    try:
+        assert q(c, f"UPDATE customers SET name = 'h1' WHERE id = {sid}") == ()
+        q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[2].port,))
+        q(a, "APPLY")
+        q(c, f"UPDATE customers SET name = 'h2' WHERE id = {sid}")
+        assert names(sid) == ["h1", "h2"]  # the second write went to the new server
+        q(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (env.servers[1].port,))
+        q(a, "APPLY")
+        # a pause holds a session that still holds a connection to the paused shard
+        q(c, f"UPDATE customers SET name = 'h3' WHERE id = {sid}")
+        q(a, "PAUSE SHARD s1")
+        done = {}
+        t = threading.Thread(target=lambda: done.setdefault(
+            "r", q(c, f"UPDATE customers SET name = 'h4' WHERE id = {sid}")))
+        t.start()
+        H.wait_until(lambda: any(r[1] == "s1" and int(r[5]) > 0 for r in q(a, "SHOW POOLS")),
+                     10, "the held session to wait on the paused shard")
+        assert names(sid)[0] == "h3"
+        q(a, "RESUME SHARD s1")
+        t.join(timeout=30)
+        assert "r" in done and names(sid)[0] == "h4"
+        # a transaction on s0 cannot follow s0 to another server
+        d = env.client()
+        q(d, "BEGIN")
+        q(d, f"SELECT name FROM customers WHERE id = {s0_id}")
+        q(a, "UPDATE endpoints SET port = %s WHERE shard = 's0'", (env.servers[2].port,))
+        q(a, "APPLY")
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(d, f"SELECT name FROM customers WHERE id = {s0_id}")
+        assert ei.value.args[0] == 1105 and "moved to another server" in ei.value.args[1], \
+            ei.value.args
+        with pytest.raises(pymysql.err.MySQLError):
+            q(d, "SELECT 1")  # closed
+        q(a, "UPDATE endpoints SET port = %s WHERE shard = 's0'", (env.servers[0].port,))
+        q(a, "APPLY")
+    finally:
+        for srv in env.servers[1:]:
+            srv.sql(f"UPDATE {DB}.customers SET name = 'c{sid}' WHERE id = {sid}")
+        c.close()
+        a.close()
+    c = env.client()
+    assert q(c, f"SELECT name FROM customers WHERE id IN ({sid}, {s0_id}) ORDER BY id") == \
+        tuple(sorted(((f"c{i}",) for i in (sid, s0_id))))
+    c.close()
+
+
 def test_user_added_live(env):
     a = env.admin()
     hashed = q(a, "SELECT password_hash FROM users WHERE name = %s", (H.APP_USER,))[0][0]

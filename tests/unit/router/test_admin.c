@@ -61,6 +61,10 @@ static const struct admin_case cases[] = {
 	{ "PAUSE SHARD", RT_ADM_BAD, 0, "usage: PAUSE SHARD <name>" },
 	{ "RESUME SHARD s1 now", RT_ADM_BAD, 0, "usage: RESUME SHARD <name>" },
 	{ "PAUSE SHARD ''", RT_ADM_BAD, 0, "a shard name is 1..64 characters" },
+	{ "APPLY 'DRY RUN", RT_ADM_BAD, 0, "unterminated string, identifier or comment" },
+	{ "APPLY /* dry run", RT_ADM_BAD, 0, "unterminated string, identifier or comment" },
+	{ "ROLLBACK TOPOLOGY TO 3 'x", RT_ADM_BAD, 0, "unterminated string, identifier or comment" },
+	{ "KILL CLIENT 5 \"", RT_ADM_BAD, 0, "unterminated string, identifier or comment" },
 	{ "", RT_ADM_EMPTY, 0, NULL },
 	{ "  -- nothing\n", RT_ADM_EMPTY, 0, NULL },
 };
