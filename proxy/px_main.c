@@ -29,6 +29,15 @@ usage(FILE *f)
 		   "--reset-from-file: start from FILE even if admin.store holds a saved topology\n");
 }
 
+/* Frees retired topology snapshots that no worker can see any more. */
+static void
+px_main_reclaim(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	topo_reclaim(arg);
+}
+
 static void
 px_main_hup(evutil_socket_t sig, short what, void *arg)
 {
@@ -132,7 +141,7 @@ px_main_run(const struct conf *c, bool reset)
 	struct px_admin *adm = NULL;
 	struct conf_store *store = NULL;
 	struct event_base *base = NULL;
-	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL;
+	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL, *reclaim = NULL;
 	int rc = 1;
 
 	if (px_main_topology(c, reset, &store, &topo) != MS_OK) {
@@ -156,8 +165,10 @@ px_main_run(const struct conf *c, bool reset)
 	sigint = evsignal_new(base, SIGINT, px_main_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, px_main_signal, base);
 	sighup = evsignal_new(base, SIGHUP, px_main_hup, adm);
-	if (sigint == NULL || sigterm == NULL || sighup == NULL || event_add(sigint, NULL) != 0 ||
-	    event_add(sigterm, NULL) != 0 || event_add(sighup, NULL) != 0) {
+	reclaim = event_new(base, -1, EV_PERSIST, px_main_reclaim, topo);
+	if (sigint == NULL || sigterm == NULL || sighup == NULL || reclaim == NULL ||
+	    event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0 ||
+	    event_add(sighup, NULL) != 0 || event_add(reclaim, &(struct timeval){ 1, 0 }) != 0) {
 		ms_log_error("cannot install signal handlers");
 		goto out_workers;
 	}
@@ -178,6 +189,9 @@ out:
 	}
 	if (sighup != NULL) {
 		event_free(sighup);
+	}
+	if (reclaim != NULL) {
+		event_free(reclaim);
 	}
 	if (base != NULL) {
 		event_base_free(base);
