@@ -41,7 +41,7 @@ conf_choice(struct conf_ctx *x, const yaml_node_t *n, const char *path, const ch
 }
 
 /* What a key value of <f> must look like, for messages. */
-static const char *
+const char *
 conf_key_what(const struct topo_func *f)
 {
 	switch (f->key_type) {
@@ -60,7 +60,7 @@ conf_key_what(const struct topo_func *f)
 }
 
 /* An optional '-' and 1+ decimal digits that fit 64 bits. */
-static bool
+bool
 conf_int_text(const char *s, size_t len, bool *neg, uint64_t *u)
 {
 	size_t i = 0;

@@ -114,4 +114,10 @@ enum ms_rc conf_funcs(struct conf_ctx *x, const yaml_node_t *seq) MS_MUSTCHECK;
  * shard 0. */
 enum ms_rc conf_sharding(struct conf_ctx *x, const yaml_node_t *map) MS_MUSTCHECK;
 
+/* What a key value of <f> must look like, for messages ("an integer ...", "a string ..."). */
+const char *conf_key_what(const struct topo_func *f) MS_MUSTCHECK;
+/* True if <s>/<len> is an optional '-' and 1+ decimal digits whose magnitude fits 64 bits
+ * (*<neg>, *<u>). */
+bool conf_int_text(const char *s, size_t len, bool *neg, uint64_t *u) MS_MUSTCHECK;
+
 #endif /* MYSHARD_CONF_CONF_INT_H */

@@ -25,48 +25,6 @@
 static const char *const cs_kinds[] = { "hash", "range", "list" };
 static const char *const cs_types[] = { "int", "uint", "string" };
 
-/* How a key value of <f> must look, for messages. */
-static const char *
-cs_key_what(const struct topo_func *f)
-{
-	switch (f->key_type) {
-	case TOPO_KEY_INT:
-		return "an integer -9223372036854775808..9223372036854775807";
-	case TOPO_KEY_UINT:
-		return "an integer 0..18446744073709551615";
-	case TOPO_KEY_STRING:
-	default:
-		if (f->ci) {
-			return "a string of printable ASCII characters (collation ci)";
-		}
-		return f->kind == TOPO_FUNC_RANGE ? "a string without control characters"
-						  : "a string";
-	}
-}
-
-/* "-" or nothing, then decimal digits fitting 64 bits: the magnitude in *<u>. */
-static bool
-cs_int_text(const char *s, size_t len, bool *neg, uint64_t *u)
-{
-	size_t i;
-
-	*neg = len > 0 && s[0] == '-';
-	*u = 0;
-	i = *neg ? 1 : 0;
-	if (i == len) {
-		return false;
-	}
-	for (; i < len; i++) {
-		uint64_t d = (uint64_t)(s[i] - '0');
-
-		if (s[i] < '0' || s[i] > '9' || *u > (UINT64_MAX - d) / 10) {
-			return false;
-		}
-		*u = *u * 10 + d;
-	}
-	return true;
-}
-
 /* Text <s> as a key value of <f>: any string for string keys, a decimal integer for others. */
 static bool
 cs_key_value(const struct topo_func *f, const char *s, size_t len, struct topo_value *v)
@@ -79,7 +37,7 @@ cs_key_value(const struct topo_func *f, const char *s, size_t len, struct topo_v
 		return true;
 	}
 	v->kind = TOPO_VAL_INT;
-	return cs_int_text(s, len, &v->neg, &v->u);
+	return conf_int_text(s, len, &v->neg, &v->u);
 }
 
 /* "function_ranges row (function=f, keyspace=k)" for a row with a keyspace or no bounds at
@@ -346,7 +304,7 @@ cs_range_bound(struct cs_build *b, sqlite3_stmt *st, int i, const char *where, c
 	rc = cs_str(b, st, i, where, column, false, &s, &len);
 	if (rc == MS_OK &&
 	    (!cs_key_value(f, s, len, &v) || topo_keyspace_id(f, &v, ksid) != TOPO_ROUTE_OK)) {
-		return cs_fail(b, where, column, "must be %s, got %s", cs_key_what(f),
+		return cs_fail(b, where, column, "must be %s, got %s", conf_key_what(f),
 			       conf_quote(s, len, got, sizeof(got)));
 	}
 	if (rc == MS_OK) {
@@ -549,7 +507,7 @@ cs_value_row(struct cs_build *b, sqlite3_stmt *st, size_t i, const void *arg)
 			    topo_key_normalize(x->f, &tv, (uint8_t *)e->value,
 					       len > TOPO_KEY_TEXT_MAX ? len : TOPO_KEY_TEXT_MAX,
 					       &e->len) != TOPO_ROUTE_OK)) {
-		return cs_fail(b, where, "value", "must be %s, got %s", cs_key_what(x->f),
+		return cs_fail(b, where, "value", "must be %s, got %s", conf_key_what(x->f),
 			       conf_quote(v[1], len, got, sizeof(got)));
 	}
 	if (rc == MS_OK) {
