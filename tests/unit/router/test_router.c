@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "router/rt_classify.h"
+#include "router/rt_tx.h"
 #include "router/rt_lex.h"
 
 #define MAX_TOKS 24
@@ -638,6 +639,79 @@ test_set_names(void **state)
 	}
 }
 
+/* Transaction-control statements: what is recognized, with which modes/values/names. */
+static void
+test_tx_table(void **state)
+{
+	static const struct {
+		const char *sql;
+		enum rt_tx_kind kind;
+		unsigned int modes;
+		bool autocommit;
+		const char *name;
+	} cases[] = {
+		{ "BEGIN", RT_TX_BEGIN, 0, false, "" },
+		{ "begin work;", RT_TX_BEGIN, 0, false, "" },
+		{ "/* c */ BEGIN -- x\n", RT_TX_BEGIN, 0, false, "" },
+		{ "START TRANSACTION", RT_TX_BEGIN, 0, false, "" },
+		{ "start transaction read only", RT_TX_BEGIN, RT_TXM_READ_ONLY, false, "" },
+		{ "START TRANSACTION READ WRITE, WITH CONSISTENT SNAPSHOT", RT_TX_BEGIN,
+		  RT_TXM_READ_WRITE | RT_TXM_SNAPSHOT, false, "" },
+		{ "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY;", RT_TX_BEGIN,
+		  RT_TXM_READ_ONLY | RT_TXM_SNAPSHOT, false, "" },
+		{ "COMMIT", RT_TX_COMMIT, 0, false, "" },
+		{ "commit work and no chain no release", RT_TX_COMMIT, 0, false, "" },
+		{ "ROLLBACK", RT_TX_ROLLBACK, 0, false, "" },
+		{ "ROLLBACK WORK;", RT_TX_ROLLBACK, 0, false, "" },
+		{ "COMMIT AND CHAIN", RT_TX_UNSUPPORTED, 0, false, "" },
+		{ "ROLLBACK RELEASE", RT_TX_UNSUPPORTED, 0, false, "" },
+		{ "SAVEPOINT sp1", RT_TX_SAVEPOINT, 0, false, "sp1" },
+		{ "SAVEPOINT `my sp`", RT_TX_SAVEPOINT, 0, false, "my sp" },
+		{ "ROLLBACK TO sp1", RT_TX_ROLLBACK_TO, 0, false, "sp1" },
+		{ "rollback work to savepoint sp1;", RT_TX_ROLLBACK_TO, 0, false, "sp1" },
+		{ "RELEASE SAVEPOINT sp1", RT_TX_RELEASE, 0, false, "sp1" },
+		{ "SET autocommit=0", RT_TX_AUTOCOMMIT, 0, false, "" },
+		{ "SET AUTOCOMMIT = 1", RT_TX_AUTOCOMMIT, 0, true, "" },
+		{ "set session autocommit=OFF", RT_TX_AUTOCOMMIT, 0, false, "" },
+		{ "SET @@autocommit := on;", RT_TX_AUTOCOMMIT, 0, true, "" },
+		{ "SET @@session.autocommit='0'", RT_TX_AUTOCOMMIT, 0, false, "" },
+		{ "SET LOCAL autocommit = true", RT_TX_AUTOCOMMIT, 0, true, "" },
+		/* not exactly one transaction-control statement: the proxy does not touch them */
+		{ "BEGIN; SELECT 1", RT_TX_NONE, 0, false, "" },
+		{ "START TRANSACTION READ", RT_TX_NONE, 0, false, "" },
+		{ "SET autocommit=0, sql_mode=''", RT_TX_NONE, 0, false, "" },
+		{ "SET autocommit=2", RT_TX_NONE, 0, false, "" },
+		{ "SET autocommit=@x", RT_TX_NONE, 0, false, "" },
+		{ "SET GLOBAL autocommit=0", RT_TX_NONE, 0, false, "" },
+		{ "SAVEPOINT", RT_TX_NONE, 0, false, "" },
+		{ "RELEASE sp1", RT_TX_NONE, 0, false, "" },
+		{ "ROLLBACK TO", RT_TX_NONE, 0, false, "" },
+		{ "COMMIT AND", RT_TX_NONE, 0, false, "" },
+		{ "XA START 'x'", RT_TX_NONE, 0, false, "" },
+		{ "SELECT 'BEGIN'", RT_TX_NONE, 0, false, "" },
+		{ "BEGIN NOT ATOMIC SELECT 1; END", RT_TX_NONE, 0, false, "" },
+		{ "", RT_TX_NONE, 0, false, "" },
+	};
+	struct rt_tx tx;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rt_tx_parse(cases[i].sql, strlen(cases[i].sql), &tx);
+		if (tx.kind != cases[i].kind) {
+			fail_msg("%s: kind %d, want %d", cases[i].sql, tx.kind, cases[i].kind);
+		}
+		assert_int_equal(tx.modes, cases[i].modes);
+		assert_int_equal(tx.autocommit, cases[i].autocommit);
+		assert_string_equal(tx.name, cases[i].name);
+		if (tx.kind == RT_TX_UNSUPPORTED) {
+			assert_non_null(tx.why);
+		}
+	}
+	/* the length bounds the text */
+	rt_tx_parse("COMMIT; DROP TABLE t", 6, &tx);
+	assert_int_equal(tx.kind, RT_TX_COMMIT);
+}
+
 int
 main(void)
 {
@@ -656,6 +730,7 @@ main(void)
 		cmocka_unit_test(test_bug_classify_unterminated_exec_comment),
 		cmocka_unit_test(test_sticky_name),
 		cmocka_unit_test(test_set_names),
+		cmocka_unit_test(test_tx_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

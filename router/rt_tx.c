@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_tx.c - transaction-control statements (see rt_tx.h).
+ */
+#include "router/rt_tx.h"
+
+#include "router/rt_lex.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* Reads a savepoint name (word or `identifier`) into out->name. */
+static bool
+rt_tx_name(const struct rt_tok *t, struct rt_tx *out)
+{
+	const char *p = t->ptr;
+	size_t n = t->len;
+
+	if (t->kind == RT_TOK_QIDENT) {
+		if (n < 3) {
+			return false;
+		}
+		p++;
+		n -= 2;
+		if (memchr(p, '`', n) != NULL) {
+			return false; /* doubled backticks: keep it simple, not ours */
+		}
+	} else if (t->kind != RT_TOK_WORD) {
+		return false;
+	}
+	if (n >= sizeof(out->name)) {
+		return false;
+	}
+	memcpy(out->name, p, n);
+	out->name[n] = '\0';
+	return true;
+}
+
+/* [AND [NO] CHAIN] [[NO] RELEASE] after COMMIT/ROLLBACK; false if CHAIN or RELEASE is asked. */
+static bool
+rt_tx_completion(struct rt_lex *lx, struct rt_tok *t, struct rt_tx *out)
+{
+	if (rt_tok_is(t, "AND")) {
+		*t = rt_lex_next(lx);
+		if (rt_tok_is(t, "NO")) {
+			*t = rt_lex_next(lx);
+			if (!rt_tok_is(t, "CHAIN")) {
+				return false;
+			}
+		} else if (rt_tok_is(t, "CHAIN")) {
+			out->kind = RT_TX_UNSUPPORTED;
+			out->why = "AND CHAIN is not supported by myshard";
+		} else {
+			return false;
+		}
+		*t = rt_lex_next(lx);
+	}
+	if (rt_tok_is(t, "NO")) {
+		*t = rt_lex_next(lx);
+		if (!rt_tok_is(t, "RELEASE")) {
+			return false;
+		}
+		*t = rt_lex_next(lx);
+	} else if (rt_tok_is(t, "RELEASE")) {
+		out->kind = RT_TX_UNSUPPORTED;
+		out->why = "COMMIT/ROLLBACK RELEASE is not supported by myshard; disconnect instead";
+		*t = rt_lex_next(lx);
+	}
+	return true;
+}
+
+static bool
+rt_tx_start_modes(struct rt_lex *lx, struct rt_tok *t, struct rt_tx *out)
+{
+	for (;;) {
+		if (rt_tok_is(t, "WITH")) {
+			*t = rt_lex_next(lx);
+			if (!rt_tok_is(t, "CONSISTENT")) {
+				return false;
+			}
+			*t = rt_lex_next(lx);
+			if (!rt_tok_is(t, "SNAPSHOT")) {
+				return false;
+			}
+			out->modes |= RT_TXM_SNAPSHOT;
+		} else if (rt_tok_is(t, "READ")) {
+			*t = rt_lex_next(lx);
+			if (rt_tok_is(t, "ONLY")) {
+				out->modes |= RT_TXM_READ_ONLY;
+			} else if (rt_tok_is(t, "WRITE")) {
+				out->modes |= RT_TXM_READ_WRITE;
+			} else {
+				return false;
+			}
+		} else {
+			return true;
+		}
+		*t = rt_lex_next(lx);
+		if (!rt_tok_punct(t, ',')) {
+			return true;
+		}
+		*t = rt_lex_next(lx);
+	}
+}
+
+/* The value of SET autocommit: 0/1, ON/OFF, TRUE/FALSE, or those as strings. */
+static bool
+rt_tx_bool(const struct rt_tok *t, bool *v)
+{
+	static const char *const on[] = { "1", "ON", "TRUE" }, *const off[] = { "0", "OFF", "FALSE" };
+	const char *p = t->ptr;
+	size_t n = t->len;
+
+	if (t->kind == RT_TOK_STRING) {
+		if (t->intro != 0 || n < 2) {
+			return false;
+		}
+		p++;
+		n -= 2;
+	} else if (t->kind != RT_TOK_WORD && t->kind != RT_TOK_NUMBER) {
+		return false;
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(on); i++) {
+		if (n == strlen(on[i]) && strncasecmp(p, on[i], n) == 0) {
+			*v = true;
+			return true;
+		}
+		if (n == strlen(off[i]) && strncasecmp(p, off[i], n) == 0) {
+			*v = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+rt_tx_set(struct rt_lex *lx, struct rt_tok *t, struct rt_tx *out)
+{
+	static const char *const names[] = { "@@autocommit", "@@session.autocommit",
+					     "@@local.autocommit" };
+	bool known = false;
+
+	if (rt_tok_is(t, "SESSION") || rt_tok_is(t, "LOCAL")) {
+		*t = rt_lex_next(lx);
+	}
+	if (rt_tok_is(t, "AUTOCOMMIT")) {
+		known = true;
+	} else if (t->kind == RT_TOK_SYSVAR) {
+		for (size_t i = 0; i < MS_ARRAY_LEN(names); i++) {
+			known |= t->len == strlen(names[i]) && strncasecmp(t->ptr, names[i], t->len) == 0;
+		}
+	}
+	if (!known) {
+		return false;
+	}
+	*t = rt_lex_next(lx);
+	if (!rt_tok_punct(t, '=') && !(t->kind == RT_TOK_PUNCT && t->len == 2 &&
+				       memcmp(t->ptr, ":=", 2) == 0)) {
+		return false;
+	}
+	*t = rt_lex_next(lx);
+	if (!rt_tx_bool(t, &out->autocommit)) {
+		return false;
+	}
+	out->kind = RT_TX_AUTOCOMMIT;
+	*t = rt_lex_next(lx);
+	return true;
+}
+
+static bool
+rt_tx_statement(struct rt_lex *lx, struct rt_tok *t, struct rt_tx *out)
+{
+	if (rt_tok_is(t, "BEGIN")) {
+		out->kind = RT_TX_BEGIN;
+		*t = rt_lex_next(lx);
+		if (rt_tok_is(t, "WORK")) {
+			*t = rt_lex_next(lx);
+		}
+		return true;
+	}
+	if (rt_tok_is(t, "START")) {
+		*t = rt_lex_next(lx);
+		if (!rt_tok_is(t, "TRANSACTION")) {
+			return false;
+		}
+		out->kind = RT_TX_BEGIN;
+		*t = rt_lex_next(lx);
+		return rt_tx_start_modes(lx, t, out);
+	}
+	if (rt_tok_is(t, "COMMIT") || rt_tok_is(t, "ROLLBACK")) {
+		out->kind = rt_tok_is(t, "COMMIT") ? RT_TX_COMMIT : RT_TX_ROLLBACK;
+		*t = rt_lex_next(lx);
+		if (rt_tok_is(t, "WORK")) {
+			*t = rt_lex_next(lx);
+		}
+		if (out->kind == RT_TX_ROLLBACK && rt_tok_is(t, "TO")) {
+			*t = rt_lex_next(lx);
+			if (rt_tok_is(t, "SAVEPOINT")) {
+				*t = rt_lex_next(lx);
+			}
+			out->kind = RT_TX_ROLLBACK_TO;
+			if (!rt_tx_name(t, out)) {
+				return false;
+			}
+			*t = rt_lex_next(lx);
+			return true;
+		}
+		return rt_tx_completion(lx, t, out);
+	}
+	if (rt_tok_is(t, "SAVEPOINT") || rt_tok_is(t, "RELEASE")) {
+		out->kind = rt_tok_is(t, "SAVEPOINT") ? RT_TX_SAVEPOINT : RT_TX_RELEASE;
+		*t = rt_lex_next(lx);
+		if (out->kind == RT_TX_RELEASE) {
+			if (!rt_tok_is(t, "SAVEPOINT")) {
+				return false;
+			}
+			*t = rt_lex_next(lx);
+		}
+		if (!rt_tx_name(t, out)) {
+			return false;
+		}
+		*t = rt_lex_next(lx);
+		return true;
+	}
+	if (rt_tok_is(t, "SET")) {
+		*t = rt_lex_next(lx);
+		return rt_tx_set(lx, t, out);
+	}
+	return false;
+}
+
+void
+rt_tx_parse(const char *text, size_t len, struct rt_tx *out)
+{
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	memset(out, 0, sizeof(*out));
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tx_statement(&lx, &t, out)) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	if (rt_tok_punct(&t, ';')) {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_END) {
+		memset(out, 0, sizeof(*out));
+	}
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * router/rt_tx.h - recognizes the statements that control a transaction (BEGIN, START
+ * TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT, ROLLBACK TO, RELEASE SAVEPOINT, SET autocommit) so
+ * the proxy can run transactions itself across shards. Pure.
+ */
+#ifndef MYSHARD_ROUTER_RT_TX_H
+#define MYSHARD_ROUTER_RT_TX_H
+
+#include "common/ms_base.h"
+
+enum rt_tx_kind {
+	RT_TX_NONE = 0,     /* not a transaction-control statement (or not exactly one) */
+	RT_TX_BEGIN,        /* BEGIN [WORK] / START TRANSACTION [modes] */
+	RT_TX_COMMIT,       /* COMMIT [WORK] [AND NO CHAIN] [NO RELEASE] */
+	RT_TX_ROLLBACK,     /* ROLLBACK [WORK] [AND NO CHAIN] [NO RELEASE] */
+	RT_TX_SAVEPOINT,    /* SAVEPOINT name */
+	RT_TX_ROLLBACK_TO,  /* ROLLBACK [WORK] TO [SAVEPOINT] name */
+	RT_TX_RELEASE,      /* RELEASE SAVEPOINT name */
+	RT_TX_AUTOCOMMIT,   /* SET [SESSION|LOCAL|@@[session.]]autocommit = 0|1|ON|OFF|TRUE|FALSE */
+	RT_TX_UNSUPPORTED,  /* AND CHAIN, RELEASE: understood but not offered (msg says why) */
+};
+
+enum rt_tx_mode {
+	RT_TXM_READ_ONLY = 1u << 0,
+	RT_TXM_READ_WRITE = 1u << 1,
+	RT_TXM_SNAPSHOT = 1u << 2, /* WITH CONSISTENT SNAPSHOT */
+};
+
+struct rt_tx {
+	enum rt_tx_kind kind;
+	unsigned int modes;   /* RT_TX_BEGIN: enum rt_tx_mode bits */
+	bool autocommit;      /* RT_TX_AUTOCOMMIT: the new value */
+	char name[65];        /* savepoint name as written, without backticks */
+	const char *why;      /* RT_TX_UNSUPPORTED: static text */
+};
+
+/* Recognizes <len> bytes of SQL <text> (one statement, an optional trailing ';'). Never fails:
+ * anything it does not recognize exactly is RT_TX_NONE. */
+void rt_tx_parse(const char *text, size_t len, struct rt_tx *out);
+
+#endif /* MYSHARD_ROUTER_RT_TX_H */
