@@ -13,6 +13,8 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
+#include "proxy/px_tx.h"
+#include "router/rt_tx.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_session.h"
@@ -118,6 +120,7 @@ static bool
 px_cmd_refuse(struct px_session *s, uint16_t code, const char *state, const char *msg)
 {
 	px_cmd_drain(s);
+	px_tx_cancel_stmt(s);
 	px_sess_send_err(s, (uint8_t)s->cmd_pkts, code, state, "%s", msg);
 	s->q_err = true;
 	px_cmd_digest_end(s);
@@ -150,8 +153,9 @@ px_cmd_variant(const struct px_session *s)
 bool
 px_cmd_pinned(const struct px_session *s)
 {
-	return s->be != NULL && (s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
-				 !(s->status & MP_STATUS_AUTOCOMMIT));
+	return s->be != NULL &&
+	       (s->sticky != 0 || (!px_tx_owns(s, s->be) && ((s->status & MP_STATUS_IN_TRANS) ||
+							     !(s->status & MP_STATUS_AUTOCOMMIT))));
 }
 
 static uint64_t
@@ -233,15 +237,23 @@ px_cmd_digest_end(struct px_session *s)
 void
 px_cmd_finish(struct px_session *s)
 {
-	bool keep = s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) ||
-		    !(s->status & MP_STATUS_AUTOCOMMIT) || s->hold_prev;
-	struct px_backend *b = s->be;
+	struct px_backend *b;
+	bool keep, owned;
 
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
+	if (px_tx_command_done(s)) {
+		return; /* its commit runs now; the next command is read when it is over */
+	}
+	b = s->be;
+	owned = px_tx_owns(s, b);
+	keep = s->sticky != 0 || s->hold_prev ||
+	       (!owned && ((s->status & MP_STATUS_IN_TRANS) || !(s->status & MP_STATUS_AUTOCOMMIT)));
 	if (!keep && b != NULL) {
 		s->be = NULL;
-		px_pool_put(b);
+		if (!owned) {
+			px_pool_put(b);
+		}
 	}
 	px_sess_process_input(s);
 }
@@ -341,6 +353,9 @@ px_cmd_forward(struct px_session *s)
 
 	px_cmd_pin(s, s->pend_sticky);
 	s->pend_sticky = 0;
+	if (s->tx_stmt && s->tx_write) {
+		px_tx_wrote(s, b);
+	}
 
 	evbuffer_remove_buffer(s->cl.in, b->conn.out,
 			       s->cmd_len);
@@ -361,7 +376,7 @@ static void
 px_cmd_go(struct px_session *s)
 {
 	struct px_backend *b = s->be;
-	char sql[128];
+	char sql[400];
 
 	if (s->schema[0] != '\0' && strcmp(b->schema, s->schema) != 0) {
 		px_cmd_sync_send(s, MP_COM_INIT_DB, s->schema, PX_SYNC_SCHEMA);
@@ -370,6 +385,21 @@ px_cmd_go(struct px_session *s)
 	if (b->collation != s->collation) {
 		snprintf(sql, sizeof(sql), "SET NAMES %s", px_collation_names(s->collation));
 		px_cmd_sync_send(s, MP_COM_QUERY, sql, PX_SYNC_NAMES);
+		return;
+	}
+	if (s->tx_stmt && !px_tx_owns(s, b) && !s->login_pending) {
+		const char *start = px_tx_start_sql(s, sql, sizeof(sql));
+
+		if (start == NULL) {
+			px_cmd_drain(s);
+			px_tx_cancel_stmt(s);
+			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1235, "42000",
+					 "myshard: a transaction across shards needs shard names of at "
+					 "most 64 bytes (XA branch qualifiers)");
+			px_cmd_finish(s);
+			return;
+		}
+		px_cmd_sync_send(s, MP_COM_QUERY, start, PX_SYNC_TXSTART);
 		return;
 	}
 	s->sync = PX_SYNC_NONE;
@@ -422,6 +452,7 @@ px_cmd_sync_failed(struct px_session *s, const uint8_t *err, uint32_t len)
 		return;
 	}
 	px_cmd_drain(s);
+	px_tx_cancel_stmt(s);
 	px_cmd_finish(s);
 }
 
@@ -459,6 +490,11 @@ px_cmd_sync_read(struct px_session *s)
 	evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
 	if (s->sync == PX_SYNC_SCHEMA) {
 		snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
+	} else if (s->sync == PX_SYNC_TXSTART) {
+		if (!px_tx_add(s, s->be)) {
+			px_sess_close(s, "out of memory");
+			return;
+		}
 	} else {
 		s->be->collation = s->collation;
 	}
@@ -539,10 +575,13 @@ px_cmd_relay_ok(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *p
 	if (ok.affected_rows > 0 || ok.last_insert_id > 0 || ok.warnings > 0) {
 		s->left_state = true;
 	}
-	if (!(ok.status & MP_STATUS_STATE_CHANGED)) {
+	if (!(ok.status & MP_STATUS_STATE_CHANGED) && px_tx_status(s, ok.status) == ok.status) {
 		return false;
 	}
-	px_cmd_track(s, ok.session_state);
+	if (ok.status & MP_STATUS_STATE_CHANGED) {
+		px_cmd_track(s, ok.session_state);
+	}
+	ok.status = px_tx_status(s, ok.status);
 	mp_writer_init(&w, buf, sizeof(buf));
 	mp_ok_write(&w, &ok, false);
 	if (w.overflow) {
@@ -564,6 +603,17 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 	}
 	if (ev->kind == MP_PKT_ERR || (ev->kind == MP_PKT_EOF && hdr->len >= 3 && (pl[1] | pl[2]) != 0)) {
 		s->left_state = true; /* SHOW WARNINGS / ERRORS may follow */
+	}
+	if (ev->kind == MP_PKT_EOF && hdr->len == 5) {
+		uint16_t st = (uint16_t)(pl[3] | pl[4] << 8), want = px_tx_status(s, st);
+
+		if (want != st) {
+			uint8_t eof[5] = { pl[0], pl[1], pl[2], (uint8_t)want, (uint8_t)(want >> 8) };
+
+			px_sess_send(s, hdr->seq, eof, sizeof(eof));
+			evbuffer_drain(s->be->conn.in, MP_HDR_LEN + (size_t)hdr->len);
+			return;
+		}
 	}
 	evbuffer_remove_buffer(s->be->conn.in, s->cl.out,
 			       MP_HDR_LEN + (size_t)hdr->len);
@@ -752,6 +802,7 @@ static bool
 px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *snap)
 {
 	size_t slot = px_worker_slot(s->w, snap, shard);
+	struct px_branch *br = s->tx_stmt ? px_tx_branch(s, slot) : NULL;
 
 	if (s->be != NULL && s->be->pool->shard != slot) {
 		struct px_backend *b = s->be;
@@ -768,7 +819,20 @@ px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *sn
 		}
 		s->be = NULL; /* held only for hold_prev: the next statement goes elsewhere */
 		s->hold_prev = false;
+		if (!px_tx_owns(s, b)) {
+			px_pool_put(b);
+		}
+	}
+	if (s->be != NULL && s->tx_stmt && !px_tx_owns(s, s->be) && s->sticky == 0 &&
+	    !px_cmd_pinned(s)) {
+		struct px_backend *b = s->be; /* held for hold_prev, outside the transaction */
+
+		s->be = NULL;
+		s->hold_prev = false;
 		px_pool_put(b);
+	}
+	if (br != NULL && s->be == NULL) {
+		s->be = br->be;
 	}
 	s->shard = slot;
 	px_cmd_acquire(s);
@@ -783,6 +847,7 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 	struct rt_plan_in in = { .sql = sql, .len = len, .snap = snap, .schema = s->schema };
 	struct rt_plan *p = NULL;
 	bool ret = true;
+	int entered;
 
 	if (rt_plan_build(&in, &p) != MS_OK) {
 		topo_read_end(s->w->topo);
@@ -798,6 +863,11 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 		rt_plan_free(p);
 	} else if (p->kind == RT_PLAN_EXPLAIN) {
 		ret = px_cmd_explain(s, p, snap);
+	} else if ((entered = px_tx_enter(s, p->write,
+					  p->n_legs > 1 || (p->kind == RT_PLAN_NEED_IDS && p->need_ids > 1),
+					  rt_tx_implicit_commit(sql, len))) != 0) {
+		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
+		ret = entered == 1 || s->state == PX_SESS_IDLE;
 	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
 		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0) {
 		size_t shard = p->legs[0].shard;
@@ -859,7 +929,7 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 	if (!stale && !paused) {
 		return 0;
 	}
-	if (px_cmd_pinned(s)) {
+	if (px_cmd_pinned(s) || px_tx_owns(s, b)) {
 		if (!stale) {
 			return 0;
 		}
@@ -891,6 +961,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	size_t n = 0;
 	const char *sql = px_cmd_text(s, len, &n, &copy);
 	struct rt_class cls;
+	struct rt_tx tx;
 	int held;
 	bool ret;
 
@@ -899,12 +970,15 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		return false;
 	}
 	rt_classify(sql, n, &cls);
+	rt_tx_parse(sql, n, &tx);
 	held = px_cmd_check_held(s, &cls);
 	if (held != 0) {
 		ret = held == 1;
 	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_refuse(s, 1235, "42000",
 				    "myshard does not support KILL yet: connection ids differ per backend");
+	} else if (tx.kind != RT_TX_NONE && px_tx_control(s, &tx, sql, n, &ret)) {
+		/* answered, or its commit is under way */
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
 		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
@@ -964,11 +1038,17 @@ px_cmd_reset(struct px_session *s)
 	struct px_backend *b = s->be;
 
 	px_cmd_drain(s);
+	if (b != NULL && px_tx_owns(s, b)) {
+		s->be = NULL; /* dropped with the transaction below */
+		b = NULL;
+	}
 	if (b != NULL) {
 		s->be = NULL;
 		b->owner = NULL;
 		px_pool_drop(b); /* its state (variables, statements, temp tables) goes with it */
 	}
+	px_tx_drop_all(s); /* an open transaction rolls back, as on a server */
+	s->autocommit_off = false;
 	s->sticky = 0;
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;
@@ -1115,10 +1195,21 @@ px_session_backend_read(struct px_session *s)
 		px_cmd_pump(s);
 	} else if (s->state == PX_SESS_SYNC) {
 		px_cmd_sync_read(s);
-	} else if (evbuffer_get_length(s->be->conn.in) > 0) {
+	} else if (s->state == PX_SESS_TXEND) {
+		px_tx_pump(s);
+	} else if (s->be != NULL && evbuffer_get_length(s->be->conn.in) > 0) {
 		/* a held but idle backend spoke unasked (e.g. killed with an error): drop it */
 		px_session_backend_lost(s, s->be, "unexpected data from an idle backend");
 		return;
+	} else {
+		for (unsigned int i = 0; i < s->tx.n; i++) {
+			struct px_backend *b = s->tx.br[i].be;
+
+			if (b != NULL && evbuffer_get_length(b->conn.in) > 0) {
+				px_session_backend_lost(s, b, "unexpected data from an idle backend");
+				return;
+			}
+		}
 	}
 	px_sess_settle(s);
 }
@@ -1136,6 +1227,24 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 
 	if (s->ex != NULL) {
 		px_exec_lost(s, b, why);
+		px_sess_settle(s);
+		return;
+	}
+	if (px_tx_lost(s, b, why)) {
+		px_sess_settle(s);
+		return;
+	}
+	if (px_tx_owns(s, b)) {
+		/* a branch of the open transaction: its work there is gone, so is the transaction */
+		ms_log_warn("session %llu: transaction branch on shard %s lost (%s); closing the "
+			    "session", (unsigned long long)s->id, px_pool_shard_name(b->pool), why);
+		if (mid && !(s->state == PX_SESS_FORWARD && s->resp.in_cont)) {
+			px_sess_send_err(s, seq, 1180, "HY000",
+					 "myshard: lost the connection to shard %s inside a "
+					 "transaction (%s); the transaction is rolled back",
+					 px_pool_shard_name(b->pool), why);
+		}
+		px_sess_close(s, "transaction branch lost");
 		px_sess_settle(s);
 		return;
 	}

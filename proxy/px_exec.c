@@ -15,6 +15,7 @@
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_stmt.h"
+#include "proxy/px_tx.h"
 #include "proxy/px_worker.h"
 #include "router/rt_plan.h"
 #include "topology/topo.h"
@@ -34,6 +35,8 @@ enum px_leg_state {
 struct px_leg {
 	struct px_backend *be; /* borrowed from the pool, or the session's own s->be */
 	bool own_be;           /* <be> is s->be: it stays with the session afterwards */
+	bool branch;           /* <be> is a branch of the session's transaction: it stays there */
+	bool new_branch;       /* <be> joins the transaction (START TRANSACTION / XA START) first */
 	size_t shard;
 	enum px_leg_state state;
 	enum px_sync_step sync;
@@ -135,7 +138,7 @@ px_exec_release(struct px_session *s, bool clean)
 		struct px_backend *b = ex->legs[i].be;
 
 		ex->legs[i].be = NULL;
-		if (b == NULL || ex->legs[i].own_be) {
+		if (b == NULL || ex->legs[i].own_be || ex->legs[i].branch) {
 			continue;
 		}
 		px_conn_set_read(&b->conn, true);
@@ -170,7 +173,17 @@ px_exec_fail(struct px_session *s, uint16_t code, const char *state, const char 
 {
 	struct px_exec *ex = s->ex;
 
-	px_sess_send_err(s, ex->seq, code, state, "%s", msg);
+	s->q_err = true;
+	if (s->tx.autowrap && s->tx_stmt) {
+		uint8_t buf[600];
+		struct mp_writer w;
+
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_err_write(&w, code, state, msg);
+		px_tx_hold(s, ex->seq, buf, mp_writer_len(&w));
+	} else {
+		px_sess_send_err(s, ex->seq, code, state, "%s", msg);
+	}
 	px_exec_end(s, false);
 }
 
@@ -189,7 +202,7 @@ px_exec_flush(struct px_session *s)
 	struct px_exec *ex = s->ex;
 
 	for (size_t i = 0; ex != NULL && i < ex->n_legs; i++) {
-		if (ex->legs[i].be != NULL && !ex->legs[i].own_be) {
+		if (ex->legs[i].be != NULL) {
 			px_conn_flush(&ex->legs[i].be->conn);
 		}
 	}
@@ -266,6 +279,10 @@ px_exec_emit(void *arg, const uint8_t *payload, size_t len)
 	struct px_session *s = arg;
 
 	s->q_err |= len > 0 && payload[0] == 0xff; /* an ERR: no row starts with 0xff */
+	if (s->tx.autowrap && s->tx_stmt) {
+		px_tx_hold(s, s->ex->seq++, payload, len); /* sent once the commit is decided */
+		return;
+	}
 	if (s->ex->binary) {
 		px_exec_emit_binary(s, payload, len);
 		return;
@@ -300,8 +317,17 @@ px_exec_make_legs(struct px_session *s)
 	}
 	ex->whole.kind = RT_MERGE_CONCAT;
 	ex->whole.n_visible = RT_ALL_COLUMNS;
-	return px_merge_new(p->merge.kind == RT_MERGE_NONE ? &ex->whole : &p->merge, ex->n_legs,
-			    ex->names, s->w->conf->merge_max, px_exec_emit, s, &ex->merge) == MS_OK;
+	if (px_merge_new(p->merge.kind == RT_MERGE_NONE ? &ex->whole : &p->merge, ex->n_legs,
+			 ex->names, s->w->conf->merge_max, px_exec_emit, s, &ex->merge) != MS_OK) {
+		return false;
+	}
+	if (px_tx_runs(s)) {
+		px_merge_fix_status(ex->merge,
+				    (uint16_t)~(MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT |
+						MP_STATUS_IN_TRANS_READONLY),
+				    px_tx_status(s, 0));
+	}
+	return true;
 }
 
 /* A connection for every leg, one pool at a time in shard order. */
@@ -318,6 +344,17 @@ px_exec_acquire(struct px_session *s)
 
 		p = px_worker_pool(s->w, px_worker_slot(s->w, ex->snap, l->shard),
 				   px_cmd_variant(s));
+		if (ex->mode == PX_EX_PLAN && s->tx_stmt) {
+			struct px_branch *br = px_tx_branch(s, p->shard);
+
+			if (br != NULL) {
+				l->be = br->be;
+				l->branch = true;
+				ex->n_acquired++;
+				continue;
+			}
+			l->new_branch = true;
+		}
 		if (ex->mode != PX_EX_SEQ && s->be != NULL && s->be->pool->shard == p->shard) {
 			l->be = s->be;
 			l->own_be = true;
@@ -422,6 +459,24 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 		mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
 		return;
 	}
+	if (l->new_branch) {
+		char start[400];
+		const char *q = px_tx_start_sql(s, start, sizeof(start));
+
+		if (q != NULL) {
+			px_exec_send_cmd(b->conn.out, MP_COM_QUERY, q, strlen(q));
+			l->sync = PX_SYNC_TXSTART;
+			l->state = PX_LEG_SYNC;
+			mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
+			return;
+		}
+		l->new_branch = false; /* the shard name is too long for XA: its START fails below */
+		l->sql = "XA START 'myshard: shard name longer than 64 bytes'";
+		l->len = strlen(l->sql);
+	}
+	if (l->branch && s->tx_write) {
+		px_tx_wrote(s, b);
+	}
 	l->sync = PX_SYNC_NONE;
 	l->state = PX_LEG_RUN;
 	cmd = s->ex->mode == PX_EX_PREPARE ? MP_COM_STMT_PREPARE : MP_COM_QUERY;
@@ -489,6 +544,12 @@ px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_
 	}
 	if (l->sync == PX_SYNC_SCHEMA) {
 		snprintf(l->be->schema, sizeof(l->be->schema), "%s", s->schema);
+	} else if (l->sync == PX_SYNC_TXSTART) {
+		if (!px_tx_add(s, l->be)) {
+			return px_exec_act_broken(s, "out of memory");
+		}
+		l->new_branch = false;
+		l->branch = true;
 	} else {
 		l->be->collation = s->collation;
 	}
@@ -708,7 +769,7 @@ px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
 {
 	struct px_exec *ex = s->ex;
 	const char *shard = px_pool_shard_name(b->pool);
-	bool own = b == s->be;
+	bool own = b == s->be || px_tx_owns(s, b);
 	char msg[400];
 
 	for (size_t i = 0; i < ex->n_legs; i++) {
@@ -1070,7 +1131,7 @@ px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols, const c
 		px_exec_send_coldef(s, seq++, names[i], types != NULL ? types[i] : 253);
 	}
 	mp_writer_init(&w, buf, sizeof(buf));
-	mp_eof_write(&w, 0, s->status);
+	mp_eof_write(&w, 0, px_tx_status(s, s->status));
 	px_sess_send(s, seq++, buf, mp_writer_len(&w));
 	for (size_t r = 0; r < nrows && row != NULL; r++) {
 		for (unsigned int i = 0; i < ncols; i++) {
@@ -1091,6 +1152,6 @@ px_exec_send_rows(struct px_session *s, uint8_t seq, unsigned int ncols, const c
 	}
 	evbuffer_free(row);
 	mp_writer_init(&w, buf, sizeof(buf));
-	mp_eof_write(&w, 0, s->status);
+	mp_eof_write(&w, 0, px_tx_status(s, s->status));
 	px_sess_send(s, seq, buf, mp_writer_len(&w));
 }

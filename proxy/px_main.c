@@ -7,6 +7,7 @@
 #include "conf/conf.h"
 #include "conf/conf_store.h"
 #include "proxy/px_admin.h"
+#include "proxy/px_xa.h"
 #include "proxy/px_listener.h"
 #include "proxy/px_worker.h"
 #include "topology/topo.h"
@@ -139,6 +140,7 @@ px_main_run(const struct conf *c, bool reset)
 	struct px_worker *ws = NULL;
 	struct px_listener *l = NULL;
 	struct px_admin *adm = NULL;
+	struct px_xa *xa = NULL;
 	struct conf_store *store = NULL;
 	struct event_base *base = NULL;
 	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL, *reclaim = NULL;
@@ -148,6 +150,11 @@ px_main_run(const struct conf *c, bool reset)
 		ms_log_error("cannot build the topology");
 		cs_close(store);
 		return 1;
+	}
+	px_xa_init();
+	if (px_xa_start(topo, 5000, &xa) != MS_OK) {
+		ms_log_error("cannot start the XA recovery thread");
+		goto out;
 	}
 	base = event_base_new();
 	if (base == NULL || px_workers_start(c, topo, c->workers, &ws) != MS_OK) {
@@ -193,6 +200,7 @@ out:
 	if (reclaim != NULL) {
 		event_free(reclaim);
 	}
+	px_xa_stop(xa);
 	if (base != NULL) {
 		event_base_free(base);
 	}

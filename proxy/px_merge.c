@@ -119,6 +119,7 @@ struct px_okacc {
 
 struct px_merge {
 	const struct rt_merge *spec; /* borrowed */
+	uint16_t st_keep, st_set;    /* status flags sent: (status & st_keep) | st_set */
 	const char *const *names;    /* borrowed */
 	size_t n_legs;
 	struct px_leg *legs; /* owned */
@@ -317,6 +318,13 @@ px_emit_row(struct px_merge *m, const struct px_mval *v, const uint8_t *pl, size
 	return PX_MERGE_OK;
 }
 
+/* The status flags a packet of the merged answer carries. */
+static uint16_t
+px_out_status(const struct px_merge *m, uint16_t st)
+{
+	return (uint16_t)(((st & m->st_keep) | m->st_set) & ~MP_STATUS_MORE_RESULTS);
+}
+
 /* Column count, the visible definitions (the defining leg's bytes) and their EOF. */
 static void
 px_emit_header(struct px_merge *m)
@@ -332,7 +340,7 @@ px_emit_header(struct px_merge *m)
 		m->emit(m->arg, m->cols[i].raw, m->cols[i].len);
 	}
 	mp_writer_init(&w, b, sizeof(b));
-	mp_eof_write(&w, 0, (uint16_t)(m->defs_status & ~MP_STATUS_MORE_RESULTS));
+	mp_eof_write(&w, 0, px_out_status(m, m->defs_status));
 	m->emit(m->arg, b, mp_writer_len(&w));
 }
 
@@ -344,7 +352,7 @@ px_emit_eof(struct px_merge *m)
 	uint16_t warn = m->warnings > 0xffff ? 0xffff : (uint16_t)m->warnings;
 
 	mp_writer_init(&w, b, sizeof(b));
-	mp_eof_write(&w, warn, (uint16_t)(m->status & ~MP_STATUS_MORE_RESULTS));
+	mp_eof_write(&w, warn, px_out_status(m, m->status));
 	m->emit(m->arg, b, mp_writer_len(&w));
 }
 
@@ -532,7 +540,7 @@ px_emit_ok(struct px_merge *m, uint64_t insert_id)
 	ok.header = MP_OK_HDR;
 	ok.affected_rows = same ? a->first_affected : a->affected;
 	ok.last_insert_id = insert_id != 0 ? insert_id : (same ? a->first_id : a->max_id);
-	ok.status = (uint16_t)(m->status & ~MP_STATUS_MORE_RESULTS);
+	ok.status = px_out_status(m, m->status);
 	ok.warnings = same ? a->warn_max : (a->warn_sum > 0xffff ? 0xffff : (uint16_t)a->warn_sum);
 	ok.info.ptr = same ? (const uint8_t *)a->first_info : (const uint8_t *)info;
 	ok.info.len = same ? a->first_info_len : px_info_fmt(a, info, sizeof(info));
@@ -1406,6 +1414,7 @@ px_merge_new(const struct rt_merge *spec, size_t n_legs, const char *const *leg_
 	if (m == NULL) {
 		return MS_ENOMEM;
 	}
+	m->st_keep = 0xffff;
 	m->legs = calloc(n_legs, sizeof(*m->legs));
 	if (m->legs == NULL) {
 		free(m);
@@ -1490,6 +1499,13 @@ px_merge_finish(struct px_merge *m, uint64_t insert_id)
 	}
 	px_emit_eof(m);
 	return PX_MERGE_OK;
+}
+
+void
+px_merge_fix_status(struct px_merge *m, uint16_t keep, uint16_t set)
+{
+	m->st_keep = keep;
+	m->st_set = set;
 }
 
 uint16_t

@@ -57,4 +57,8 @@ uint64_t px_merge_rows(const struct px_merge *m) MS_MUSTCHECK;
 const char *px_merge_why(const struct px_merge *m) MS_MUSTCHECK;
 void px_merge_free(struct px_merge *m);
 
+/* Status flags of the merged answer's EOF/OK packets: (leg status & <keep>) | <set>
+ * (the proxy's own transaction and autocommit state replace the shards'). Default: as is. */
+void px_merge_fix_status(struct px_merge *m, uint16_t keep, uint16_t set);
+
 #endif /* MYSHARD_PROXY_PX_MERGE_H */

@@ -13,6 +13,7 @@
 #include "proxy/px_exec.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_pool.h"
+#include "proxy/px_tx.h"
 #include "proxy/px_sess_io.h"
 
 #include <event2/buffer.h>
@@ -37,20 +38,21 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
 				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
-			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_CLOSING) |
-			 PX_M(PX_SESS_DONE),
+			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_TXEND) |
+			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
 				 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_SYNC] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
 			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_FORWARD] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_MULTI] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_TXEND] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_CLOSING] = PX_M(PX_SESS_DONE),
 	[PX_SESS_DONE] = 0,
 };
 
 static const char *const px_sess_names[PX_SESS_NSTATES] = {
-	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "closing",
+	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "txend", "closing",
 	"done",
 };
 
@@ -187,7 +189,7 @@ px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const char *s
 void
 px_sess_send_ok(struct px_session *s, uint8_t seq)
 {
-	struct mp_ok ok = { .header = MP_OK_HDR, .status = s->status };
+	struct mp_ok ok = { .header = MP_OK_HDR, .status = px_tx_status(s, s->status) };
 	uint8_t buf[32];
 	struct mp_writer w;
 
@@ -211,6 +213,12 @@ px_sess_release_all(struct px_session *s, bool clean)
 		s->wait_ev_added = false;
 	}
 	px_exec_abort(s);
+	if (b != NULL && px_tx_owns(s, b)) {
+		s->be = NULL;
+		s->be_paused = false;
+		b = NULL; /* dropped with the transaction */
+	}
+	px_tx_drop_all(s);
 	if (b == NULL) {
 		return;
 	}

@@ -10,6 +10,8 @@
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
 #include "proxy/px_sess_io.h"
+#include "proxy/px_tx.h"
+#include "router/rt_tx.h"
 #include "router/rt_lex.h"
 #include "router/rt_plan.h"
 #include "topology/topo.h"
@@ -363,6 +365,10 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 							    "This command is not supported in the prepared statement protocol yet");
 		rt_plan_free(p);
 		px_cmd_finish(s);
+	} else if (px_tx_enter(s, p->write,
+			       p->n_legs > 1 || (p->kind == RT_PLAN_NEED_IDS && p->need_ids > 1),
+			       rt_tx_implicit_commit(in.sql, in.len)) != 0) {
+		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 	} else {
 		px_exec_start_binary(s, p, snap, in.sql, in.len);
 	}

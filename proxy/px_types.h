@@ -140,6 +140,7 @@ enum px_sess_state {
 	PX_SESS_SYNC,          /* backend replaying schema/charset before the command */
 	PX_SESS_FORWARD,       /* command sent, streaming the response back */
 	PX_SESS_MULTI,         /* running a multi-leg plan (px_exec): acquiring, syncing, merging */
+	PX_SESS_TXEND,         /* committing or rolling back the branches of a transaction */
 	PX_SESS_CLOSING,       /* flushing the last packet, then DONE */
 	PX_SESS_DONE,          /* [terminal] freed at the outermost callback frame */
 	PX_SESS_NSTATES
@@ -150,6 +151,52 @@ enum px_sync_step {
 	PX_SYNC_NONE = 0,
 	PX_SYNC_SCHEMA,  /* COM_INIT_DB */
 	PX_SYNC_NAMES,   /* SET NAMES */
+	PX_SYNC_TXSTART, /* START TRANSACTION / XA START: the connection joins the transaction */
+};
+
+/* A transaction myshard runs itself (px_tx.c): one branch per shard it touched. The first
+ * branch is a plain transaction (it also holds the commit decision of a two-phase commit); the
+ * others are XA branches of one global transaction id. */
+#define PX_TX_SQL 320 /* one statement of a branch's ending script */
+struct px_branch {
+	struct px_backend *be; /* held until the transaction ends */
+	size_t slot;           /* pool slot */
+	bool xa;               /* started with XA START */
+	bool wrote;            /* ran something other than a read */
+	/* ending (COMMIT / ROLLBACK): a script of up to 3 statements */
+	uint8_t n_sql, at;
+	bool busy, failed, lost, prepared;
+	uint16_t code;
+	char sql[3][PX_TX_SQL];
+	char msg[256];
+};
+
+enum px_tx_then {
+	PX_TX_REPLY = 0, /* answer the client's COMMIT / ROLLBACK */
+	PX_TX_RERUN,     /* an implicit commit: run the client's statement afterwards */
+	PX_TX_DEFERRED,  /* a write across shards in autocommit mode: send its held answer */
+};
+
+struct px_tx {
+	bool open;             /* BEGIN seen, or a statement ran with autocommit off */
+	bool doomed;           /* a statement over several shards failed halfway: only ROLLBACK */
+	bool autowrap;         /* one autocommit write across shards, committed right after */
+	unsigned int modes;    /* rt_tx_mode bits of START TRANSACTION */
+	uint64_t no;           /* per session, for the global transaction id */
+	struct px_branch *br;  /* owned array */
+	unsigned int n, cap;
+	char gtrid[64];        /* "" until the first XA branch */
+	char xid[200];         /* 'gtrid','bqual',format as XA statements want it */
+	/* ending */
+	unsigned int phase;    /* px_tx.c's phases */
+	enum px_tx_then then;
+	bool commit;           /* COMMIT (else ROLLBACK) */
+	bool asked_commit;     /* the client asked for a commit (refused if the transaction is doomed) */
+	char why[520];         /* ABORT: what the client is told */
+	uint64_t prepare_us;   /* when the first XA PREPARE was sent */
+	uint8_t reply_seq;
+	uint8_t *held;         /* PX_TX_DEFERRED: the statement's answer (one OK or ERR) */
+	size_t held_len;
 };
 
 /* One client connection. */
@@ -196,6 +243,10 @@ struct px_session {
 	size_t shard;              /* pool slot of the single-leg command being acquired */
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
 	uint32_t next_stmt;        /* numbering of emulated statement ids */
+	bool autocommit_off;       /* SET autocommit=0: every statement opens a transaction */
+	bool tx_stmt;              /* the command runs inside the transaction <tx> */
+	bool tx_write, tx_multi;   /* ... and changes data / runs on several shards */
+	struct px_tx tx;           /* the transaction myshard runs for this session */
 	struct event wait_ev;      /* pool wait timeout */
 	bool wait_ev_added;
 	TAILQ_ENTRY(px_session) link;      /* worker->sessions */

@@ -249,3 +249,37 @@ rt_tx_parse(const char *text, size_t len, struct rt_tx *out)
 		memset(out, 0, sizeof(*out));
 	}
 }
+
+bool
+rt_tx_implicit_commit(const char *text, size_t len)
+{
+	static const char *const verbs[] = { "ALTER",    "CREATE",  "DROP",   "RENAME", "TRUNCATE",
+					     "LOCK",     "UNLOCK",  "GRANT",  "REVOKE", "ANALYZE",
+					     "OPTIMIZE", "REPAIR",  "FLUSH",  "INSTALL", "UNINSTALL",
+					     "RESET",    "CACHE",   "LOAD" };
+	struct rt_lex lx;
+	struct rt_tok t;
+	bool hit = false;
+
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	for (size_t i = 0; i < MS_ARRAY_LEN(verbs) && !hit; i++) {
+		hit = rt_tok_is(&t, verbs[i]);
+	}
+	if (!hit) {
+		return false;
+	}
+	if (rt_tok_is(&t, "LOAD")) {
+		t = rt_lex_next(&lx);
+		return rt_tok_is(&t, "INDEX"); /* LOAD DATA does not commit */
+	}
+	if (rt_tok_is(&t, "CREATE") || rt_tok_is(&t, "DROP")) {
+		t = rt_lex_next(&lx);
+		if (rt_tok_is(&t, "OR")) {
+			t = rt_lex_next(&lx); /* OR REPLACE */
+			t = rt_lex_next(&lx);
+		}
+		return !rt_tok_is(&t, "TEMPORARY");
+	}
+	return true;
+}

@@ -39,4 +39,8 @@ struct rt_tx {
  * anything it does not recognize exactly is RT_TX_NONE. */
 void rt_tx_parse(const char *text, size_t len, struct rt_tx *out);
 
+/* True if the statement commits an open transaction first on a server (DDL, LOCK TABLES,
+ * GRANT, FLUSH, ...; CREATE/DROP TEMPORARY TABLE do not). */
+bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;
+
 #endif /* MYSHARD_ROUTER_RT_TX_H */

@@ -712,6 +712,42 @@ test_tx_table(void **state)
 	assert_int_equal(tx.kind, RT_TX_COMMIT);
 }
 
+static void
+test_tx_implicit_commit(void **state)
+{
+	static const struct {
+		const char *sql;
+		bool commits;
+	} cases[] = {
+		{ "CREATE TABLE t (a INT)", true },
+		{ "create or replace table t (a int)", true },
+		{ "CREATE TEMPORARY TABLE t (a INT)", false },
+		{ "CREATE OR REPLACE TEMPORARY TABLE t (a INT)", false },
+		{ "DROP TEMPORARY TABLE t", false },
+		{ "DROP TABLE t", true },
+		{ "ALTER TABLE t ADD b INT", true },
+		{ "TRUNCATE t", true },
+		{ "RENAME TABLE a TO b", true },
+		{ "LOCK TABLES t WRITE", true },
+		{ "GRANT SELECT ON *.* TO u", true },
+		{ "FLUSH TABLES", true },
+		{ "LOAD INDEX INTO CACHE t", true },
+		{ "LOAD DATA LOCAL INFILE 'x' INTO TABLE t", false },
+		{ "/* hint */ alter table t engine=InnoDB", true },
+		{ "SELECT 1", false },
+		{ "INSERT INTO t VALUES (1)", false },
+		{ "UPDATE t SET a = 1", false },
+		{ "", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (rt_tx_implicit_commit(cases[i].sql, strlen(cases[i].sql)) != cases[i].commits) {
+			fail_msg("%s: want %d", cases[i].sql, cases[i].commits);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -731,6 +767,7 @@ main(void)
 		cmocka_unit_test(test_sticky_name),
 		cmocka_unit_test(test_set_names),
 		cmocka_unit_test(test_tx_table),
+		cmocka_unit_test(test_tx_implicit_commit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,908 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_tx.c - transactions across shards (see px_tx.h).
+ *
+ * Ending a transaction runs phases; in each, some branches run a short script of statements
+ * (in parallel across branches), and the phase ends when every script has:
+ *   ROLLBACK   every branch: ROLLBACK, or XA END + XA ROLLBACK
+ *   ONEPHASE   at most one branch wrote: COMMIT, or XA END + XA COMMIT ... ONE PHASE
+ *   PREPARE    XA branches that wrote: XA END + XA PREPARE (the others commit one phase)
+ *   DECIDE     the first branch: INSERT the decision row, COMMIT. Once that COMMIT is
+ *              acknowledged the transaction is committed, whatever happens next.
+ *   COMMIT2    prepared branches: XA COMMIT (a failure is left to recovery, px_xa.c)
+ *   ABORT      after a failed PREPARE or DECIDE: ROLLBACK / XA ROLLBACK what is left
+ */
+#include "proxy/px_tx.h"
+
+#include "common/ms_log.h"
+#include "protocol/mp_packet.h"
+#include "protocol/mp_result.h"
+#include "proxy/px_command.h"
+#include "proxy/px_pool.h"
+#include "proxy/px_sess_io.h"
+#include "proxy/px_xa.h"
+#include "router/rt_classify.h"
+#include "router/rt_tx.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum px_tx_phase {
+	PX_PH_NONE = 0,
+	PX_PH_ROLLBACK,
+	PX_PH_ONEPHASE,
+	PX_PH_PREPARE,
+	PX_PH_DECIDE,
+	PX_PH_COMMIT2,
+	PX_PH_ABORT,
+};
+
+/* A two-phase commit whose decision would be written this long after the first PREPARE is
+ * rolled back instead: recovery may treat older prepared branches as abandoned (px_xa.c). */
+#define PX_TX_DECIDE_WITHIN_US (10 * 1000 * 1000ull)
+
+static void px_tx_phase_start(struct px_session *s, enum px_tx_phase ph);
+
+static uint64_t
+px_tx_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+bool
+px_tx_owns(const struct px_session *s, const struct px_backend *b)
+{
+	for (unsigned int i = 0; b != NULL && i < s->tx.n; i++) {
+		if (s->tx.br[i].be == b) {
+			return true;
+		}
+	}
+	return false;
+}
+
+struct px_branch *
+px_tx_branch(struct px_session *s, size_t slot)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		if (s->tx.br[i].slot == slot && s->tx.br[i].be != NULL) {
+			return &s->tx.br[i];
+		}
+	}
+	return NULL;
+}
+
+bool
+px_tx_runs(const struct px_session *s)
+{
+	const struct px_backend *b = s->be;
+
+	if (s->tx.open) {
+		return true;
+	}
+	/* a backend in a transaction of its own (client XA, a routine's START TRANSACTION, a
+	 * multi-statement SET autocommit=0): that transaction goes on as the server runs it */
+	return b == NULL || px_tx_owns(s, b) ||
+	       !((s->status & MP_STATUS_IN_TRANS) || !(s->status & MP_STATUS_AUTOCOMMIT) ||
+		 (s->sticky & RT_STICKY_XA));
+}
+
+uint16_t
+px_tx_status(const struct px_session *s, uint16_t st)
+{
+	if (!px_tx_runs(s)) {
+		return st;
+	}
+	st = (uint16_t)(st & ~(MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT | MP_STATUS_IN_TRANS_READONLY));
+	if (s->tx.open && !s->tx.autowrap) {
+		st |= MP_STATUS_IN_TRANS;
+		if (s->tx.modes & RT_TXM_READ_ONLY) {
+			st |= MP_STATUS_IN_TRANS_READONLY;
+		}
+	}
+	if (!s->autocommit_off) {
+		st |= MP_STATUS_AUTOCOMMIT;
+	}
+	return st;
+}
+
+/* Opens a transaction (no branch yet). */
+static void
+px_tx_open(struct px_session *s, unsigned int modes)
+{
+	s->tx.open = true;
+	s->tx.doomed = false;
+	s->tx.autowrap = false;
+	s->tx.modes = modes;
+	s->tx.no++;
+	s->tx.gtrid[0] = '\0';
+	s->tx.xid[0] = '\0';
+}
+
+/* Appends <text> as a '...' literal, doubling quotes and backslashes. */
+static size_t
+px_tx_quote(char *out, size_t cap, size_t at, const char *text)
+{
+	if (at < cap) {
+		out[at] = '\'';
+	}
+	at++;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p == '\'' || *p == '\\') {
+			if (at < cap) {
+				out[at] = *p;
+			}
+			at++;
+		}
+		if (at < cap) {
+			out[at] = *p;
+		}
+		at++;
+	}
+	if (at < cap) {
+		out[at] = '\'';
+	}
+	at++;
+	if (at < cap) {
+		out[at] = '\0';
+	}
+	return at;
+}
+
+/* The global transaction id: 'gtrid','<first branch's shard>',format. */
+static bool
+px_tx_make_xid(struct px_session *s)
+{
+	const char *coord = px_pool_shard_name(s->tx.br[0].be->pool);
+	size_t n;
+
+	snprintf(s->tx.gtrid, sizeof(s->tx.gtrid), "msx-%08x-%llx-%llx", px_xa_boot,
+		 (unsigned long long)s->id, (unsigned long long)s->tx.no);
+	if (strlen(coord) > 64) {
+		return false; /* XA limits the branch qualifier to 64 bytes */
+	}
+	n = px_tx_quote(s->tx.xid, sizeof(s->tx.xid), 0, s->tx.gtrid);
+	if (n < sizeof(s->tx.xid)) {
+		s->tx.xid[n++] = ',';
+	}
+	n = px_tx_quote(s->tx.xid, sizeof(s->tx.xid), n, coord);
+	if (n + 12 >= sizeof(s->tx.xid)) {
+		return false;
+	}
+	snprintf(s->tx.xid + n, sizeof(s->tx.xid) - n, ",%u", PX_XA_FORMAT);
+	return true;
+}
+
+const char *
+px_tx_start_sql(struct px_session *s, char *buf, size_t cap)
+{
+	unsigned int m = s->tx.modes;
+
+	if (s->tx.n == 0 || (m & RT_TXM_READ_ONLY)) {
+		/* the first branch, and every branch of a READ ONLY transaction (nothing to make
+		 * atomic), are plain transactions */
+		snprintf(buf, cap, "START TRANSACTION%s%s%s",
+			 (m & RT_TXM_READ_ONLY) ? " READ ONLY" : "",
+			 (m & RT_TXM_READ_ONLY) && (m & RT_TXM_SNAPSHOT) ? "," : "",
+			 (m & RT_TXM_SNAPSHOT) ? " WITH CONSISTENT SNAPSHOT" : "");
+		return buf;
+	}
+	if (s->tx.xid[0] == '\0' && !px_tx_make_xid(s)) {
+		return NULL;
+	}
+	snprintf(buf, cap, "XA START %s", s->tx.xid);
+	return buf;
+}
+
+bool
+px_tx_add(struct px_session *s, struct px_backend *b)
+{
+	struct px_tx *t = &s->tx;
+	struct px_branch *br;
+
+	if (t->n == t->cap) {
+		unsigned int cap = t->cap == 0 ? 4 : t->cap * 2;
+		struct px_branch *grown = realloc(t->br, cap * sizeof(*grown));
+
+		if (grown == NULL) {
+			return false;
+		}
+		t->br = grown;
+		t->cap = cap;
+	}
+	br = &t->br[t->n];
+	memset(br, 0, sizeof(*br));
+	br->be = b;
+	br->slot = b->pool->shard;
+	br->xa = t->n > 0 && !(t->modes & RT_TXM_READ_ONLY);
+	t->n++;
+	ms_log_debug("session %llu: transaction joined shard %s (%s)", (unsigned long long)s->id,
+		     px_pool_shard_name(b->pool), br->xa ? "xa" : "plain");
+	return true;
+}
+
+void
+px_tx_wrote(struct px_session *s, const struct px_backend *b)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		if (s->tx.br[i].be == b) {
+			s->tx.br[i].wrote = true;
+		}
+	}
+}
+
+/* ---- statements ---- */
+
+static bool
+px_tx_answer_ok(struct px_session *s)
+{
+	evbuffer_drain(s->cl.in, s->cmd_len);
+	s->cmd_len = 0;
+	px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
+	return true;
+}
+
+static bool
+px_tx_answer_err(struct px_session *s, uint16_t code, const char *state, const char *msg)
+{
+	evbuffer_drain(s->cl.in, s->cmd_len);
+	s->cmd_len = 0;
+	s->pend_sticky = 0;
+	px_sess_send_err(s, (uint8_t)s->cmd_pkts, code, state, "%s", msg);
+	return true;
+}
+
+/* Starts ending the transaction; the session is in TXEND until it is over. */
+static void
+px_tx_end(struct px_session *s, bool asked_commit, enum px_tx_then then)
+{
+	bool commit = asked_commit && !s->tx.doomed;
+	struct px_tx *t = &s->tx;
+	unsigned int writers = 0, xa_writers = 0;
+
+	/* a branch held as s->be between statements stays a branch: the end takes it */
+	if (s->be != NULL && px_tx_owns(s, s->be) && s->sticky == 0) {
+		s->be = NULL;
+		s->hold_prev = false;
+	}
+	for (unsigned int i = 0; i < t->n; i++) {
+		writers += t->br[i].wrote;
+		xa_writers += t->br[i].wrote && t->br[i].xa;
+	}
+	t->commit = commit;
+	t->asked_commit = asked_commit;
+	t->then = then;
+	t->reply_seq = (uint8_t)s->cmd_pkts;
+	px_sess_set_state(s, PX_SESS_TXEND);
+	if (!commit) {
+		px_tx_phase_start(s, PX_PH_ROLLBACK);
+	} else if (writers >= 2 && xa_writers >= 1) {
+		px_tx_phase_start(s, PX_PH_PREPARE);
+	} else {
+		px_tx_phase_start(s, PX_PH_ONEPHASE);
+	}
+}
+
+bool
+px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql, size_t len,
+	      bool *progress)
+{
+	struct px_tx *t = &s->tx;
+
+	(void)sql;
+	(void)len;
+	if (tx->kind == RT_TX_NONE || !px_tx_runs(s)) {
+		return false;
+	}
+	*progress = true;
+	switch (tx->kind) {
+	case RT_TX_UNSUPPORTED:
+		return px_tx_answer_err(s, 1235, "42000", tx->why);
+	case RT_TX_BEGIN:
+		if (t->open && t->n > 0) {
+			px_tx_end(s, true, PX_TX_RERUN); /* BEGIN commits the open one first */
+			*progress = s->state == PX_SESS_IDLE;
+			return true;
+		}
+		if (s->be != NULL && s->sticky == 0 && !px_tx_owns(s, s->be)) {
+			struct px_backend *b = s->be; /* held only for hold_prev */
+
+			s->be = NULL;
+			s->hold_prev = false;
+			px_pool_put(b);
+		}
+		px_tx_open(s, tx->modes);
+		return px_tx_answer_ok(s);
+	case RT_TX_COMMIT:
+	case RT_TX_ROLLBACK:
+		if (!t->open || t->n == 0) {
+			t->open = false;
+			return px_tx_answer_ok(s);
+		}
+		px_tx_end(s, tx->kind == RT_TX_COMMIT, PX_TX_REPLY);
+		*progress = s->state == PX_SESS_IDLE;
+		return true;
+	case RT_TX_AUTOCOMMIT:
+		if (tx->autocommit && t->open && t->n > 0) {
+			px_tx_end(s, true, PX_TX_RERUN); /* autocommit=1 commits */
+			*progress = s->state == PX_SESS_IDLE;
+			return true;
+		}
+		if (tx->autocommit) {
+			t->open = false;
+		}
+		s->autocommit_off = !tx->autocommit;
+		return px_tx_answer_ok(s);
+	case RT_TX_SAVEPOINT:
+	case RT_TX_ROLLBACK_TO:
+	case RT_TX_RELEASE:
+		if (!t->open && !s->autocommit_off) {
+			return false; /* as a server does outside a transaction */
+		}
+		if (t->n > 1) {
+			return px_tx_answer_err(s, 1235, "42000",
+						"myshard: savepoints are supported while a transaction "
+						"has touched one shard; this one spans several");
+		}
+		if (!t->open) {
+			px_tx_open(s, 0);
+		}
+		if (t->n == 1) {
+			/* run it on the one branch, whatever shard routing would pick */
+			if (s->be != NULL && s->be != t->br[0].be) {
+				return px_tx_answer_err(s, 1235, "42000",
+							"myshard: this session keeps state on another "
+							"shard than its transaction");
+			}
+			s->be = t->br[0].be;
+			s->tx_stmt = true;
+			s->shard = t->br[0].slot;
+			px_cmd_acquire(s);
+			*progress = s->state == PX_SESS_IDLE;
+			return true;
+		}
+		return false; /* no branch yet: routed (default shard) and started there */
+	default:
+		return false;
+	}
+}
+
+int
+px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit)
+{
+	struct px_tx *t = &s->tx;
+
+	if (!px_tx_runs(s)) {
+		return 0;
+	}
+	if (t->open && implicit) {
+		if (t->n == 0) {
+			t->open = false;
+			return 0;
+		}
+		px_tx_end(s, true, PX_TX_RERUN);
+		return 2;
+	}
+	if (!t->open && s->autocommit_off && !implicit) {
+		px_tx_open(s, 0);
+	}
+	if (!t->open && write && multi && !implicit && s->sticky == 0) {
+		/* a write over several shards in autocommit mode: all or nothing */
+		px_tx_open(s, 0);
+		t->autowrap = true;
+	}
+	if (!t->open) {
+		return 0;
+	}
+	if (t->doomed) {
+		px_tx_answer_err(s, 1180, "HY000",
+				 "myshard: an earlier statement of this transaction failed on some "
+				 "shards after others had run it; only ROLLBACK is accepted now");
+		return 1;
+	}
+	s->tx_stmt = true;
+	s->tx_write = write;
+	s->tx_multi = multi;
+	return 0;
+}
+
+void
+px_tx_cancel_stmt(struct px_session *s)
+{
+	s->tx_stmt = false;
+	if (s->tx.autowrap && s->tx.n == 0) {
+		s->tx.open = false;
+		s->tx.autowrap = false;
+	}
+}
+
+void
+px_tx_hold(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len)
+{
+	uint8_t *b = realloc(s->tx.held, s->tx.held_len + 1 + len);
+
+	if (b == NULL) {
+		return; /* the statement's own answer is lost; the commit's result still goes out */
+	}
+	s->tx.held = b;
+	b[s->tx.held_len] = seq;
+	memcpy(b + s->tx.held_len + 1, pl, len);
+	s->tx.held_len += 1 + len;
+}
+
+bool
+px_tx_command_done(struct px_session *s)
+{
+	struct px_tx *t = &s->tx;
+	bool was = s->tx_stmt;
+
+	s->tx_stmt = false;
+	if (!was) {
+		return false;
+	}
+	if (s->be != NULL && px_tx_owns(s, s->be) && s->sticky == 0 && !s->hold_prev) {
+		s->be = NULL; /* the transaction holds it */
+	}
+	if (t->autowrap) {
+		bool failed = s->q_err;
+
+		px_tx_end(s, !failed, PX_TX_DEFERRED);
+		return true;
+	}
+	if (s->tx_multi && s->tx_write && s->q_err) {
+		t->doomed = true; /* some shards may have run it: the statement is not atomic */
+	}
+	return false;
+}
+
+/* ---- ending ---- */
+
+static void
+px_tx_send(struct px_backend *b, const char *sql)
+{
+	size_t n = strlen(sql);
+	uint8_t hdr[MP_HDR_LEN + 1];
+
+	mp_hdr_put(hdr, (uint32_t)(n + 1), 0);
+	hdr[MP_HDR_LEN] = MP_COM_QUERY;
+	evbuffer_add(b->conn.out, hdr, sizeof(hdr));
+	evbuffer_add(b->conn.out, sql, n);
+	px_conn_flush(&b->conn);
+}
+
+static void
+px_tx_script(struct px_branch *br, const char *a, const char *b, const char *c)
+{
+	const char *v[3] = { a, b, c };
+
+	br->n_sql = 0;
+	br->at = 0;
+	for (int i = 0; i < 3; i++) {
+		if (v[i] != NULL) {
+			snprintf(br->sql[br->n_sql++], PX_TX_SQL, "%s", v[i]);
+		}
+	}
+	br->busy = br->n_sql > 0 && br->be != NULL;
+	br->failed = false;
+	if (br->busy) {
+		ms_log_debug("transaction branch on %s: %s", px_pool_shard_name(br->be->pool), br->sql[0]);
+		px_tx_send(br->be, br->sql[0]);
+	}
+}
+
+/* Drops branch <br>'s connection (whatever the server holds for it is rolled back, unless it
+ * is prepared: recovery finishes that). */
+static void
+px_tx_drop(struct px_session *s, struct px_branch *br)
+{
+	struct px_backend *b = br->be;
+
+	if (b == NULL) {
+		return;
+	}
+	br->be = NULL;
+	if (s->be == b) {
+		s->be = NULL;
+		s->hold_prev = false;
+	}
+	b->owner = NULL;
+	px_conn_set_read(&b->conn, true);
+	px_pool_drop(b);
+}
+
+/* The transaction is over: give the connections back and answer. */
+static void
+px_tx_finish(struct px_session *s, uint16_t code, const char *msg)
+{
+	struct px_tx *t = &s->tx;
+	enum px_tx_then then = t->then;
+
+	for (unsigned int i = 0; i < t->n; i++) {
+		struct px_branch *br = &t->br[i];
+		struct px_backend *b = br->be;
+
+		if (b == NULL) {
+			continue;
+		}
+		if (br->failed || br->lost || br->busy || (br->prepared && br->failed)) {
+			px_tx_drop(s, br);
+		} else if (b == s->be && s->sticky != 0) {
+			br->be = NULL; /* the session's state lives there: it keeps it */
+		} else {
+			br->be = NULL;
+			if (s->be == b) {
+				s->be = NULL;
+			}
+			px_pool_put(b);
+		}
+	}
+	t->n = 0;
+	t->open = false;
+	t->autowrap = false;
+	t->doomed = false;
+	t->phase = PX_PH_NONE;
+	t->gtrid[0] = '\0';
+	t->xid[0] = '\0';
+	s->hold_prev = false;
+	s->status = (uint16_t)(s->status & ~MP_STATUS_IN_TRANS);
+	px_sess_set_state(s, PX_SESS_IDLE);
+	if (then == PX_TX_DEFERRED) {
+		size_t off = 0;
+
+		while (code == 0 && off < t->held_len) {
+			/* the statement's answer, held while its commit was decided */
+			size_t len = t->held_len - off - 1;
+
+			px_sess_send(s, t->held[off], t->held + off + 1, len);
+			off = t->held_len;
+		}
+		if (code != 0) {
+			uint8_t seq = t->held_len > 0 ? t->held[0] : 1;
+
+			px_sess_send_err(s, seq, code, code == 1180 ? "HY000" : "XA100", "%s", msg);
+		}
+		free(t->held);
+		t->held = NULL;
+		t->held_len = 0;
+	} else if (then == PX_TX_REPLY || code != 0) {
+		evbuffer_drain(s->cl.in, s->cmd_len);
+		s->cmd_len = 0;
+		if (code != 0) {
+			px_sess_send_err(s, t->reply_seq, code, code == 1180 ? "HY000" : "XA100", "%s",
+					 msg);
+		} else {
+			px_sess_send_ok(s, t->reply_seq);
+		}
+	}
+	/* PX_TX_RERUN: the statement is still in the input and runs now, outside a transaction */
+	px_sess_process_input(s);
+}
+
+static const char *
+px_tx_sql(char *buf, size_t cap, const char *verb, const char *xid, const char *tail)
+{
+	snprintf(buf, cap, "%s %s%s", verb, xid, tail);
+	return buf;
+}
+
+static void
+px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
+{
+	struct px_tx *t = &s->tx;
+	char a[PX_TX_SQL], b[PX_TX_SQL];
+
+	t->phase = ph;
+	for (unsigned int i = 0; i < t->n; i++) {
+		struct px_branch *br = &t->br[i];
+
+		br->busy = false;
+		if (br->be == NULL) {
+			continue;
+		}
+		switch (ph) {
+		case PX_PH_ROLLBACK:
+			if (br->xa) {
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     px_tx_sql(b, sizeof(b), "XA ROLLBACK", t->xid, ""), NULL);
+			} else {
+				px_tx_script(br, "ROLLBACK", NULL, NULL);
+			}
+			break;
+		case PX_PH_ONEPHASE:
+			if (br->xa) {
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid, " ONE PHASE"),
+					     NULL);
+			} else {
+				px_tx_script(br, "COMMIT", NULL, NULL);
+			}
+			break;
+		case PX_PH_PREPARE:
+			if (br->xa) {
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     br->wrote ? px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, "")
+						       : px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid,
+								   " ONE PHASE"),
+					     NULL);
+			}
+			break;
+		case PX_PH_DECIDE:
+			if (!br->xa) {
+				char ins[PX_TX_SQL];
+
+				snprintf(ins, sizeof(ins),
+					 "INSERT INTO %s (gtrid, decision) VALUES ('%s', 'C')",
+					 PX_XA_TABLE, t->gtrid);
+				px_tx_script(br, ins, "COMMIT", NULL);
+			}
+			break;
+		case PX_PH_COMMIT2:
+			if (br->xa && br->prepared) {
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA COMMIT", t->xid, ""), NULL,
+					     NULL);
+			}
+			break;
+		case PX_PH_ABORT:
+			if (!br->xa) {
+				px_tx_script(br, "ROLLBACK", NULL, NULL);
+			} else if (br->prepared) {
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""), NULL,
+					     NULL);
+			} else if (br->wrote) {
+				px_tx_drop(s, br); /* not prepared: the server rolls it back */
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (ph == PX_PH_PREPARE) {
+		t->prepare_us = px_tx_now_us();
+	}
+	px_tx_pump(s);
+}
+
+/* The first failure among the branches that wrote (or any branch), for the client's ERR. */
+static const struct px_branch *
+px_tx_first_failure(const struct px_session *s, bool writers_only)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		const struct px_branch *br = &s->tx.br[i];
+
+		if ((br->failed || br->lost) && (!writers_only || br->wrote || !br->xa)) {
+			return br;
+		}
+	}
+	return NULL;
+}
+
+static void
+px_tx_abort(struct px_session *s, const char *why)
+{
+	struct px_tx *t = &s->tx;
+
+	ms_log_warn("session %llu: transaction %s rolled back: %s", (unsigned long long)s->id,
+		    t->gtrid, why);
+	snprintf(t->why, sizeof(t->why), "%s", why);
+	px_tx_phase_start(s, PX_PH_ABORT);
+}
+
+static void
+px_tx_phase_done(struct px_session *s)
+{
+	struct px_tx *t = &s->tx;
+	const struct px_branch *f;
+	char msg[512];
+
+	switch ((enum px_tx_phase)t->phase) {
+	case PX_PH_ROLLBACK:
+		if (t->asked_commit && t->then != PX_TX_DEFERRED) {
+			px_tx_finish(s, 1180,
+				     "myshard: the transaction was rolled back, not committed: a "
+				     "statement in it failed on some shards after others had run it");
+			return;
+		}
+		/* a ROLLBACK; or an autocommit write that failed: its own ERR goes out */
+		px_tx_finish(s, 0, NULL);
+		return;
+	case PX_PH_ONEPHASE:
+		f = px_tx_first_failure(s, true);
+		if (f != NULL) {
+			snprintf(msg, sizeof(msg), "myshard: COMMIT failed: %s", f->msg);
+			px_tx_finish(s, f->code != 0 ? f->code : 1180, msg);
+			return;
+		}
+		px_tx_finish(s, 0, NULL);
+		return;
+	case PX_PH_PREPARE:
+		f = px_tx_first_failure(s, true);
+		if (f != NULL) {
+			snprintf(msg, sizeof(msg),
+				 "myshard: transaction rolled back: a shard could not prepare it (%s)",
+				 f->msg);
+			px_tx_abort(s, msg);
+			return;
+		}
+		px_xa_fault("xa_after_prepare");
+		if (px_tx_now_us() - t->prepare_us > PX_TX_DECIDE_WITHIN_US) {
+			px_tx_abort(s, "myshard: transaction rolled back: preparing the shards took too long");
+			return;
+		}
+		px_tx_phase_start(s, PX_PH_DECIDE);
+		return;
+	case PX_PH_DECIDE:
+		if (t->br[0].lost) {
+			ms_log_error("session %llu: transaction %s: connection to the deciding shard lost "
+				     "during COMMIT; recovery will finish it",
+				     (unsigned long long)s->id, t->gtrid);
+			for (unsigned int i = 0; i < t->n; i++) {
+				px_tx_drop(s, &t->br[i]);
+			}
+			px_tx_finish(s, 1180,
+				     "myshard: the outcome of this COMMIT is unknown (the deciding "
+				     "shard's connection was lost); recovery makes it all or nothing");
+			return;
+		}
+		if (t->br[0].failed) {
+			snprintf(msg, sizeof(msg),
+				 "myshard: transaction rolled back: its commit decision could not be "
+				 "recorded (%s)",
+				 t->br[0].msg);
+			px_tx_abort(s, msg);
+			return;
+		}
+		px_xa_fault("xa_after_decision");
+		px_tx_phase_start(s, PX_PH_COMMIT2);
+		return;
+	case PX_PH_COMMIT2:
+		for (unsigned int i = 0; i < t->n; i++) {
+			if (t->br[i].failed || t->br[i].lost) {
+				ms_log_warn("session %llu: transaction %s committed, but XA COMMIT on a "
+					    "branch failed (%s); recovery will finish it",
+					    (unsigned long long)s->id, t->gtrid, t->br[i].msg);
+			}
+		}
+		px_tx_finish(s, 0, NULL);
+		return;
+	case PX_PH_ABORT:
+		px_tx_finish(s, 1402, t->why);
+		return;
+	default:
+		px_tx_finish(s, 0, NULL);
+		return;
+	}
+}
+
+/* One reply for branch <br>: OK moves its script on, ERR stops it. */
+static void
+px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_t len)
+{
+	struct mp_err e;
+
+	if (len > 0 && pl[0] == MP_OK_HDR) {
+		if (s->tx.phase == PX_PH_PREPARE && br->wrote && br->at == 1) {
+			br->prepared = true;
+		}
+		if (++br->at < br->n_sql) {
+			px_tx_send(br->be, br->sql[br->at]);
+			return;
+		}
+		br->busy = false;
+		if (s->tx.phase == PX_PH_COMMIT2 || s->tx.phase == PX_PH_ABORT) {
+			br->prepared = false;
+		}
+		return;
+	}
+	br->busy = false;
+	br->failed = true;
+	if (len > 0 && pl[0] == MP_ERR_HDR && mp_err_read(pl, len, &e) == MP_OK) {
+		br->code = e.code;
+		snprintf(br->msg, sizeof(br->msg), "shard %s: %.*s", px_pool_shard_name(br->be->pool),
+			 (int)e.message.len, (const char *)e.message.ptr);
+	} else {
+		br->code = 1180;
+		snprintf(br->msg, sizeof(br->msg), "shard %s: unexpected reply",
+			 px_pool_shard_name(br->be->pool));
+		br->lost = true;
+	}
+	ms_log_warn("session %llu: transaction %s: %s (after %s)", (unsigned long long)s->id,
+		    s->tx.gtrid, br->msg, br->sql[br->at]);
+	if (s->tx.phase == PX_PH_ROLLBACK || s->tx.phase == PX_PH_ABORT) {
+		br->lost = true; /* its state is unknown: the connection is not reused */
+	}
+}
+
+void
+px_tx_pump(struct px_session *s)
+{
+	struct px_tx *t = &s->tx;
+	bool busy = false;
+
+	if (s->state != PX_SESS_TXEND) {
+		return;
+	}
+	for (unsigned int i = 0; i < t->n; i++) {
+		struct px_branch *br = &t->br[i];
+
+		while (br->busy && br->be != NULL) {
+			struct evbuffer *in = br->be->conn.in;
+			size_t have = evbuffer_get_length(in);
+			uint8_t h[MP_HDR_LEN];
+			uint32_t len;
+			const uint8_t *pl;
+
+			if (have < MP_HDR_LEN) {
+				break;
+			}
+			evbuffer_copyout(in, h, sizeof(h));
+			len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
+			if (have < MP_HDR_LEN + (size_t)len) {
+				break;
+			}
+			pl = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN;
+			px_tx_reply(s, br, pl, len);
+			evbuffer_drain(in, MP_HDR_LEN + (size_t)len);
+			if (br->lost) {
+				px_tx_drop(s, br);
+			}
+		}
+		busy |= br->busy && br->be != NULL;
+	}
+	if (!busy) {
+		px_tx_phase_done(s);
+	}
+}
+
+bool
+px_tx_lost(struct px_session *s, struct px_backend *b, const char *why)
+{
+	struct px_tx *t = &s->tx;
+
+	for (unsigned int i = 0; i < t->n; i++) {
+		struct px_branch *br = &t->br[i];
+
+		if (br->be != b) {
+			continue;
+		}
+		if (s->state != PX_SESS_TXEND) {
+			return false;
+		}
+		if (br->busy) {
+			br->failed = true;
+			br->code = 1180;
+			snprintf(br->msg, sizeof(br->msg), "shard %s: connection lost (%s)",
+				 px_pool_shard_name(b->pool), why);
+		}
+		br->busy = false;
+		br->lost = true;
+		px_tx_drop(s, br);
+		px_tx_pump(s);
+		return true;
+	}
+	return false;
+}
+
+void
+px_tx_drop_all(struct px_session *s)
+{
+	struct px_tx *t = &s->tx;
+
+	for (unsigned int i = 0; i < t->n; i++) {
+		px_tx_drop(s, &t->br[i]);
+	}
+	t->n = 0;
+	t->open = false;
+	t->autowrap = false;
+	t->doomed = false;
+	free(t->br);
+	t->br = NULL;
+	t->cap = 0;
+	free(t->held);
+	t->held = NULL;
+	t->held_len = 0;
+}
