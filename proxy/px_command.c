@@ -388,7 +388,7 @@ px_cmd_go(struct px_session *s)
 		return;
 	}
 	if (s->tx_stmt && !px_tx_owns(s, b) && !s->login_pending) {
-		const char *start = px_tx_start_sql(s, sql, sizeof(sql));
+		const char *start = px_tx_start_sql(s, b, sql, sizeof(sql), &s->tx_start_xa);
 
 		if (start == NULL) {
 			px_cmd_drain(s);
@@ -451,6 +451,9 @@ px_cmd_sync_failed(struct px_session *s, const uint8_t *err, uint32_t len)
 		px_sess_close(s, "login schema refused");
 		return;
 	}
+	if (s->sync == PX_SYNC_TXSTART) {
+		px_tx_start_failed(s, s->tx_start_xa);
+	}
 	px_cmd_drain(s);
 	px_tx_cancel_stmt(s);
 	px_cmd_finish(s);
@@ -491,7 +494,7 @@ px_cmd_sync_read(struct px_session *s)
 	if (s->sync == PX_SYNC_SCHEMA) {
 		snprintf(s->be->schema, sizeof(s->be->schema), "%s", s->schema);
 	} else if (s->sync == PX_SYNC_TXSTART) {
-		if (!px_tx_add(s, s->be)) {
+		if (!px_tx_add(s, s->be, s->tx_start_xa)) {
 			px_sess_close(s, "out of memory");
 			return;
 		}

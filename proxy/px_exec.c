@@ -37,6 +37,7 @@ struct px_leg {
 	bool own_be;           /* <be> is s->be: it stays with the session afterwards */
 	bool branch;           /* <be> is a branch of the session's transaction: it stays there */
 	bool new_branch;       /* <be> joins the transaction (START TRANSACTION / XA START) first */
+	bool start_xa;         /* ... with XA START */
 	size_t shard;
 	enum px_leg_state state;
 	enum px_sync_step sync;
@@ -461,7 +462,7 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 	}
 	if (l->new_branch) {
 		char start[400];
-		const char *q = px_tx_start_sql(s, start, sizeof(start));
+		const char *q = px_tx_start_sql(s, b, start, sizeof(start), &l->start_xa);
 
 		if (q != NULL) {
 			px_exec_send_cmd(b->conn.out, MP_COM_QUERY, q, strlen(q));
@@ -535,6 +536,10 @@ px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_
 		return px_exec_act_broken(s, "unexpected reply to a session sync");
 	}
 	if (ev->kind == MP_PKT_ERR) {
+		if (l->sync == PX_SYNC_TXSTART) {
+			px_tx_start_failed(s, l->start_xa);
+			l->new_branch = false;
+		}
 		l->state = PX_LEG_DONE;
 		s->ex->n_done++;
 		if (px_merge_feed(s->ex->merge, (size_t)(l - s->ex->legs), ev, pl, len) != PX_MERGE_OK) {
@@ -545,7 +550,7 @@ px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_
 	if (l->sync == PX_SYNC_SCHEMA) {
 		snprintf(l->be->schema, sizeof(l->be->schema), "%s", s->schema);
 	} else if (l->sync == PX_SYNC_TXSTART) {
-		if (!px_tx_add(s, l->be)) {
+		if (!px_tx_add(s, l->be, l->start_xa)) {
 			return px_exec_act_broken(s, "out of memory");
 		}
 		l->new_branch = false;
@@ -1044,7 +1049,9 @@ px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snap
 
 		s->be = NULL;
 		s->hold_prev = false;
-		px_pool_put(b);
+		if (!px_tx_owns(s, b)) {
+			px_pool_put(b);
+		}
 	}
 	px_exec_run(s);
 }

@@ -45,6 +45,7 @@ enum px_tx_phase {
 #define PX_TX_DECIDE_WITHIN_US (10 * 1000 * 1000ull)
 
 static void px_tx_phase_start(struct px_session *s, enum px_tx_phase ph);
+static struct px_branch *px_tx_coord(struct px_session *s);
 
 static uint64_t
 px_tx_now_us(void)
@@ -122,6 +123,7 @@ px_tx_open(struct px_session *s, unsigned int modes)
 	s->tx.no++;
 	s->tx.gtrid[0] = '\0';
 	s->tx.xid[0] = '\0';
+	s->tx.plain_taken = false;
 }
 
 /* Appends <text> as a '...' literal, doubling quotes and backslashes. */
@@ -154,23 +156,22 @@ px_tx_quote(char *out, size_t cap, size_t at, const char *text)
 	return at;
 }
 
-/* The global transaction id: 'gtrid','<first branch's shard>',format. */
+/* The global transaction id: 'gtrid','<deciding branch's shard>',format. */
 static bool
 px_tx_make_xid(struct px_session *s)
 {
-	const char *coord = px_pool_shard_name(s->tx.br[0].be->pool);
 	size_t n;
 
 	snprintf(s->tx.gtrid, sizeof(s->tx.gtrid), "msx-%08x-%llx-%llx", px_xa_boot,
 		 (unsigned long long)s->id, (unsigned long long)s->tx.no);
-	if (strlen(coord) > 64) {
+	if (strlen(s->tx.coord) > 64) {
 		return false; /* XA limits the branch qualifier to 64 bytes */
 	}
 	n = px_tx_quote(s->tx.xid, sizeof(s->tx.xid), 0, s->tx.gtrid);
 	if (n < sizeof(s->tx.xid)) {
 		s->tx.xid[n++] = ',';
 	}
-	n = px_tx_quote(s->tx.xid, sizeof(s->tx.xid), n, coord);
+	n = px_tx_quote(s->tx.xid, sizeof(s->tx.xid), n, s->tx.coord);
 	if (n + 12 >= sizeof(s->tx.xid)) {
 		return false;
 	}
@@ -179,13 +180,18 @@ px_tx_make_xid(struct px_session *s)
 }
 
 const char *
-px_tx_start_sql(struct px_session *s, char *buf, size_t cap)
+px_tx_start_sql(struct px_session *s, const struct px_backend *b, char *buf, size_t cap, bool *xa)
 {
 	unsigned int m = s->tx.modes;
 
-	if (s->tx.n == 0 || (m & RT_TXM_READ_ONLY)) {
-		/* the first branch, and every branch of a READ ONLY transaction (nothing to make
-		 * atomic), are plain transactions */
+	*xa = false;
+	if (!s->tx.plain_taken || (m & RT_TXM_READ_ONLY)) {
+		/* the first branch decides; every branch of a READ ONLY transaction (nothing to make
+		 * atomic) is plain too */
+		if (!s->tx.plain_taken) {
+			s->tx.plain_taken = true;
+			snprintf(s->tx.coord, sizeof(s->tx.coord), "%s", px_pool_shard_name(b->pool));
+		}
 		snprintf(buf, cap, "START TRANSACTION%s%s%s",
 			 (m & RT_TXM_READ_ONLY) ? " READ ONLY" : "",
 			 (m & RT_TXM_READ_ONLY) && (m & RT_TXM_SNAPSHOT) ? "," : "",
@@ -195,12 +201,28 @@ px_tx_start_sql(struct px_session *s, char *buf, size_t cap)
 	if (s->tx.xid[0] == '\0' && !px_tx_make_xid(s)) {
 		return NULL;
 	}
+	*xa = true;
 	snprintf(buf, cap, "XA START %s", s->tx.xid);
 	return buf;
 }
 
+void
+px_tx_start_failed(struct px_session *s, bool xa)
+{
+	bool plain_left = false;
+
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		plain_left |= !s->tx.br[i].xa;
+	}
+	if (!xa && !plain_left) {
+		s->tx.plain_taken = false; /* the next branch decides instead */
+		s->tx.xid[0] = '\0';
+		s->tx.gtrid[0] = '\0';
+	}
+}
+
 bool
-px_tx_add(struct px_session *s, struct px_backend *b)
+px_tx_add(struct px_session *s, struct px_backend *b, bool xa)
 {
 	struct px_tx *t = &s->tx;
 	struct px_branch *br;
@@ -219,7 +241,7 @@ px_tx_add(struct px_session *s, struct px_backend *b)
 	memset(br, 0, sizeof(*br));
 	br->be = b;
 	br->slot = b->pool->shard;
-	br->xa = t->n > 0 && !(t->modes & RT_TXM_READ_ONLY);
+	br->xa = xa;
 	t->n++;
 	ms_log_debug("session %llu: transaction joined shard %s (%s)", (unsigned long long)s->id,
 		     px_pool_shard_name(b->pool), br->xa ? "xa" : "plain");
@@ -273,6 +295,10 @@ px_tx_end(struct px_session *s, bool asked_commit, enum px_tx_then then)
 	for (unsigned int i = 0; i < t->n; i++) {
 		writers += t->br[i].wrote;
 		xa_writers += t->br[i].wrote && t->br[i].xa;
+	}
+	if (commit && writers >= 2 && xa_writers >= 1 && px_tx_coord(s) == NULL) {
+		commit = false; /* no branch to decide in (cannot happen: XA starts after it) */
+		t->doomed = true;
 	}
 	t->commit = commit;
 	t->asked_commit = asked_commit;
@@ -546,6 +572,7 @@ px_tx_finish(struct px_session *s, uint16_t code, const char *msg)
 	t->autowrap = false;
 	t->doomed = false;
 	t->phase = PX_PH_NONE;
+	t->plain_taken = false;
 	t->gtrid[0] = '\0';
 	t->xid[0] = '\0';
 	s->hold_prev = false;
@@ -667,6 +694,19 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 	px_tx_pump(s);
 }
 
+/* The plain branch that holds the commit decision (there is one whenever a two-phase commit
+ * runs: XA branches only start after it). */
+static struct px_branch *
+px_tx_coord(struct px_session *s)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		if (!s->tx.br[i].xa) {
+			return &s->tx.br[i];
+		}
+	}
+	return NULL;
+}
+
 /* The first failure among the branches that wrote (or any branch), for the client's ERR. */
 static const struct px_branch *
 px_tx_first_failure(const struct px_session *s, bool writers_only)
@@ -697,6 +737,7 @@ px_tx_phase_done(struct px_session *s)
 {
 	struct px_tx *t = &s->tx;
 	const struct px_branch *f;
+	struct px_branch *coord = px_tx_coord(s);
 	char msg[512];
 
 	switch ((enum px_tx_phase)t->phase) {
@@ -736,7 +777,7 @@ px_tx_phase_done(struct px_session *s)
 		px_tx_phase_start(s, PX_PH_DECIDE);
 		return;
 	case PX_PH_DECIDE:
-		if (t->br[0].lost) {
+		if (coord == NULL || coord->lost) {
 			ms_log_error("session %llu: transaction %s: connection to the deciding shard lost "
 				     "during COMMIT; recovery will finish it",
 				     (unsigned long long)s->id, t->gtrid);
@@ -748,11 +789,11 @@ px_tx_phase_done(struct px_session *s)
 				     "shard's connection was lost); recovery makes it all or nothing");
 			return;
 		}
-		if (t->br[0].failed) {
+		if (coord->failed) {
 			snprintf(msg, sizeof(msg),
 				 "myshard: transaction rolled back: its commit decision could not be "
 				 "recorded (%s)",
-				 t->br[0].msg);
+				 coord->msg);
 			px_tx_abort(s, msg);
 			return;
 		}

@@ -35,10 +35,14 @@ bool px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql
  * commit is under way (the statement runs afterwards by itself).
  */
 int px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit);
-/* SQL that makes a new connection join the transaction (START TRANSACTION / XA START). */
-const char *px_tx_start_sql(struct px_session *s, char *buf, size_t cap) MS_MUSTCHECK;
+/* SQL that makes connection <b> join the transaction: START TRANSACTION for the first (deciding)
+ * branch, XA START for the others (*<xa>). NULL if the shard name cannot be an XA qualifier. */
+const char *px_tx_start_sql(struct px_session *s, const struct px_backend *b, char *buf,
+			    size_t cap, bool *xa) MS_MUSTCHECK;
 /* Backend <b> answered the start statement: it is a branch now. False when out of memory. */
-bool px_tx_add(struct px_session *s, struct px_backend *b) MS_MUSTCHECK;
+bool px_tx_add(struct px_session *s, struct px_backend *b, bool xa) MS_MUSTCHECK;
+/* The start statement failed (the connection did not join). */
+void px_tx_start_failed(struct px_session *s, bool xa);
 /* The statement that just ran on branch backend <b> changed data. */
 void px_tx_wrote(struct px_session *s, const struct px_backend *b);
 /* The command ends (from px_cmd_finish). Returns true if a commit was started in its place

@@ -185,6 +185,8 @@ struct px_tx {
 	uint64_t no;           /* per session, for the global transaction id */
 	struct px_branch *br;  /* owned array */
 	unsigned int n, cap;
+	bool plain_taken;      /* the plain (deciding) branch is started or starting */
+	char coord[PX_NAME_MAX + 1]; /* its shard */
 	char gtrid[64];        /* "" until the first XA branch */
 	char xid[200];         /* 'gtrid','bqual',format as XA statements want it */
 	/* ending */
@@ -246,6 +248,7 @@ struct px_session {
 	bool autocommit_off;       /* SET autocommit=0: every statement opens a transaction */
 	bool tx_stmt;              /* the command runs inside the transaction <tx> */
 	bool tx_write, tx_multi;   /* ... and changes data / runs on several shards */
+	bool tx_start_xa;          /* PX_SYNC_TXSTART: the start sent was XA START */
 	struct px_tx tx;           /* the transaction myshard runs for this session */
 	struct event wait_ev;      /* pool wait timeout */
 	bool wait_ev_added;

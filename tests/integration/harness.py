@@ -342,7 +342,7 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         f"listen: {{address: 127.0.0.1, port: {listen_port}}}",
         f"workers: {workers}",
         f"max_packet: {max_packet}",
-        "log_level: info",
+        f"log_level: {os.environ.get('MYSHARD_TEST_LOG_LEVEL', 'info')}",
         f"pool: {{max_per_worker: {pool_max}, wait_timeout_ms: {pool_wait_ms}}}",
         f"timeouts: {{connect_ms: {connect_ms}, client_idle_ms: {client_idle_ms}, login_ms: {login_ms}}}",
         "users:",
@@ -373,14 +373,16 @@ class Proxy:
         self.proc = None
         self.config_path = os.path.join(root, name + ".yaml")
         self.stderr_path = os.path.join(root, name + ".stderr")
+        self.env = None  # extra environment variables for the next start()
 
     def start(self, timeout=10.0, attempts=3):
+        env = dict(os.environ, **self.env) if self.env else None
         for attempt in range(attempts):
             self.port = free_port()
             with open(self.config_path, "w") as f:
                 f.write(proxy_config_yaml(self.port, self.shards, **self.conf))
             self.proc = spawn([self.binary, "--config", self.config_path],
-                              self.stderr_path, self.stderr_path, mode="wb")
+                              self.stderr_path, self.stderr_path, env=env, mode="ab")
             try:
                 wait_until(self._ready, timeout, f"myshard {self.name} to accept on port {self.port}",
                            0.02)

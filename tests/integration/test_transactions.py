@@ -1,0 +1,396 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Transactions myshard runs across shards (issue #5): BEGIN / COMMIT / ROLLBACK, autocommit=0 as
+PyMySQL sets it, savepoints, implicit commits, READ ONLY, autocommit writes over several shards
+made atomic, and the two-phase commit's crash recovery: a myshard killed between XA PREPARE and
+the commit decision, or between the decision and XA COMMIT, leaves every transaction all or
+nothing once it restarts. Every result is checked on the shards themselves.
+
+Runs against the `sharded` fixture (four shards s0..s3, customers hash-sharded on id).
+"""
+
+import threading
+from decimal import Decimal
+
+import pymysql
+import pytest
+
+import harness as H
+import shardenv as S
+
+pytestmark = pytest.mark.proxy_only
+
+DB = "txtest"
+XA_FORMAT = 1297303620
+
+
+def q(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest.fixture(scope="module")
+def sh(sharded):
+    if sharded.is_fake:
+        pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
+    c = sharded.proxy_connect()
+    try:
+        q(c, f"CREATE DATABASE {DB}")
+        q(c, f"USE {DB}")
+        q(c, "CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NULL, "
+             "balance DECIMAL(12,2) NULL)")
+    finally:
+        c.close()
+    return sharded
+
+
+@pytest.fixture
+def px(sh):
+    c = sh.proxy_connect(DB)
+    yield c
+    c.close()
+
+
+# keys per shard, disjoint per test (each test takes its own block)
+_KEYS = {}
+for _k in range(100000, 130000):
+    _KEYS.setdefault(S.customer_shard(_k), []).append(_k)
+_next = {n: 0 for n in S.SHARD_NAMES}
+
+
+def keys(shard, n=1):
+    i = _next[shard]
+    _next[shard] += n
+    return _KEYS[shard][i:i + n]
+
+
+def on_shard(sh, shard, sql, db=DB):
+    c = sh.shard_connect(shard, db)
+    try:
+        return q(c, sql)
+    finally:
+        c.close()
+
+
+def row(sh, shard, key):
+    """(name, balance) of customer <key> on <shard> itself, or None."""
+    r = on_shard(sh, shard, f"SELECT name, balance FROM customers WHERE id = {key}")
+    return r[0] if r else None
+
+
+def where(sh, key):
+    return [n for n in S.SHARD_NAMES if row(sh, n, key) is not None]
+
+
+def xa_leftovers(sh):
+    """myshard's prepared XA branches on every shard: [(shard, gtrid)]."""
+    out = []
+    for n in S.SHARD_NAMES:
+        for r in on_shard(sh, n, "XA RECOVER", db=None):
+            if int(r[0]) == XA_FORMAT:
+                out.append((n, r[3][:int(r[1])].decode() if isinstance(r[3], bytes)
+                            else r[3][:int(r[1])]))
+    return out
+
+
+def decision(sh, shard, gtrid):
+    r = on_shard(sh, shard, f"SELECT decision FROM myshard.xa_decisions WHERE gtrid = '{gtrid}'",
+                 db=None)
+    return r[0][0] if r else None
+
+
+def ins(conn, key, name="tx", balance="0.00"):
+    q(conn, f"INSERT INTO customers (id, name, balance) VALUES ({key}, '{name}', {balance})")
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def test_commit_across_three_shards(sh, px):
+    a, b, c = keys("s1")[0], keys("s2")[0], keys("s3")[0]
+    other = sh.proxy_connect(DB)
+    try:
+        q(px, "BEGIN")
+        for k in (a, b, c):
+            ins(px, k)
+        # the transaction sees its own rows, on every shard, also through a scatter
+        assert q(px, f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b}, {c})") == ((3,),)
+        assert px.get_autocommit() is True and px.server_status & 1 == 1  # IN_TRANS
+        # nobody else does yet
+        assert q(other, f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b}, {c})") == ((0,),)
+        q(px, "COMMIT")
+        assert px.server_status & 1 == 0
+        assert q(other, f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b}, {c})") == ((3,),)
+    finally:
+        other.close()
+    assert [where(sh, k) for k in (a, b, c)] == [["s1"], ["s2"], ["s3"]]
+    assert xa_leftovers(sh) == []
+    # the first shard the transaction touched (s1) holds its commit decision
+    ids = on_shard(sh, "s1", "SELECT gtrid, decision FROM myshard.xa_decisions", db=None)
+    assert any(d == "C" for _, d in ids), ids
+
+
+def test_rollback_across_shards_leaves_nothing(sh, px):
+    a, b = keys("s0")[0], keys("s3")[0]
+    u = keys("s2")[0]
+    ins(px, u, "before")
+    q(px, "START TRANSACTION")
+    ins(px, a)
+    ins(px, b)
+    q(px, f"UPDATE customers SET name = 'changed' WHERE id = {u}")
+    assert q(px, f"SELECT name FROM customers WHERE id = {u}") == (("changed",),)
+    q(px, "ROLLBACK")
+    assert where(sh, a) == [] and where(sh, b) == []
+    assert row(sh, "s2", u)[0] == "before"
+    assert q(px, f"SELECT name FROM customers WHERE id = {u}") == (("before",),)
+    assert xa_leftovers(sh) == []
+
+
+def test_pymysql_autocommit_off(sh):
+    """PyMySQL's default (autocommit=False): every statement is inside a transaction that
+    commit() / rollback() ends, across shards."""
+    a, b = keys("s0")[0], keys("s2")[0]
+    c = S._connect("127.0.0.1", sh.proxy_port, H.APP_USER, H.APP_PASSWORD, DB, autocommit=False)
+    other = sh.proxy_connect(DB)
+    try:
+        assert c.get_autocommit() is False
+        ins(c, a)
+        ins(c, b)
+        assert c.server_status & 1 == 1
+        assert q(other, f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b})") == ((0,),)
+        c.commit()
+        assert q(other, f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b})") == ((2,),)
+        q(c, f"DELETE FROM customers WHERE id IN ({a}, {b})")  # scatter-free: pruned to 2 shards
+        c.rollback()
+        assert where(sh, a) == ["s0"] and where(sh, b) == ["s2"]
+        q(c, f"DELETE FROM customers WHERE id IN ({a}, {b})")
+        c.commit()
+        assert where(sh, a) == [] and where(sh, b) == []
+        # back to autocommit: an open transaction commits, as on a server
+        ins(c, a)
+        c.autocommit(True)
+        assert c.get_autocommit() is True
+        assert where(sh, a) == ["s0"]
+    finally:
+        c.close()
+        other.close()
+    assert xa_leftovers(sh) == []
+
+
+def test_autocommit_write_over_shards_is_all_or_nothing(sh, px):
+    """An UPDATE that runs on two shards in autocommit mode: when one shard refuses it, the other
+    shard's change is rolled back too, and the client gets the refusing shard's error."""
+    a, b = keys("s0")[0], keys("s2")[0]
+    ins(px, a, "one")
+    ins(px, b, "two")
+    s2 = sh.shard_connect("s2", DB)
+    try:
+        q(s2, "ALTER TABLE customers ADD CONSTRAINT no_boom CHECK (name <> 'boom')")
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(px, f"UPDATE customers SET name = 'boom' WHERE id IN ({a}, {b})")
+        assert ei.value.args[0] == 4025, ei.value.args  # ER_CONSTRAINT_FAILED, from s2
+        assert row(sh, "s0", a)[0] == "one" and row(sh, "s2", b)[0] == "two"
+        # and when every shard accepts it, it is applied everywhere with the summed count
+        with px.cursor() as cur:
+            assert cur.execute(f"UPDATE customers SET name = 'ok' WHERE id IN ({a}, {b})") == 2
+        assert row(sh, "s0", a)[0] == "ok" and row(sh, "s2", b)[0] == "ok"
+    finally:
+        q(s2, "ALTER TABLE customers DROP CONSTRAINT no_boom")
+        s2.close()
+    assert xa_leftovers(sh) == []
+
+
+def test_savepoints_on_one_shard_and_refused_across(sh, px):
+    a1, a2 = keys("s1", 2)
+    b = keys("s3")[0]
+    q(px, "BEGIN")
+    ins(px, a1)
+    q(px, "SAVEPOINT sp1")
+    ins(px, a2)
+    q(px, "ROLLBACK TO SAVEPOINT sp1")
+    q(px, "RELEASE SAVEPOINT sp1")
+    ins(px, b)  # the transaction now spans two shards: savepoints are refused, it goes on
+    with pytest.raises(pymysql.err.MySQLError) as ei:
+        q(px, "SAVEPOINT sp2")
+    assert ei.value.args[0] == 1235, ei.value.args
+    q(px, "COMMIT")
+    assert where(sh, a1) == ["s1"] and where(sh, a2) == [] and where(sh, b) == ["s3"]
+
+
+def test_ddl_and_begin_commit_implicitly(sh, px):
+    a, b = keys("s0")[0], keys("s1")[0]
+    c, d = keys("s2")[0], keys("s3")[0]
+    q(px, "BEGIN")
+    ins(px, a)
+    ins(px, b)
+    q(px, "CREATE TABLE tx_ddl_probe (id INT PRIMARY KEY)")  # commits first, as on a server
+    assert px.server_status & 1 == 0
+    assert where(sh, a) == ["s0"] and where(sh, b) == ["s1"]
+    q(px, "DROP TABLE tx_ddl_probe")
+    q(px, "BEGIN")
+    ins(px, c)
+    ins(px, d)
+    q(px, "BEGIN")  # commits the open transaction
+    assert where(sh, c) == ["s2"] and where(sh, d) == ["s3"]
+    q(px, "ROLLBACK")
+    assert xa_leftovers(sh) == []
+
+
+def test_read_only_transaction(sh, px):
+    a = keys("s2")[0]
+    q(px, "START TRANSACTION READ ONLY")
+    assert px.server_status & 0x2000  # IN_TRANS_READONLY
+    q(px, "SELECT COUNT(*) FROM customers")  # every shard joins, read only
+    with pytest.raises(pymysql.err.MySQLError) as ei:
+        ins(px, a)
+    assert ei.value.args[0] == 1792, ei.value.args  # ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    q(px, "COMMIT")
+    assert where(sh, a) == []
+
+
+def test_cli_transaction_across_shards(sh):
+    a, b = keys("s0")[0], keys("s3")[0]
+    r = sh.cli("proxy", f"BEGIN; INSERT INTO customers (id, name) VALUES ({a}, 'cli'); "
+                        f"INSERT INTO customers (id, name) VALUES ({b}, 'cli'); COMMIT; "
+                        f"SELECT COUNT(*) FROM customers WHERE id IN ({a}, {b});", DB)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["2"]
+    assert where(sh, a) == ["s0"] and where(sh, b) == ["s3"]
+    # a client that disconnects inside a transaction leaves nothing behind
+    c, d = keys("s1")[0], keys("s2")[0]
+    r = sh.cli("proxy", f"BEGIN; INSERT INTO customers (id, name) VALUES ({c}, 'cli'); "
+                        f"INSERT INTO customers (id, name) VALUES ({d}, 'cli');", DB)
+    assert r.returncode == 0, r.stderr
+    conn = sh.proxy_connect(DB)
+    try:
+        H.wait_until(lambda: q(conn, f"SELECT COUNT(*) FROM customers WHERE id IN ({c}, {d})")
+                     == ((0,),), 10, "the abandoned transaction to roll back")
+    finally:
+        conn.close()
+    assert where(sh, c) == [] and where(sh, d) == []
+
+
+def test_concurrent_transfers_keep_the_total(sh):
+    """8 clients move money between customers on different shards in transactions (some rolled
+    back on purpose); the total over all shards is exact afterwards, every committed transfer is
+    there, and nothing is left prepared."""
+    accts = [keys(n, 3) for n in S.SHARD_NAMES]
+    flat = [k for ks in accts for k in ks]
+    c = sh.proxy_connect(DB)
+    try:
+        q(c, "INSERT INTO customers (id, name, balance) VALUES "
+             + ", ".join(f"({k}, 'acct', 1000.00)" for k in flat))
+    finally:
+        c.close()
+    errors = []
+    committed = []  # (src, dst) of every transfer whose COMMIT was acknowledged
+
+    def worker(wid):
+        conn = S._connect("127.0.0.1", sh.proxy_port, H.APP_USER, H.APP_PASSWORD, DB,
+                          autocommit=False)
+        try:
+            for i in range(40):
+                src = flat[(wid * 7 + i * 3) % len(flat)]
+                dst = flat[(wid * 5 + i * 11 + 1) % len(flat)]
+                if src == dst:
+                    continue
+                # rows are locked in key order: shards cannot see a deadlock that spans
+                # them (each would wait innodb_lock_wait_timeout), so the clients avoid one
+                moves = sorted([(src, "-"), (dst, "+")])
+                try:
+                    for k, sign in moves:
+                        q(conn, f"UPDATE customers SET balance = balance {sign} 1.25 WHERE id = {k}")
+                    if i % 5 == 4:
+                        conn.rollback()
+                    else:
+                        conn.commit()
+                        committed.append((src, dst))
+                except pymysql.err.OperationalError as e:
+                    if e.args[0] not in (1213, 1205):  # deadlock / lock wait: retried by apps
+                        raise
+                    conn.rollback()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"worker {wid}: {e!r}")
+        finally:
+            conn.close()
+
+    ts = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    assert not any(t.is_alive() for t in ts), "workers stuck"
+    assert errors == []
+    want = {k: Decimal("1000.00") for k in flat}
+    for src, dst in committed:
+        want[src] -= Decimal("1.25")
+        want[dst] += Decimal("1.25")
+    got = {}
+    for n, ks in zip(S.SHARD_NAMES, accts):
+        got.update(dict(on_shard(sh, n, "SELECT id, balance FROM customers WHERE id IN ("
+                                 + ", ".join(str(k) for k in ks) + ")")))
+    assert len(committed) >= 200
+    assert got == want
+    assert sum(got.values()) == 1000 * len(flat)
+    assert xa_leftovers(sh) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# crash recovery
+
+
+@pytest.fixture
+def crashy(sh):
+    """A second myshard over the same shards, restartable, with MYSHARD_FAULT set per test."""
+    conf = [(n, "127.0.0.1", s.port) for n, s in zip(S.SHARD_NAMES, sh.shards)]
+    p = sh.start_proxy("sharded-crashy", conf, extra_yaml=S.sharding_yaml(), workers=1)
+    return p
+
+
+def _crash_commit(sh, p, fault):
+    """Restarts <p> with MYSHARD_FAULT=<fault>, runs a transaction over s1, s2, s3 (s1 first:
+    it decides) and COMMITs; myshard dies at the fault point. Returns the keys."""
+    p.stop()
+    p.env = {"MYSHARD_FAULT": fault}
+    p.start()
+    a, b, c = keys("s1")[0], keys("s2")[0], keys("s3")[0]
+    conn = S._connect("127.0.0.1", p.port, H.APP_USER, H.APP_PASSWORD, DB)
+    try:
+        q(conn, "BEGIN")
+        for k in (a, b, c):
+            ins(conn, k, "crash")
+        with pytest.raises(pymysql.err.OperationalError):
+            q(conn, "COMMIT")
+    finally:
+        conn.close()
+    H.wait_until(lambda: p.proc.poll() is not None, 10, "myshard to die at the fault point")
+    assert p.proc.returncode == 86, p.stderr_text()[-2000:]
+    p.proc = None
+    p.env = None
+    return a, b, c
+
+
+def test_crash_after_prepare_rolls_back(sh, crashy):
+    a, b, c = _crash_commit(sh, crashy, "xa_after_prepare")
+    left = xa_leftovers(sh)
+    assert sorted(n for n, _ in left) == ["s2", "s3"], left  # prepared, no decision yet
+    gtrid = left[0][1]
+    assert where(sh, a) == [] and where(sh, b) == [] and where(sh, c) == []
+    crashy.start()  # recovery runs before the port opens
+    assert xa_leftovers(sh) == []
+    assert where(sh, a) == [] and where(sh, b) == [] and where(sh, c) == []
+    assert decision(sh, "s1", gtrid) == "A"
+
+
+def test_crash_after_decision_commits(sh, crashy):
+    a, b, c = _crash_commit(sh, crashy, "xa_after_decision")
+    left = xa_leftovers(sh)
+    assert sorted(n for n, _ in left) == ["s2", "s3"], left
+    gtrid = left[0][1]
+    assert decision(sh, "s1", gtrid) == "C"
+    assert where(sh, a) == ["s1"]  # committed with the decision
+    crashy.start()
+    assert xa_leftovers(sh) == []
+    assert where(sh, a) == ["s1"] and where(sh, b) == ["s2"] and where(sh, c) == ["s3"]
+    assert decision(sh, "s1", gtrid) == "C"
