@@ -923,6 +923,23 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 	struct px_backend *b = s->be;
 	bool stale, paused;
 
+	if (s->tx.n > 0) {
+		px_worker_sync(s->w);
+		for (unsigned int i = 0; i < s->tx.n; i++) {
+			const struct px_backend *tb = s->tx.br[i].be;
+
+			if (tb != NULL && tb->gen != tb->pool->gen) {
+				/* the transaction's work there went to the old server: it cannot go on */
+				px_cmd_drain(s);
+				px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+						 "myshard: shard %s moved to another server while this "
+						 "session's transaction had work on the old one; reconnect",
+						 px_pool_shard_name(tb->pool));
+				px_sess_close(s, "shard moved under a transaction");
+				return 2;
+			}
+		}
+	}
 	if (b == NULL) {
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #include "protocol/mp_packet.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
+#include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_xa.h"
@@ -329,6 +330,15 @@ px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql, siz
 	switch (tx->kind) {
 	case RT_TX_UNSUPPORTED:
 		return px_tx_answer_err(s, 1235, "42000", tx->why);
+	case RT_TX_READ_AUTOCOMMIT: {
+		/* the session's autocommit lives here: the backends always run with autocommit on */
+		const char *name = tx->name, *cell = s->autocommit_off ? "0" : "1";
+
+		evbuffer_drain(s->cl.in, s->cmd_len);
+		s->cmd_len = 0;
+		px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, (const uint8_t[]){ 8 }, &cell, 1);
+		return true;
+	}
 	case RT_TX_BEGIN:
 		if (t->open && t->n > 0) {
 			px_tx_end(s, true, PX_TX_RERUN); /* BEGIN commits the open one first */

@@ -86,8 +86,18 @@ px_client_row_fill(struct px_worker *w, const struct px_session *s, struct px_cl
 	if (s->be != NULL) {
 		snprintf(r->shard, sizeof(r->shard), "%s", px_pool_shard_name(s->be->pool));
 	}
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		/* the shards the open transaction holds connections to */
+		const struct px_backend *b = s->tx.br[i].be;
+		size_t at = strlen(r->shard);
+
+		if (b != NULL && b != s->be) {
+			snprintf(r->shard + at, sizeof(r->shard) - at, "%s%s", at > 0 ? "," : "",
+				 px_pool_shard_name(b->pool));
+		}
+	}
 	r->pinned = s->sticky != 0;
-	r->in_trans = (s->status & MP_STATUS_IN_TRANS) != 0;
+	r->in_trans = s->tx.open || (s->status & MP_STATUS_IN_TRANS) != 0;
 }
 
 /* A question this worker will never answer (it is stopping). */

@@ -226,6 +226,21 @@ rt_tx_statement(struct rt_lex *lx, struct rt_tok *t, struct rt_tx *out)
 		*t = rt_lex_next(lx);
 		return rt_tx_set(lx, t, out);
 	}
+	if (rt_tok_is(t, "SELECT")) {
+		static const char *const names[] = { "@@autocommit", "@@session.autocommit",
+						     "@@local.autocommit" };
+
+		*t = rt_lex_next(lx);
+		for (size_t i = 0; t->kind == RT_TOK_SYSVAR && i < MS_ARRAY_LEN(names); i++) {
+			if (t->len == strlen(names[i]) && strncasecmp(t->ptr, names[i], t->len) == 0) {
+				out->kind = RT_TX_READ_AUTOCOMMIT;
+				memcpy(out->name, t->ptr, t->len);
+				out->name[t->len] = '\0';
+				*t = rt_lex_next(lx);
+				return true;
+			}
+		}
+	}
 	return false;
 }
 

@@ -19,6 +19,7 @@ enum rt_tx_kind {
 	RT_TX_RELEASE,      /* RELEASE SAVEPOINT name */
 	RT_TX_AUTOCOMMIT,   /* SET [SESSION|LOCAL|@@[session.]]autocommit = 0|1|ON|OFF|TRUE|FALSE */
 	RT_TX_UNSUPPORTED,  /* AND CHAIN, RELEASE: understood but not offered (msg says why) */
+	RT_TX_READ_AUTOCOMMIT, /* SELECT @@[session.|local.]autocommit (name: the column name) */
 };
 
 enum rt_tx_mode {
@@ -31,7 +32,8 @@ struct rt_tx {
 	enum rt_tx_kind kind;
 	unsigned int modes;   /* RT_TX_BEGIN: enum rt_tx_mode bits */
 	bool autocommit;      /* RT_TX_AUTOCOMMIT: the new value */
-	char name[65];        /* savepoint name as written, without backticks */
+	char name[65];        /* savepoint name as written, without backticks; READ_AUTOCOMMIT: the
+				 variable as written (the server's column name) */
 	const char *why;      /* RT_TX_UNSUPPORTED: static text */
 };
 

@@ -246,12 +246,12 @@ def test_admin_user_added_live(env):
 def test_show_and_kill_clients(env):
     a, c, d = env.admin(), env.client(), env.client()
     s0_id = next(i for i in range(1, 41) if i not in env.s1_ids)
-    q(c, "BEGIN")  # a transaction lives on the default shard s0
+    q(c, "BEGIN")  # the transaction takes a connection to s0 with its first statement
     q(c, f"SELECT COUNT(*) FROM customers WHERE id = {s0_id}")
     rows = {int(r[0]): r for r in q(a, "SHOW CLIENTS")}
     mine = rows[c.thread_id()]
     assert mine[2] == H.APP_USER and mine[3].startswith("127.0.0.1:") and mine[4] == DB, mine
-    assert mine[5] == "idle" and mine[6] != "" and mine[8] == "yes", mine  # holds a transaction
+    assert mine[5] == "idle" and mine[6] == "s0" and mine[8] == "yes", mine  # holds a transaction
     assert rows[d.thread_id()][8] == "no" and rows[d.thread_id()][6] == ""
     assert q(a, f"KILL CLIENT {c.thread_id()}") == ()
     with pytest.raises(pymysql.err.OperationalError):

@@ -690,6 +690,11 @@ test_tx_table(void **state)
 		{ "XA START 'x'", RT_TX_NONE, 0, false, "" },
 		{ "SELECT 'BEGIN'", RT_TX_NONE, 0, false, "" },
 		{ "BEGIN NOT ATOMIC SELECT 1; END", RT_TX_NONE, 0, false, "" },
+		{ "SELECT @@autocommit", RT_TX_READ_AUTOCOMMIT, 0, false, "@@autocommit" },
+		{ "select @@SESSION.autocommit;", RT_TX_READ_AUTOCOMMIT, 0, false, "@@SESSION.autocommit" },
+		{ "SELECT @@autocommit, 1", RT_TX_NONE, 0, false, "" },
+		{ "SELECT @@global.autocommit", RT_TX_NONE, 0, false, "" },
+		{ "SELECT autocommit", RT_TX_NONE, 0, false, "" },
 		{ "", RT_TX_NONE, 0, false, "" },
 	};
 	struct rt_tx tx;
