@@ -421,7 +421,8 @@ conf_pool(struct conf_ctx *x, const yaml_node_t *map)
 static enum ms_rc
 conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
-	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms" };
+	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
+					    "xa_recovery_ms", "xa_abandon_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -436,6 +437,14 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	}
 	if (rc == MS_OK && v[2] != NULL) {
 		rc = conf_uint(x, v[2], "timeouts.login_ms", 1, 3600000, &x->c->login_timeout_ms);
+	}
+	if (rc == MS_OK && v[3] != NULL) {
+		rc = conf_uint(x, v[3], "timeouts.xa_recovery_ms", 100, 3600000,
+			       &x->c->xa_recovery_ms);
+	}
+	if (rc == MS_OK && v[4] != NULL) {
+		rc = conf_uint(x, v[4], "timeouts.xa_abandon_ms", 3000, 86400000,
+			       &x->c->xa_abandon_ms);
 	}
 	return rc;
 }
@@ -910,6 +919,8 @@ conf_new(const char *name)
 	c->connect_timeout_ms = 3000;
 	c->client_idle_timeout_ms = 0;
 	c->login_timeout_ms = 10000;
+	c->xa_recovery_ms = 5000;
+	c->xa_abandon_ms = 30000;
 	return c;
 }
 

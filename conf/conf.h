@@ -53,6 +53,8 @@ struct conf {
 	unsigned int pool_wait_timeout_ms; /* how long a statement waits for a pooled connection; default 5000 */
 	unsigned int client_idle_timeout_ms; /* close idle clients after this; 0 = never (default) */
 	unsigned int login_timeout_ms; /* a client must finish logging in within this; default 10000 */
+	unsigned int xa_recovery_ms;   /* between two-phase commit recovery passes; default 5000 */
+	unsigned int xa_abandon_ms;    /* a prepared branch this old is finished by recovery; 30000 */
 	struct conf_user *users;   /* owned array of n_users; at least one */
 	size_t n_users;
 	struct conf_shard *shards; /* owned array of n_shards; 1..TOPO_MAX_SHARDS */

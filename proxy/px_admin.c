@@ -16,6 +16,7 @@
 #include "proxy/px_pool.h"
 #include "proxy/px_types.h"
 #include "proxy/px_worker.h"
+#include "proxy/px_xa.h"
 #include "router/rt_admin.h"
 
 #include <arpa/inet.h>
@@ -66,6 +67,7 @@ struct px_admin {
 	struct conf_store *store;  /* borrowed */
 	struct topo_domain *topo;  /* borrowed */
 	struct px_worker *ws;      /* borrowed: n_workers workers (SHOW STATS, SHOW POOLS) */
+	struct px_xa *xa;          /* borrowed: two-phase commit recovery, or NULL */
 	unsigned int n_workers;
 	struct evconnlistener *ev; /* owned */
 	struct px_adm_conn *conns; /* owned list */
@@ -741,7 +743,41 @@ px_adm_show_stats(struct px_adm_conn *c)
 	row[0] = "workers";
 	row[1] = v;
 	px_rs_row(&rs, row, NULL);
+	{
+		uint64_t xs[3];
+		static const char *const xn[] = { "xa_recovered_commits", "xa_recovered_rollbacks",
+						  "xa_recovery_passes" };
+
+		px_xa_totals(c->a->xa, &xs[0], &xs[1], &xs[2]);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)xs[i]);
+			row[0] = xn[i];
+			row[1] = v;
+			px_rs_row(&rs, row, NULL);
+		}
+	}
 	px_rs_end(&rs);
+}
+
+/* SHOW TRANSACTIONS IN DOUBT: myshard's prepared XA branches the last recovery pass found. */
+static void
+px_adm_show_xa(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "shard", "gtrid", "decided_on", "recovery", "seen_for_ms" };
+	struct px_xa_doubt *d = calloc(256, sizeof(*d));
+	size_t n = d != NULL ? px_xa_doubts(c->a->xa, d, 256) : 0;
+	struct px_rs rs;
+
+	px_rs_begin(&rs, c, 5, names);
+	for (size_t i = 0; i < n; i++) {
+		char age[24];
+		const char *row[5] = { d[i].shard, d[i].gtrid, d[i].coordinator, d[i].decision, age };
+
+		snprintf(age, sizeof(age), "%llu", (unsigned long long)d[i].age_ms);
+		px_rs_row(&rs, row, NULL);
+	}
+	px_rs_end(&rs);
+	free(d);
 }
 
 /* SHOW POOLS: per worker and shard, the connections of all capability variants together. */
@@ -1027,6 +1063,9 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 		return;
 	case RT_ADM_SHOW_DIGESTS:
 		px_adm_show_digests(c);
+		return;
+	case RT_ADM_SHOW_XA:
+		px_adm_show_xa(c);
 		return;
 	case RT_ADM_SHOW_SERVERS: {
 		static const char servers[] =
@@ -1461,6 +1500,14 @@ px_admin_new(struct event_base *base, const struct conf *c, const char *path,
 	}
 	ms_log_info("admin port listening on %s", spec);
 	return a;
+}
+
+void
+px_admin_set_xa(struct px_admin *a, struct px_xa *xa)
+{
+	if (a != NULL) {
+		a->xa = xa;
+	}
 }
 
 void

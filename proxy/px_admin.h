@@ -36,5 +36,8 @@ struct px_admin *px_admin_new(struct event_base *base, const struct conf *c, con
 /* RELOAD on behalf of <who> (SIGHUP): re-reads the file, imports and applies it; logs. */
 void px_admin_reload(struct px_admin *a, const char *who);
 void px_admin_free(struct px_admin *a);
+struct px_xa;
+/* Where SHOW TRANSACTIONS IN DOUBT and SHOW STATS read two-phase commit recovery (may be NULL). */
+void px_admin_set_xa(struct px_admin *a, struct px_xa *xa);
 
 #endif /* MYSHARD_PROXY_PX_ADMIN_H */

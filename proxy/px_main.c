@@ -152,7 +152,7 @@ px_main_run(const struct conf *c, bool reset)
 		return 1;
 	}
 	px_xa_init();
-	if (px_xa_start(topo, 5000, &xa) != MS_OK) {
+	if (px_xa_start(topo, c->xa_recovery_ms, c->xa_abandon_ms, &xa) != MS_OK) {
 		ms_log_error("cannot start the XA recovery thread");
 		goto out;
 	}
@@ -169,6 +169,7 @@ px_main_run(const struct conf *c, bool reset)
 	if (adm == NULL) {
 		goto out_workers;
 	}
+	px_admin_set_xa(adm, xa);
 	sigint = evsignal_new(base, SIGINT, px_main_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, px_main_signal, base);
 	sighup = evsignal_new(base, SIGHUP, px_main_hup, adm);

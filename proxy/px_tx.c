@@ -15,6 +15,7 @@
 #include "proxy/px_tx.h"
 
 #include "common/ms_log.h"
+#include "conf/conf.h"
 #include "protocol/mp_packet.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
@@ -41,9 +42,9 @@ enum px_tx_phase {
 	PX_PH_ABORT,
 };
 
-/* A two-phase commit whose decision would be written this long after the first PREPARE is
- * rolled back instead: recovery may treat older prepared branches as abandoned (px_xa.c). */
-#define PX_TX_DECIDE_WITHIN_US (10 * 1000 * 1000ull)
+/* A two-phase commit whose decision would be written later than a third of
+ * timeouts.xa_abandon_ms after its first PREPARE is rolled back instead: recovery treats branches
+ * prepared for that long as abandoned (px_xa.c). */
 
 static void px_tx_phase_start(struct px_session *s, enum px_tx_phase ph);
 static struct px_branch *px_tx_coord(struct px_session *s);
@@ -780,7 +781,7 @@ px_tx_phase_done(struct px_session *s)
 			return;
 		}
 		px_xa_fault("xa_after_prepare");
-		if (px_tx_now_us() - t->prepare_us > PX_TX_DECIDE_WITHIN_US) {
+		if (px_tx_now_us() - t->prepare_us > (uint64_t)s->w->conf->xa_abandon_ms * 1000u / 3u) {
 			px_tx_abort(s, "myshard: transaction rolled back: preparing the shards took too long");
 			return;
 		}

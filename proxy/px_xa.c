@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PX_XA_ABANDON_MS  30000u /* a prepared branch this old that nobody finished is ours */
 #define PX_XA_KEEP_ROWS_S 3600   /* decision rows kept at least this long */
 #define PX_XA_MAX_DOUBTS  256
 #define PX_XA_CONNECT_S   2
@@ -36,6 +35,7 @@ struct px_xa_seen {
 struct px_xa {
 	struct topo_domain *d; /* borrowed */
 	unsigned int interval_ms;
+	unsigned int abandon_ms; /* a prepared branch this old that nobody finished is ours */
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -333,7 +333,7 @@ px_xa_pass(struct px_xa *x, struct topo_reader *r, bool first)
 		long c = topo_shard_find(s, b->bqual);
 		const char *verdict = "pending";
 
-		if ((first && foreign) || age >= PX_XA_ABANDON_MS) {
+		if ((first && foreign) || age >= x->abandon_ms) {
 			char d = c >= 0 && conns[c] != NULL ? px_xa_decide(conns[c], b->bqual, b->gtrid) : 0;
 
 			verdict = "unknown";
@@ -432,7 +432,8 @@ px_xa_main(void *arg)
 }
 
 enum ms_rc
-px_xa_start(struct topo_domain *d, unsigned int interval_ms, struct px_xa **out)
+px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abandon_ms,
+	    struct px_xa **out)
 {
 	struct px_xa *x = calloc(1, sizeof(*x));
 
@@ -441,6 +442,7 @@ px_xa_start(struct topo_domain *d, unsigned int interval_ms, struct px_xa **out)
 	}
 	x->d = d;
 	x->interval_ms = interval_ms;
+	x->abandon_ms = abandon_ms;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->cv, NULL);
 	if (mysql_library_init(0, NULL, NULL) != 0 ||

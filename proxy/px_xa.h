@@ -37,8 +37,11 @@ void px_xa_fault(const char *point);
 /* Chooses px_xa_boot and reads MYSHARD_FAULT. Call once before the workers start. */
 void px_xa_init(void);
 /* Runs a first recovery pass over every shard of <d>'s snapshot (blocking; shards that are
- * down are retried later), then starts the recovery thread (a pass every <interval_ms>). */
-enum ms_rc px_xa_start(struct topo_domain *d, unsigned int interval_ms, struct px_xa **out) MS_MUSTCHECK;
+ * down are retried later), then starts the recovery thread (a pass every <interval_ms>). A pass
+ * finishes branches of earlier processes at once on the first pass, and any branch once it has
+ * been in doubt for <abandon_ms>. */
+enum ms_rc px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abandon_ms,
+		       struct px_xa **out) MS_MUSTCHECK;
 void px_xa_stop(struct px_xa *x);
 
 /* One in-doubt branch seen by the last pass (SHOW TRANSACTIONS on the admin port). */

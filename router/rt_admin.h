@@ -28,6 +28,7 @@ enum rt_admin_kind {
 	RT_ADM_SHOW_CLIENTS,   /* SHOW CLIENTS */
 	RT_ADM_SHOW_SERVERS,   /* SHOW SERVERS */
 	RT_ADM_SHOW_DIGESTS,   /* SHOW QUERY DIGESTS */
+	RT_ADM_SHOW_XA,        /* SHOW TRANSACTIONS IN DOUBT */
 	RT_ADM_KILL_CLIENT,    /* KILL CLIENT <num> */
 	RT_ADM_PAUSE_SHARD,    /* PAUSE SHARD <name> */
 	RT_ADM_RESUME_SHARD,   /* RESUME SHARD <name> */
@@ -39,7 +40,7 @@ struct rt_admin {
 	enum rt_admin_kind kind;
 	uint64_t num;                     /* ROLLBACK TOPOLOGY TO <num>, KILL CLIENT <num> */
 	char name[RT_ADMIN_NAME_MAX + 1]; /* PAUSE / RESUME SHARD <name> (quotes removed) */
-	char err[160];                    /* RT_ADM_BAD: what is wrong */
+	char err[240];                    /* RT_ADM_BAD: what is wrong */
 };
 
 /* Classifies <len> bytes of <sql>. Never fails. */

@@ -348,6 +348,28 @@ def crashy(sh):
     return p
 
 
+@pytest.fixture(scope="module")
+def observer(sh):
+    """A third myshard with an admin port and quick recovery passes, running through the crashes:
+    what it sees in doubt is the operator's view. Yields (proxy, admin port)."""
+    conf = [(n, "127.0.0.1", s.port) for n, s in zip(S.SHARD_NAMES, sh.shards)]
+    port = H.free_port()
+    admin = (f"admin:\n  listen: {{address: 127.0.0.1, port: {port}}}\n"
+             "  users:\n    - {name: ops, password: opspw}\n")
+    p = sh.start_proxy("sharded-observer", conf, extra_yaml=S.sharding_yaml() + admin, workers=1,
+                       xa_recovery_ms=200)
+    return p, port
+
+
+def in_doubt(observer):
+    c = pymysql.connect(host="127.0.0.1", port=observer[1], user="ops", password="opspw",
+                        connect_timeout=10, read_timeout=30)
+    try:
+        return q(c, "SHOW TRANSACTIONS IN DOUBT")
+    finally:
+        c.close()
+
+
 def _crash_commit(sh, p, fault):
     """Restarts <p> with MYSHARD_FAULT=<fault>, runs a transaction over s1, s2, s3 (s1 first:
     it decides) and COMMITs; myshard dies at the fault point. Returns the keys."""
@@ -371,16 +393,22 @@ def _crash_commit(sh, p, fault):
     return a, b, c
 
 
-def test_crash_after_prepare_rolls_back(sh, crashy):
+def test_crash_after_prepare_rolls_back(sh, crashy, observer):
     a, b, c = _crash_commit(sh, crashy, "xa_after_prepare")
     left = xa_leftovers(sh)
     assert sorted(n for n, _ in left) == ["s2", "s3"], left  # prepared, no decision yet
     gtrid = left[0][1]
     assert where(sh, a) == [] and where(sh, b) == [] and where(sh, c) == []
+    # operators see them on the admin port (another myshard leaves them to their owner for
+    # timeouts.xa_abandon_ms)
+    H.wait_until(lambda: sorted((r[0], r[1], r[2], r[3]) for r in in_doubt(observer))
+                 == [("s2", gtrid, "s1", "pending"), ("s3", gtrid, "s1", "pending")], 10,
+                 "the observer to list the branches in doubt")
     crashy.start()  # recovery runs before the port opens
     assert xa_leftovers(sh) == []
     assert where(sh, a) == [] and where(sh, b) == [] and where(sh, c) == []
     assert decision(sh, "s1", gtrid) == "A"
+    H.wait_until(lambda: in_doubt(observer) == (), 10, "the observer's list to empty")
 
 
 def test_crash_after_decision_commits(sh, crashy):

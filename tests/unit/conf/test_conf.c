@@ -75,6 +75,8 @@ test_full_config(void **state)
 		"  connect_ms: 1500\n"
 		"  client_idle_ms: 60000\n"
 		"  login_ms: 2500\n"
+		"  xa_recovery_ms: 700\n"
+		"  xa_abandon_ms: 9000\n"
 		"users:\n"
 		"  - name: app\n"
 		"    password: secret\n"
@@ -107,6 +109,8 @@ test_full_config(void **state)
 	assert_int_equal(c->connect_timeout_ms, 1500);
 	assert_int_equal(c->client_idle_timeout_ms, 60000);
 	assert_int_equal(c->login_timeout_ms, 2500);
+	assert_int_equal(c->xa_recovery_ms, 700);
+	assert_int_equal(c->xa_abandon_ms, 9000);
 
 	assert_int_equal(c->n_users, 3);
 	assert_string_equal(c->users[0].name, "app");
@@ -316,7 +320,12 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown pool key", "pool:\n  max: 3\n" USERS SHARDS,
 	  "t.yaml:2: pool.max: unknown key (known: max_per_worker, wait_timeout_ms)" },
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
-	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms)" },
+	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms, "
+	  "xa_recovery_ms, xa_abandon_ms)" },
+	{ "timeouts.xa_recovery_ms too small", "timeouts:\n  xa_recovery_ms: 5\n" USERS SHARDS,
+	  "t.yaml:2: timeouts.xa_recovery_ms: must be an integer 100..3600000, got \"5\"" },
+	{ "timeouts.xa_abandon_ms too small", "timeouts:\n  xa_abandon_ms: 1000\n" USERS SHARDS,
+	  "t.yaml:2: timeouts.xa_abandon_ms: must be an integer 3000..86400000, got \"1000\"" },
 	{ "timeouts.login_ms zero", "timeouts:\n  login_ms: 0\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.login_ms: must be an integer 1..3600000, got \"0\"" },
 	{ "unknown user key", "users:\n  - name: app\n    pasword: x\n" SHARDS,
