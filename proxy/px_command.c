@@ -997,7 +997,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_refuse(s, 1235, "42000",
 				    "myshard does not support KILL yet: connection ids differ per backend");
-	} else if (tx.kind != RT_TX_NONE && px_tx_control(s, &tx, sql, n, &ret)) {
+	} else if (tx.kind != RT_TX_NONE && px_tx_control(s, &tx, false, &ret)) {
 		/* answered, or its commit is under way */
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
 		ret = true;

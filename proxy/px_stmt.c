@@ -111,8 +111,23 @@ px_stmt_prepare(struct px_session *s, const char *sql, size_t len)
 	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
 	struct rt_plan_in in = { .sql = sql, .len = len, .snap = snap, .schema = s->schema };
 	struct rt_plan *p = NULL;
+	struct rt_tx tx;
 	size_t shard;
 
+	rt_tx_parse(sql, len, &tx);
+	if (tx.kind != RT_TX_NONE && px_tx_runs(s)) {
+		/* BEGIN, COMMIT, ... prepared (sysbench does): answered here, run by px_tx */
+		uint32_t id = PX_STMT_ID_BASE + s->next_stmt++;
+		uint8_t ok[12] = { 0, (uint8_t)id, (uint8_t)(id >> 8), (uint8_t)(id >> 16),
+				   (uint8_t)(id >> 24), 0, 0, 0, 0, 0, 0, 0 };
+
+		topo_read_end(s->w->topo);
+		px_stmt_prepared(s, id, sql, len, 0);
+		px_cmd_drain_keep_pins(s);
+		px_sess_send(s, 1, ok, sizeof(ok));
+		px_cmd_finish(s);
+		return true;
+	}
 	if (snap == NULL || !px_stmt_names_table(&snap->map, sql, len)) {
 		topo_read_end(s->w->topo);
 		return false;
@@ -353,6 +368,16 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	px_stmt_reset_long(t);
 	in.len = evbuffer_get_length(text);
 	in.sql = (const char *)evbuffer_pullup(text, -1);
+	if (t->n_params == 0) {
+		struct rt_tx tx;
+		bool progress;
+
+		rt_tx_parse(in.sql, in.len, &tx);
+		if (tx.kind != RT_TX_NONE && px_tx_control(s, &tx, true, &progress)) {
+			evbuffer_free(text);
+			return true;
+		}
+	}
 	snap = topo_read_begin(s->w->topo);
 	in.snap = snap;
 	if (rt_plan_build(&in, &p) != MS_OK) {

@@ -216,6 +216,8 @@ px_tx_start_failed(struct px_session *s, bool xa)
 	for (unsigned int i = 0; i < s->tx.n; i++) {
 		plain_left |= !s->tx.br[i].xa;
 	}
+	ms_log_debug("session %llu: transaction start failed (%s)", (unsigned long long)s->id,
+		     xa ? "xa" : "plain");
 	if (!xa && !plain_left) {
 		s->tx.plain_taken = false; /* the next branch decides instead */
 		s->tx.xid[0] = '\0';
@@ -302,6 +304,8 @@ px_tx_end(struct px_session *s, bool asked_commit, enum px_tx_then then)
 		commit = false; /* no branch to decide in (cannot happen: XA starts after it) */
 		t->doomed = true;
 	}
+	ms_log_debug("session %llu: transaction %s ends: %s, %u branch(es), %u writer(s)",
+		     (unsigned long long)s->id, t->gtrid, commit ? "commit" : "rollback", t->n, writers);
 	t->commit = commit;
 	t->asked_commit = asked_commit;
 	t->then = then;
@@ -317,15 +321,13 @@ px_tx_end(struct px_session *s, bool asked_commit, enum px_tx_then then)
 }
 
 bool
-px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql, size_t len,
-	      bool *progress)
+px_tx_control(struct px_session *s, const struct rt_tx *tx, bool binary, bool *progress)
 {
 	struct px_tx *t = &s->tx;
 
-	(void)sql;
-	(void)len;
-	if (tx->kind == RT_TX_NONE || !px_tx_runs(s)) {
-		return false;
+	if (tx->kind == RT_TX_NONE || !px_tx_runs(s) ||
+	    (binary && tx->kind == RT_TX_READ_AUTOCOMMIT)) {
+		return false; /* (a prepared SELECT @@autocommit needs binary rows: the shard says) */
 	}
 	*progress = true;
 	switch (tx->kind) {
@@ -385,6 +387,11 @@ px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql, siz
 			return px_tx_answer_err(s, 1235, "42000",
 						"myshard: savepoints are supported while a transaction "
 						"has touched one shard; this one spans several");
+		}
+		if (binary) {
+			return px_tx_answer_err(s, 1235, "42000",
+						"myshard: SAVEPOINT, ROLLBACK TO and RELEASE SAVEPOINT "
+						"are supported as text statements, not prepared ones");
 		}
 		if (!t->open) {
 			px_tx_open(s, 0);

@@ -22,12 +22,12 @@ bool px_tx_owns(const struct px_session *s, const struct px_backend *b) MS_MUSTC
 struct px_branch *px_tx_branch(struct px_session *s, size_t slot) MS_MUSTCHECK;
 
 /*
- * Handles transaction-control statement <tx> (the current COM_QUERY). Returns false if it is
+ * Handles transaction-control statement <tx> (the current COM_QUERY, or with <binary> the
+ * COM_STMT_EXECUTE of a prepared one). Returns false if it is
  * not handled here (the caller routes it as any statement); otherwise the command is answered
  * or under way and *<progress> says whether the session may read the next command now.
  */
-bool px_tx_control(struct px_session *s, const struct rt_tx *tx, const char *sql, size_t len,
-		   bool *progress);
+bool px_tx_control(struct px_session *s, const struct rt_tx *tx, bool binary, bool *progress);
 /*
  * A routed statement (<write>: it changes data; <multi>: it runs on several shards; <implicit>:
  * it commits an open transaction first, like DDL) is about to run. Returns 0 to run it (inside
