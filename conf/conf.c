@@ -422,7 +422,7 @@ static enum ms_rc
 conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
-					    "xa_recovery_ms", "xa_abandon_ms" };
+					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -445,6 +445,10 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	if (rc == MS_OK && v[4] != NULL) {
 		rc = conf_uint(x, v[4], "timeouts.xa_abandon_ms", 3000, 86400000,
 			       &x->c->xa_abandon_ms);
+	}
+	if (rc == MS_OK && v[5] != NULL) {
+		rc = conf_uint(x, v[5], "timeouts.deadlock_check_ms", 0, 60000,
+			       &x->c->deadlock_check_ms);
 	}
 	return rc;
 }
@@ -921,6 +925,7 @@ conf_new(const char *name)
 	c->login_timeout_ms = 10000;
 	c->xa_recovery_ms = 5000;
 	c->xa_abandon_ms = 30000;
+	c->deadlock_check_ms = 1000;
 	return c;
 }
 

@@ -744,12 +744,12 @@ px_adm_show_stats(struct px_adm_conn *c)
 	row[1] = v;
 	px_rs_row(&rs, row, NULL);
 	{
-		uint64_t xs[3];
+		uint64_t xs[4];
 		static const char *const xn[] = { "xa_recovered_commits", "xa_recovered_rollbacks",
-						  "xa_recovery_passes" };
+						  "xa_recovery_passes", "deadlocks_across_shards" };
 
-		px_xa_totals(c->a->xa, &xs[0], &xs[1], &xs[2]);
-		for (size_t i = 0; i < 3; i++) {
+		px_xa_totals(c->a->xa, &xs[0], &xs[1], &xs[2], &xs[3]);
+		for (size_t i = 0; i < 4; i++) {
 			snprintf(v, sizeof(v), "%llu", (unsigned long long)xs[i]);
 			row[0] = xn[i];
 			row[1] = v;

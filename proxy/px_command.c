@@ -601,6 +601,10 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 {
 	s->next_seq = (uint8_t)(hdr->seq + 1);
 	s->q_err |= ev->kind == MP_PKT_ERR;
+	if (ev->kind == MP_PKT_ERR && px_tx_swallow_err(s, hdr->seq, pl, hdr->len)) {
+		evbuffer_drain(s->be->conn.in, MP_HDR_LEN + (size_t)hdr->len);
+		return;
+	}
 	if (ev->kind == MP_PKT_OK && px_cmd_relay_ok(s, hdr, pl)) {
 		return;
 	}

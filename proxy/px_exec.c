@@ -16,6 +16,7 @@
 #include "proxy/px_sess_io.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_tx.h"
+#include "proxy/px_xa.h"
 #include "proxy/px_worker.h"
 #include "router/rt_plan.h"
 #include "topology/topo.h"
@@ -146,6 +147,9 @@ px_exec_release(struct px_session *s, bool clean)
 		if (clean && ex->legs[i].state != PX_LEG_SYNC && ex->legs[i].state != PX_LEG_RUN) {
 			px_pool_put(b);
 		} else {
+			if (ex->legs[i].state == PX_LEG_SYNC || ex->legs[i].state == PX_LEG_RUN) {
+				px_xa_abandon(px_pool_shard_name(b->pool), b->server_id);
+			}
 			b->owner = NULL;
 			px_pool_drop(b);
 		}
@@ -280,6 +284,10 @@ px_exec_emit(void *arg, const uint8_t *payload, size_t len)
 	struct px_session *s = arg;
 
 	s->q_err |= len > 0 && payload[0] == 0xff; /* an ERR: no row starts with 0xff */
+	if (len > 0 && payload[0] == 0xff && px_tx_swallow_err(s, s->ex->seq, payload, len)) {
+		s->ex->seq++;
+		return;
+	}
 	if (s->tx.autowrap && s->tx_stmt) {
 		px_tx_hold(s, s->ex->seq++, payload, len); /* sent once the commit is decided */
 		return;

@@ -152,7 +152,7 @@ px_main_run(const struct conf *c, bool reset)
 		return 1;
 	}
 	px_xa_init();
-	if (px_xa_start(topo, c->xa_recovery_ms, c->xa_abandon_ms, &xa) != MS_OK) {
+	if (px_xa_start(topo, c->xa_recovery_ms, c->xa_abandon_ms, c->deadlock_check_ms, &xa) != MS_OK) {
 		ms_log_error("cannot start the XA recovery thread");
 		goto out;
 	}
@@ -161,6 +161,7 @@ px_main_run(const struct conf *c, bool reset)
 		ms_log_error("cannot start the workers");
 		goto out;
 	}
+	px_xa_set_workers(xa, ws, c->workers);
 	l = px_listener_new(base, c->listen_addr, c->listen_port, ws, c->workers);
 	if (l == NULL) {
 		goto out_workers;
@@ -187,6 +188,7 @@ px_main_run(const struct conf *c, bool reset)
 out_workers:
 	px_admin_free(adm);
 	px_listener_free(l);
+	px_xa_stop(xa); /* its deadlock checks ask the workers: it stops first */
 	px_workers_stop(ws, c->workers);
 out:
 	if (sigint != NULL) {
@@ -201,7 +203,7 @@ out:
 	if (reclaim != NULL) {
 		event_free(reclaim);
 	}
-	px_xa_stop(xa);
+	px_xa_free(xa);
 	if (base != NULL) {
 		event_base_free(base);
 	}

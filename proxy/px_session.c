@@ -14,6 +14,7 @@
 #include "proxy/px_stmt.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
+#include "proxy/px_xa.h"
 #include "proxy/px_sess_io.h"
 
 #include <event2/buffer.h>
@@ -230,6 +231,10 @@ px_sess_release_all(struct px_session *s, bool clean)
 	if (clean) {
 		px_pool_put(b);
 	} else {
+		if (s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC ||
+		    s->state == PX_SESS_MULTI) {
+			px_xa_abandon(px_pool_shard_name(b->pool), b->server_id);
+		}
 		b->owner = NULL;
 		px_pool_drop(b);
 	}

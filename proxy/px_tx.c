@@ -121,6 +121,7 @@ px_tx_open(struct px_session *s, unsigned int modes)
 	s->tx.open = true;
 	s->tx.doomed = false;
 	s->tx.autowrap = false;
+	s->tx.victim = false;
 	s->tx.modes = modes;
 	s->tx.no++;
 	s->tx.gtrid[0] = '\0';
@@ -465,6 +466,27 @@ px_tx_cancel_stmt(struct px_session *s)
 	}
 }
 
+bool
+px_tx_swallow_err(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len)
+{
+	uint16_t code = len >= 3 ? (uint16_t)(pl[1] | pl[2] << 8) : 0;
+
+	if (!s->tx_stmt || !s->tx.open) {
+		return false;
+	}
+	if (code == 1213 || code == 1614) {
+		/* a shard rolled its part back (deadlock): so goes the whole transaction, or the
+		 * statements after it would run outside of it there */
+		s->tx.victim = true;
+	}
+	if (!s->tx.victim) {
+		return false;
+	}
+	s->tx.victim_seq = seq;
+	s->q_err = true;
+	return true;
+}
+
 void
 px_tx_hold(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len)
 {
@@ -492,12 +514,19 @@ px_tx_command_done(struct px_session *s)
 	if (s->be != NULL && px_tx_owns(s, s->be) && s->sticky == 0 && !s->hold_prev) {
 		s->be = NULL; /* the transaction holds it */
 	}
+	if (t->victim && s->q_err && !t->autowrap) {
+		ms_log_info("session %llu: deadlock: the whole transaction is rolled back",
+			    (unsigned long long)s->id);
+		px_tx_end(s, false, PX_TX_DEADLOCK);
+		return true;
+	}
 	if (t->autowrap) {
 		bool failed = s->q_err;
 
 		px_tx_end(s, !failed, PX_TX_DEFERRED);
 		return true;
 	}
+	t->victim = false; /* it got through: whatever was asked came too late */
 	if (s->tx_multi && s->tx_write && s->q_err) {
 		t->doomed = true; /* some shards may have run it: the statement is not atomic */
 	}
@@ -566,6 +595,13 @@ px_tx_finish(struct px_session *s, uint16_t code, const char *msg)
 	struct px_tx *t = &s->tx;
 	enum px_tx_then then = t->then;
 
+	if (t->commit && code == 0) {
+		s->w->stats.tx_commits++;
+		s->w->stats.tx_two_phase_commits += t->phase == PX_PH_COMMIT2;
+	} else {
+		s->w->stats.tx_rollbacks++;
+	}
+
 	for (unsigned int i = 0; i < t->n; i++) {
 		struct px_branch *br = &t->br[i];
 		struct px_backend *b = br->be;
@@ -590,6 +626,20 @@ px_tx_finish(struct px_session *s, uint16_t code, const char *msg)
 	t->autowrap = false;
 	t->doomed = false;
 	t->phase = PX_PH_NONE;
+	if (then == PX_TX_DEADLOCK || (then == PX_TX_DEFERRED && t->victim)) {
+		/* as a server answers a deadlock: the whole transaction is rolled back */
+		t->victim = false;
+		free(t->held);
+		t->held = NULL;
+		t->held_len = 0;
+		s->status = (uint16_t)(s->status & ~MP_STATUS_IN_TRANS);
+		px_sess_set_state(s, PX_SESS_IDLE);
+		px_sess_send_err(s, t->victim_seq, 1213, "40001",
+				 "Deadlock found when trying to get lock; try restarting transaction");
+		px_sess_process_input(s);
+		return;
+	}
+	t->victim = false;
 	t->plain_taken = false;
 	t->gtrid[0] = '\0';
 	t->xid[0] = '\0';
@@ -843,6 +893,8 @@ px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_
 {
 	struct mp_err e;
 
+	ms_log_debug("transaction branch on %s: reply 0x%02x to %s", px_pool_shard_name(br->be->pool),
+		     len > 0 ? pl[0] : 0, br->sql[br->at]);
 	if (len > 0 && pl[0] == MP_OK_HDR) {
 		if (s->tx.phase == PX_PH_PREPARE && br->wrote && br->at == 1) {
 			br->prepared = true;
@@ -950,8 +1002,14 @@ void
 px_tx_drop_all(struct px_session *s)
 {
 	struct px_tx *t = &s->tx;
+	bool mid = s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC ||
+		   s->state == PX_SESS_MULTI || s->state == PX_SESS_TXEND;
 
 	for (unsigned int i = 0; i < t->n; i++) {
+		if (mid && t->br[i].be != NULL) {
+			/* a statement may run there: kill it rather than let it hold locks */
+			px_xa_abandon(px_pool_shard_name(t->br[i].be->pool), t->br[i].be->server_id);
+		}
 		px_tx_drop(s, &t->br[i]);
 	}
 	t->n = 0;

@@ -52,6 +52,10 @@ bool px_tx_command_done(struct px_session *s);
 void px_tx_cancel_stmt(struct px_session *s);
 /* Keeps the answer of an autocommit write across shards until its commit is decided. */
 void px_tx_hold(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len);
+/* A statement's ERR <pl>/<len> (sequence <seq>) is about to go to the client: true if it must
+ * not, because the transaction is a deadlock victim (chosen by px_xa.c, or a shard reported a
+ * deadlock) and is rolled back whole, answered with 1213 as a server would. */
+bool px_tx_swallow_err(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len) MS_MUSTCHECK;
 /* TXEND: some branch backend has data. */
 void px_tx_pump(struct px_session *s);
 /* TXEND: branch backend <b> broke. Returns false if <b> is no branch or the session is not

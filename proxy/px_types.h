@@ -51,7 +51,10 @@ struct ck_ring_buffer;
 	X(backend_connects)                                                                        \
 	X(backend_connect_failures)                                                                \
 	X(backend_closed)                                                                          \
-	X(pins)
+	X(pins)                                                                                    \
+	X(tx_commits)                                                                              \
+	X(tx_two_phase_commits)                                                                    \
+	X(tx_rollbacks)
 
 struct px_stats {
 #define PX_STATS_DECL(name) uint64_t name;
@@ -175,12 +178,16 @@ enum px_tx_then {
 	PX_TX_REPLY = 0, /* answer the client's COMMIT / ROLLBACK */
 	PX_TX_RERUN,     /* an implicit commit: run the client's statement afterwards */
 	PX_TX_DEFERRED,  /* a write across shards in autocommit mode: send its held answer */
+	PX_TX_DEADLOCK,  /* a deadlock victim's statement failed: answer 1213 */
 };
 
 struct px_tx {
 	bool open;             /* BEGIN seen, or a statement ran with autocommit off */
 	bool doomed;           /* a statement over several shards failed halfway: only ROLLBACK */
 	bool autowrap;         /* one autocommit write across shards, committed right after */
+	bool victim;           /* chosen to break a deadlock across shards (px_xa.c): its
+				  interrupted statement rolls the transaction back with 1213 */
+	uint8_t victim_seq;    /* sequence id the suppressed ERR had */
 	unsigned int modes;    /* rt_tx_mode bits of START TRANSACTION */
 	uint64_t no;           /* per session, for the global transaction id */
 	struct px_branch *br;  /* owned array */

@@ -7,6 +7,7 @@
 #include "common/ms_log.h"
 #include "conf/conf.h"
 #include "proxy/px_pool.h"
+#include "proxy/px_tx.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_session.h"
@@ -43,6 +44,11 @@ struct px_ask {
 	struct px_client_row *rows; /* under <mu> */
 	size_t n_rows, cap;
 	size_t killed;
+	bool branches;               /* deadlock detection: <brows> instead of <rows> */
+	struct px_branch_row *brows; /* under <mu> */
+	size_t n_brows, cap_brows;
+	uint64_t victim_id;          /* mark this session's transaction a deadlock victim */
+	size_t victims;
 };
 
 struct px_msg {
@@ -69,6 +75,7 @@ px_ask_unref(struct px_ask *a)
 		pthread_cond_destroy(&a->cv);
 		free(a->rows);
 		free(a->drows);
+		free(a->brows);
 		free(a);
 	}
 }
@@ -131,8 +138,47 @@ px_worker_answer(struct px_worker *w, struct px_ask *a)
 			}
 		}
 	}
+	for (s = TAILQ_FIRST(&w->sessions); a->victim_id != 0 && s != NULL; s = TAILQ_NEXT(s, link)) {
+		if (s->id == a->victim_id && s->tx.open) {
+			s->tx.victim = true;
+			killed++;
+		}
+	}
 	pthread_mutex_lock(&a->mu);
+	if (a->victim_id != 0) {
+		a->victims += killed;
+		killed = 0;
+	}
 	a->killed += killed;
+	TAILQ_FOREACH (s, &w->sessions, link) {
+		if (!a->branches) {
+			break;
+		}
+		for (unsigned int i = 0; i <= s->tx.n; i++) {
+			/* the branches, and a backend in a transaction of its own */
+			const struct px_backend *b = i < s->tx.n ? s->tx.br[i].be : s->be;
+			struct px_branch_row *r;
+
+			if (b == NULL || (i == s->tx.n && (px_tx_owns(s, b) ||
+							   !(s->status & MP_STATUS_IN_TRANS)))) {
+				continue;
+			}
+			if (a->n_brows == a->cap_brows) {
+				size_t cap = a->cap_brows == 0 ? 64 : 2 * a->cap_brows;
+
+				r = realloc(a->brows, cap * sizeof(*r));
+				if (r == NULL) {
+					break;
+				}
+				a->brows = r;
+				a->cap_brows = cap;
+			}
+			r = &a->brows[a->n_brows++];
+			r->session = s->id;
+			r->server_id = b->server_id;
+			snprintf(r->shard, sizeof(r->shard), "%s", px_pool_shard_name(b->pool));
+		}
+	}
 	for (size_t i = 0; a->digests && w->digests != NULL && i <= PX_DIGEST_SLOTS; i++) {
 		if (w->digests[i].text[0] == '\0') {
 			continue;
@@ -150,7 +196,7 @@ px_worker_answer(struct px_worker *w, struct px_ask *a)
 		a->drows[a->n_drows++] = w->digests[i];
 	}
 	TAILQ_FOREACH (s, &w->sessions, link) {
-		if (a->kill_id != 0 || a->digests) {
+		if (a->kill_id != 0 || a->digests || a->branches || a->victim_id != 0) {
 			break;
 		}
 		if (a->n_rows == a->cap) {
@@ -335,6 +381,45 @@ px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id, unsigned 
 	pthread_mutex_unlock(&a->mu);
 	px_ask_unref(a);
 	return all;
+}
+
+bool
+px_workers_branches(struct px_worker *ws, unsigned int n, unsigned int timeout_ms,
+		    struct px_branch_row **out, size_t *n_out)
+{
+	struct px_ask *a = px_ask_new();
+	bool all;
+
+	*out = NULL;
+	*n_out = 0;
+	if (a == NULL) {
+		return false;
+	}
+	a->branches = true;
+	all = px_ask_run(ws, n, a, timeout_ms);
+	*out = a->brows; /* taken over */
+	*n_out = a->n_brows;
+	a->brows = NULL;
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+	return all;
+}
+
+bool
+px_workers_victim(struct px_worker *ws, unsigned int n, uint64_t id, unsigned int timeout_ms)
+{
+	struct px_ask *a = px_ask_new();
+	bool found;
+
+	if (a == NULL) {
+		return false;
+	}
+	a->victim_id = id;
+	(void)px_ask_run(ws, n, a, timeout_ms);
+	found = a->victims > 0;
+	pthread_mutex_unlock(&a->mu);
+	px_ask_unref(a);
+	return found;
 }
 
 bool

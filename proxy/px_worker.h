@@ -59,6 +59,18 @@ bool px_workers_ask(struct px_worker *ws, unsigned int n, uint64_t kill_id,
  * workers; the caller sums them). *<out> is malloc'd (free()). */
 bool px_workers_digests(struct px_worker *ws, unsigned int n, unsigned int timeout_ms,
 			struct px_digest **out, size_t *n_out) MS_MUSTCHECK;
+/* A backend connection holding part of a client's open transaction (deadlock detection). */
+struct px_branch_row {
+	uint64_t session;
+	uint32_t server_id;            /* the connection's id on its server */
+	char shard[PX_NAME_MAX + 1];
+};
+/* Every open transaction's backend connections on every worker. *<out> is malloc'd (free()). */
+bool px_workers_branches(struct px_worker *ws, unsigned int n, unsigned int timeout_ms,
+			 struct px_branch_row **out, size_t *n_out) MS_MUSTCHECK;
+/* Marks the open transaction of session <id> a deadlock victim (px_tx.h). True if found. */
+bool px_workers_victim(struct px_worker *ws, unsigned int n, uint64_t id,
+		       unsigned int timeout_ms) MS_MUSTCHECK;
 /* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
  * full or memory ran out. */
 bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;

@@ -6,6 +6,7 @@
 #include "proxy/px_xa.h"
 
 #include "common/ms_log.h"
+#include "proxy/px_worker.h"
 #include "topology/topo.h"
 
 #include <mysql.h>
@@ -47,6 +48,38 @@ struct px_xa {
 	/* recovery thread only */
 	struct px_xa_seen *seen;
 	size_t n_seen, cap_seen;
+	/* deadlock detection */
+	unsigned int deadlock_ms;           /* 0 = off */
+	struct px_worker *ws;               /* borrowed, set once the workers run (under mu) */
+	unsigned int n_workers;
+	struct px_xa_link *links;           /* one connection per shard, kept between checks */
+	size_t n_links;
+	uint64_t suspect_session;           /* victim chosen by the last check (confirmed next) */
+	uint32_t suspect_conn;
+	uint64_t deadlocks;                 /* under mu: broken so far */
+	struct px_xa_kill *kills;           /* under mu: connections to kill (px_xa_abandon) */
+	size_t n_kills, cap_kills;
+};
+
+struct px_xa_kill {
+	char shard[PX_NAME_MAX + 1];
+	uint32_t id;
+};
+
+static struct px_xa *px_xa_global; /* for px_xa_abandon(); set while the thread runs */
+
+struct px_xa_link {
+	char name[PX_NAME_MAX + 1];
+	char host[256];
+	uint16_t port;
+	MYSQL *m;
+};
+
+/* One lock wait on a shard, mapped to myshard sessions. */
+struct px_xa_wait {
+	uint64_t from, to; /* waiting and blocking sessions */
+	size_t link;       /* shard */
+	uint32_t conn;     /* the waiting connection's id there */
 };
 
 struct px_xa_branch {
@@ -386,12 +419,343 @@ px_xa_pass(struct px_xa *x, struct topo_reader *r, bool first)
 	topo_unref(s);
 }
 
+/* The detector's connection to shard <sh>, (re)made when missing or pointed elsewhere. */
+static MYSQL *
+px_xa_link(struct px_xa *x, const struct topo_shard *sh, size_t *idx)
+{
+	struct px_xa_link *l = NULL;
+
+	for (size_t i = 0; i < x->n_links && l == NULL; i++) {
+		if (strcmp(x->links[i].name, sh->name) == 0) {
+			l = &x->links[i];
+			*idx = i;
+		}
+	}
+	if (l == NULL) {
+		struct px_xa_link *g = realloc(x->links, (x->n_links + 1) * sizeof(*g));
+
+		if (g == NULL) {
+			return NULL;
+		}
+		x->links = g;
+		*idx = x->n_links;
+		l = &x->links[x->n_links++];
+		memset(l, 0, sizeof(*l));
+		snprintf(l->name, sizeof(l->name), "%s", sh->name);
+	}
+	if (l->m != NULL && (l->port != sh->port || strcmp(l->host, sh->host) != 0)) {
+		mysql_close(l->m);
+		l->m = NULL;
+	}
+	if (l->m == NULL) {
+		l->m = px_xa_connect(sh);
+		snprintf(l->host, sizeof(l->host), "%s", sh->host);
+		l->port = sh->port;
+	}
+	return l->m;
+}
+
+static void
+px_xa_link_drop(struct px_xa *x, size_t i)
+{
+	if (x->links[i].m != NULL) {
+		mysql_close(x->links[i].m);
+		x->links[i].m = NULL;
+	}
+}
+
+/* Lock waits on one shard: pairs (waiting connection, blocking connection). */
+static bool
+px_xa_waits(MYSQL *m, uint32_t **pairs, size_t *n)
+{
+	static const char q[] =
+		"SELECT r.trx_mysql_thread_id, b.trx_mysql_thread_id "
+		"FROM information_schema.INNODB_LOCK_WAITS w "
+		"JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id "
+		"JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	*pairs = NULL;
+	*n = 0;
+	if (mysql_query(m, q) != 0 || (res = mysql_store_result(m)) == NULL) {
+		return false;
+	}
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		uint32_t *g;
+
+		if (row[0] == NULL || row[1] == NULL ||
+		    (g = realloc(*pairs, (*n + 1) * 2 * sizeof(*g))) == NULL) {
+			continue;
+		}
+		*pairs = g;
+		g[*n * 2] = (uint32_t)strtoul(row[0], NULL, 10);
+		g[*n * 2 + 1] = (uint32_t)strtoul(row[1], NULL, 10);
+		(*n)++;
+	}
+	mysql_free_result(res);
+	return true;
+}
+
+static uint64_t
+px_xa_session_of(const struct px_branch_row *rows, size_t n, const char *shard, uint32_t conn)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].server_id == conn && strcmp(rows[i].shard, shard) == 0) {
+			return rows[i].session;
+		}
+	}
+	return 0;
+}
+
+/* Looks for a cycle through <start> in the wait graph; on one, returns true with the victim
+ * (the highest session id on the cycle) and the wait it is stuck in. */
+static bool
+px_xa_cycle(const struct px_xa_wait *w, size_t n, uint64_t start, struct px_xa_wait *victim)
+{
+	uint64_t path[64];
+	size_t at[64], depth = 0;
+
+	path[0] = start;
+	at[0] = 0;
+	while (true) {
+		bool pushed = false;
+
+		for (size_t i = at[depth]; i < n; i++) {
+			if (w[i].from != path[depth]) {
+				continue;
+			}
+			at[depth] = i + 1;
+			if (w[i].to == start) {
+				/* the cycle path[0..depth] -> start: pick its victim */
+				const struct px_xa_wait *best = NULL;
+
+				for (size_t d = 0; d <= depth; d++) {
+					for (size_t j = 0; j < n; j++) {
+						if (w[j].from == path[d] &&
+						    (d == depth ? w[j].to == start : w[j].to == path[d + 1]) &&
+						    (best == NULL || w[j].from > best->from)) {
+							best = &w[j];
+						}
+					}
+				}
+				*victim = *best;
+				return true;
+			}
+			bool seen = false;
+
+			for (size_t d = 0; d <= depth; d++) {
+				seen |= path[d] == w[i].to;
+			}
+			if (!seen && depth + 1 < MS_ARRAY_LEN(path)) {
+				depth++;
+				path[depth] = w[i].to;
+				at[depth] = 0;
+				pushed = true;
+				break;
+			}
+		}
+		if (pushed) {
+			continue;
+		}
+		if (depth == 0) {
+			return false;
+		}
+		depth--;
+	}
+}
+
+/*
+ * One deadlock check: the lock waits of every shard, mapped through the workers' transaction
+ * branches to myshard sessions. A cycle that spans shards (a cycle on one shard is the server's
+ * own business) and is seen on two checks in a row is broken: its victim is marked on its
+ * worker, then its waiting statement is interrupted (KILL QUERY on that shard).
+ */
+static void
+px_xa_deadlock_check(struct px_xa *x, struct topo_reader *r)
+{
+	const struct topo_snapshot *snap = topo_read_begin(r);
+	const struct topo_snapshot *s = snap != NULL ? topo_ref(snap) : NULL;
+	struct px_xa_wait *waits = NULL, victim;
+	struct px_branch_row *rows = NULL;
+	size_t n_waits = 0, n_rows = 0, shards_waiting = 0;
+	uint32_t **pairs = NULL;
+	size_t *n_pairs = NULL, *links = NULL;
+	struct px_worker *ws;
+	unsigned int n_workers;
+	bool found = false;
+
+	topo_read_end(r);
+	pthread_mutex_lock(&x->mu);
+	ws = x->ws;
+	n_workers = x->n_workers;
+	pthread_mutex_unlock(&x->mu);
+	if (s == NULL || ws == NULL || (pairs = calloc(s->n_shards, sizeof(*pairs))) == NULL ||
+	    (n_pairs = calloc(s->n_shards, sizeof(*n_pairs))) == NULL ||
+	    (links = calloc(s->n_shards, sizeof(*links))) == NULL) {
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_shards; i++) {
+		MYSQL *m = px_xa_link(x, &s->shards[i], &links[i]);
+
+		if (m != NULL && !px_xa_waits(m, &pairs[i], &n_pairs[i])) {
+			px_xa_link_drop(x, links[i]);
+		}
+		shards_waiting += n_pairs[i] > 0;
+	}
+	if (shards_waiting < 2) {
+		x->suspect_session = 0; /* a cycle across shards needs waits on two of them */
+		goto out;
+	}
+	if (!px_workers_branches(ws, n_workers, 1000, &rows, &n_rows)) {
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_shards; i++) {
+		for (size_t k = 0; k < n_pairs[i]; k++) {
+			uint64_t from = px_xa_session_of(rows, n_rows, s->shards[i].name, pairs[i][k * 2]);
+			uint64_t to = px_xa_session_of(rows, n_rows, s->shards[i].name, pairs[i][k * 2 + 1]);
+			struct px_xa_wait *g;
+
+			if (from == 0 || to == 0 || from == to ||
+			    (g = realloc(waits, (n_waits + 1) * sizeof(*g))) == NULL) {
+				continue; /* another client's connection, or an ordinary wait */
+			}
+			waits = g;
+			waits[n_waits++] = (struct px_xa_wait){ from, to, links[i], pairs[i][k * 2] };
+		}
+	}
+	for (size_t i = 0; i < n_waits && !found; i++) {
+		found = px_xa_cycle(waits, n_waits, waits[i].from, &victim);
+	}
+	if (!found) {
+		x->suspect_session = 0;
+		goto out;
+	}
+	if (x->suspect_session != victim.from || x->suspect_conn != victim.conn) {
+		x->suspect_session = victim.from; /* seen once: confirmed (or not) by the next check */
+		x->suspect_conn = victim.conn;
+		goto out;
+	}
+	x->suspect_session = 0;
+	ms_log_warn("deadlock across shards: session %llu waits on shard %s (connection %u) in a "
+		    "cycle of waits; rolling its transaction back",
+		    (unsigned long long)victim.from, x->links[victim.link].name, victim.conn);
+	if (px_workers_victim(ws, n_workers, victim.from, 1000) &&
+	    x->links[victim.link].m != NULL) {
+		char kill[64];
+
+		snprintf(kill, sizeof(kill), "KILL QUERY %u", victim.conn);
+		if (px_xa_exec(x->links[victim.link].m, x->links[victim.link].name, kill)) {
+			pthread_mutex_lock(&x->mu);
+			x->deadlocks++;
+			pthread_mutex_unlock(&x->mu);
+		}
+	}
+out:
+	for (size_t i = 0; pairs != NULL && s != NULL && i < s->n_shards; i++) {
+		free(pairs[i]);
+	}
+	free(pairs);
+	free(n_pairs);
+	free(links);
+	free(rows);
+	free(waits);
+	if (s != NULL) {
+		topo_unref(s);
+	}
+}
+
+void
+px_xa_abandon(const char *shard, uint32_t server_id)
+{
+	struct px_xa *x = __atomic_load_n(&px_xa_global, __ATOMIC_ACQUIRE);
+
+	if (x == NULL || server_id == 0) {
+		return;
+	}
+	pthread_mutex_lock(&x->mu);
+	if (x->n_kills == x->cap_kills) {
+		size_t cap = x->cap_kills == 0 ? 16 : 2 * x->cap_kills;
+		struct px_xa_kill *g = cap <= 4096 ? realloc(x->kills, cap * sizeof(*g)) : NULL;
+
+		if (g != NULL) {
+			x->kills = g;
+			x->cap_kills = cap;
+		}
+	}
+	if (x->n_kills < x->cap_kills) {
+		snprintf(x->kills[x->n_kills].shard, sizeof(x->kills[x->n_kills].shard), "%s", shard);
+		x->kills[x->n_kills++].id = server_id;
+		pthread_cond_broadcast(&x->cv);
+	}
+	pthread_mutex_unlock(&x->mu);
+}
+
+/* Kills the connections px_xa_abandon() queued (recovery thread). */
+static void
+px_xa_run_kills(struct px_xa *x, struct topo_reader *r)
+{
+	const struct topo_snapshot *snap;
+	const struct topo_snapshot *s;
+	struct px_xa_kill *k;
+	size_t n;
+
+	pthread_mutex_lock(&x->mu);
+	k = x->kills;
+	n = x->n_kills;
+	x->kills = NULL;
+	x->n_kills = x->cap_kills = 0;
+	pthread_mutex_unlock(&x->mu);
+	if (n == 0) {
+		free(k);
+		return;
+	}
+	snap = topo_read_begin(r);
+	s = snap != NULL ? topo_ref(snap) : NULL;
+	topo_read_end(r);
+	for (size_t i = 0; s != NULL && i < n; i++) {
+		long idx = topo_shard_find(s, k[i].shard);
+		size_t li;
+		MYSQL *m = idx >= 0 ? px_xa_link(x, &s->shards[idx], &li) : NULL;
+		char q[64];
+
+		if (m == NULL) {
+			continue;
+		}
+		snprintf(q, sizeof(q), "KILL CONNECTION %u", k[i].id);
+		if (mysql_query(m, q) == 0) {
+			ms_log_info("shard %s: killed connection %u, abandoned mid-statement", k[i].shard,
+				    k[i].id);
+		} else if (mysql_errno(m) != 1094 /* unknown thread: it ended by itself */) {
+			ms_log_warn("shard %s: %s: %s", k[i].shard, q, mysql_error(m));
+			px_xa_link_drop(x, li);
+		}
+	}
+	if (s != NULL) {
+		topo_unref(s);
+	}
+	free(k);
+}
+
+void
+px_xa_set_workers(struct px_xa *x, struct px_worker *ws, unsigned int n)
+{
+	if (x == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&x->mu);
+	x->ws = ws;
+	x->n_workers = n;
+	pthread_mutex_unlock(&x->mu);
+}
+
 static void *
 px_xa_main(void *arg)
 {
 	struct px_xa *x = arg;
 	struct topo_reader *r = NULL;
 	bool first = true;
+	uint64_t next_pass = 0;
 
 	mysql_thread_init();
 	if (topo_reader_new(x->d, &r) != MS_OK) {
@@ -406,26 +770,51 @@ px_xa_main(void *arg)
 	pthread_mutex_lock(&x->mu);
 	while (!x->stop) {
 		struct timespec until;
+		uint64_t now = px_xa_now_ms();
+		unsigned int step;
 
 		pthread_mutex_unlock(&x->mu);
-		px_xa_pass(x, r, first);
-		first = false;
+		px_xa_run_kills(x, r);
+		if (first || now >= next_pass) {
+			px_xa_pass(x, r, first);
+			first = false;
+			next_pass = px_xa_now_ms() + x->interval_ms;
+		} else {
+			px_xa_deadlock_check(x, r);
+		}
 		pthread_mutex_lock(&x->mu);
 		if (!x->first_done) {
 			x->first_done = true;
 			pthread_cond_broadcast(&x->cv);
 		}
+		now = px_xa_now_ms();
+		step = next_pass > now ? (unsigned int)(next_pass - now) : 0;
+		if (x->deadlock_ms != 0 && x->deadlock_ms < step) {
+			step = x->deadlock_ms;
+		}
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += x->interval_ms / 1000;
-		until.tv_nsec += (long)(x->interval_ms % 1000) * 1000000L;
+		until.tv_sec += step / 1000;
+		until.tv_nsec += (long)(step % 1000) * 1000000L;
 		if (until.tv_nsec >= 1000000000L) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000L;
 		}
-		while (!x->stop && pthread_cond_timedwait(&x->cv, &x->mu, &until) != ETIMEDOUT) {
+		while (!x->stop && x->n_kills == 0 &&
+		       pthread_cond_timedwait(&x->cv, &x->mu, &until) != ETIMEDOUT) {
+		}
+		if (x->n_kills > 0 && !x->stop) {
+			pthread_mutex_unlock(&x->mu);
+			px_xa_run_kills(x, r);
+			pthread_mutex_lock(&x->mu);
+			while (!x->stop && x->n_kills == 0 &&
+			       pthread_cond_timedwait(&x->cv, &x->mu, &until) != ETIMEDOUT) {
+			}
 		}
 	}
 	pthread_mutex_unlock(&x->mu);
+	for (size_t i = 0; i < x->n_links; i++) {
+		px_xa_link_drop(x, i);
+	}
 	topo_reader_free(r);
 	mysql_thread_end();
 	return NULL;
@@ -433,7 +822,7 @@ px_xa_main(void *arg)
 
 enum ms_rc
 px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abandon_ms,
-	    struct px_xa **out)
+	    unsigned int deadlock_ms, struct px_xa **out)
 {
 	struct px_xa *x = calloc(1, sizeof(*x));
 
@@ -443,6 +832,7 @@ px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abando
 	x->d = d;
 	x->interval_ms = interval_ms;
 	x->abandon_ms = abandon_ms;
+	x->deadlock_ms = deadlock_ms;
 	pthread_mutex_init(&x->mu, NULL);
 	pthread_cond_init(&x->cv, NULL);
 	if (mysql_library_init(0, NULL, NULL) != 0 ||
@@ -453,6 +843,7 @@ px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abando
 		return MS_EIO;
 	}
 	x->started = true;
+	__atomic_store_n(&px_xa_global, x, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&x->mu);
 	while (!x->first_done) {
 		pthread_cond_wait(&x->cv, &x->mu);
@@ -468,16 +859,29 @@ px_xa_stop(struct px_xa *x)
 	if (x == NULL) {
 		return;
 	}
+	__atomic_store_n(&px_xa_global, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&x->mu);
 	x->stop = true;
 	pthread_cond_broadcast(&x->cv);
 	pthread_mutex_unlock(&x->mu);
 	if (x->started) {
 		pthread_join(x->th, NULL);
+		x->started = false;
 	}
+}
+
+void
+px_xa_free(struct px_xa *x)
+{
+	if (x == NULL) {
+		return;
+	}
+	px_xa_stop(x);
+	free(x->kills);
 	pthread_mutex_destroy(&x->mu);
 	pthread_cond_destroy(&x->cv);
 	free(x->seen);
+	free(x->links);
 	free(x);
 	mysql_library_end();
 }
@@ -498,9 +902,10 @@ px_xa_doubts(struct px_xa *x, struct px_xa_doubt *out, size_t max)
 }
 
 void
-px_xa_totals(struct px_xa *x, uint64_t *committed, uint64_t *rolled_back, uint64_t *passes)
+px_xa_totals(struct px_xa *x, uint64_t *committed, uint64_t *rolled_back, uint64_t *passes,
+	     uint64_t *deadlocks)
 {
-	*committed = *rolled_back = *passes = 0;
+	*committed = *rolled_back = *passes = *deadlocks = 0;
 	if (x == NULL) {
 		return;
 	}
@@ -508,5 +913,6 @@ px_xa_totals(struct px_xa *x, uint64_t *committed, uint64_t *rolled_back, uint64
 	*committed = x->committed;
 	*rolled_back = x->rolled_back;
 	*passes = x->passes;
+	*deadlocks = x->deadlocks;
 	pthread_mutex_unlock(&x->mu);
 }

@@ -10,6 +10,10 @@
  * finishes myshard's branches that nobody is finishing: before rolling one back it inserts an
  * 'A' (abort) row for its id, so a slow commit racing with recovery fails on the duplicate key
  * instead of committing half a transaction.
+ *
+ * The same thread looks for deadlocks that span shards, which no server can see: the lock waits
+ * of every shard, joined through myshard's transactions into one graph. A cycle found on two
+ * checks in a row is broken by rolling one transaction back (its client gets error 1213).
  */
 #ifndef MYSHARD_PROXY_PX_XA_H
 #define MYSHARD_PROXY_PX_XA_H
@@ -41,8 +45,21 @@ void px_xa_init(void);
  * finishes branches of earlier processes at once on the first pass, and any branch once it has
  * been in doubt for <abandon_ms>. */
 enum ms_rc px_xa_start(struct topo_domain *d, unsigned int interval_ms, unsigned int abandon_ms,
-		       struct px_xa **out) MS_MUSTCHECK;
+		       unsigned int deadlock_ms, struct px_xa **out) MS_MUSTCHECK;
+struct px_worker;
+/* The workers whose transactions the deadlock checks (every <deadlock_ms>, 0 = none) map lock
+ * waits to; checks start once they are set. */
+void px_xa_set_workers(struct px_xa *x, struct px_worker *ws, unsigned int n);
+/* Stops the thread (no more checks or passes); px_xa_abandon() turns into a no-op. */
 void px_xa_stop(struct px_xa *x);
+/* Stops if needed and frees; only once no worker can call px_xa_abandon() any more. */
+void px_xa_free(struct px_xa *x);
+
+/* A backend connection of shard <shard> (server connection id <server_id>) is being closed while
+ * a statement may still run on it (its client left mid-statement): the recovery thread kills it
+ * on the server, which would otherwise let it wait for locks, holding its own, for up to
+ * innodb_lock_wait_timeout. Any thread; a no-op before px_xa_start(). */
+void px_xa_abandon(const char *shard, uint32_t server_id);
 
 /* One in-doubt branch seen by the last pass (SHOW TRANSACTIONS on the admin port). */
 struct px_xa_doubt {
@@ -54,7 +71,9 @@ struct px_xa_doubt {
 };
 /* Copies up to <max> rows of the last pass; returns how many. Any thread. */
 size_t px_xa_doubts(struct px_xa *x, struct px_xa_doubt *out, size_t max);
-/* Totals since start: branches committed and rolled back by recovery. */
-void px_xa_totals(struct px_xa *x, uint64_t *committed, uint64_t *rolled_back, uint64_t *passes);
+/* Totals since start: branches committed and rolled back by recovery, passes, deadlocks across
+ * shards broken. */
+void px_xa_totals(struct px_xa *x, uint64_t *committed, uint64_t *rolled_back, uint64_t *passes,
+		  uint64_t *deadlocks);
 
 #endif /* MYSHARD_PROXY_PX_XA_H */

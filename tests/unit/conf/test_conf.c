@@ -77,6 +77,7 @@ test_full_config(void **state)
 		"  login_ms: 2500\n"
 		"  xa_recovery_ms: 700\n"
 		"  xa_abandon_ms: 9000\n"
+		"  deadlock_check_ms: 250\n"
 		"users:\n"
 		"  - name: app\n"
 		"    password: secret\n"
@@ -111,6 +112,7 @@ test_full_config(void **state)
 	assert_int_equal(c->login_timeout_ms, 2500);
 	assert_int_equal(c->xa_recovery_ms, 700);
 	assert_int_equal(c->xa_abandon_ms, 9000);
+	assert_int_equal(c->deadlock_check_ms, 250);
 
 	assert_int_equal(c->n_users, 3);
 	assert_string_equal(c->users[0].name, "app");
@@ -321,7 +323,9 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2: pool.max: unknown key (known: max_per_worker, wait_timeout_ms)" },
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms, "
-	  "xa_recovery_ms, xa_abandon_ms)" },
+	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms)" },
+	{ "timeouts.deadlock_check_ms too big", "timeouts:\n  deadlock_check_ms: 60001\n" USERS SHARDS,
+	  "t.yaml:2: timeouts.deadlock_check_ms: must be an integer 0..60000, got \"60001\"" },
 	{ "timeouts.xa_recovery_ms too small", "timeouts:\n  xa_recovery_ms: 5\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.xa_recovery_ms: must be an integer 100..3600000, got \"5\"" },
 	{ "timeouts.xa_abandon_ms too small", "timeouts:\n  xa_abandon_ms: 1000\n" USERS SHARDS,
