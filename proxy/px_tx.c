@@ -909,6 +909,15 @@ px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_
 		}
 		return;
 	}
+	if ((s->tx.phase == PX_PH_ROLLBACK || s->tx.phase == PX_PH_ABORT) && len > 0 &&
+	    pl[0] == MP_ERR_HDR && br->at + 1 < br->n_sql) {
+		/* XA END of a branch the server already marked rollback-only (a deadlock victim)
+		 * fails; XA ROLLBACK still ends it */
+		ms_log_debug("transaction branch on %s: %s failed; going on",
+			     px_pool_shard_name(br->be->pool), br->sql[br->at]);
+		px_tx_send(br->be, br->sql[++br->at]);
+		return;
+	}
 	br->busy = false;
 	br->failed = true;
 	if (len > 0 && pl[0] == MP_ERR_HDR && mp_err_read(pl, len, &e) == MP_OK) {
