@@ -631,6 +631,9 @@ px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
 {
 	if (ev->kind == MP_PKT_OK || ev->kind == MP_PKT_EOF) {
 		s->status = ev->status;
+		if (s->tx_stmt) {
+			px_tx_branch_status(s, s->be, ev->status);
+		}
 	}
 	s->hold_prev = s->left_state;
 	px_cmd_finish(s);
@@ -929,19 +932,8 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 
 	if (s->tx.n > 0) {
 		px_worker_sync(s->w);
-		for (unsigned int i = 0; i < s->tx.n; i++) {
-			const struct px_backend *tb = s->tx.br[i].be;
-
-			if (tb != NULL && tb->gen != tb->pool->gen) {
-				/* the transaction's work there went to the old server: it cannot go on */
-				px_cmd_drain(s);
-				px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-						 "myshard: shard %s moved to another server while this "
-						 "session's transaction had work on the old one; reconnect",
-						 px_pool_shard_name(tb->pool));
-				px_sess_close(s, "shard moved under a transaction");
-				return 2;
-			}
+		if (px_tx_moved(s)) {
+			return 2; /* the transaction's work there went to the old server */
 		}
 	}
 	if (b == NULL) {
@@ -1001,6 +993,12 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_refuse(s, 1235, "42000",
 				    "myshard does not support KILL yet: connection ids differ per backend");
+	} else if ((cls.flags & RT_CLASS_MULTI) && (s->tx.open || s->autocommit_off) &&
+		   px_tx_runs(s)) {
+		ret = px_cmd_refuse(s, 1235, "42000",
+				    "myshard: several statements in one query are not supported inside "
+				    "a transaction (one of them could end it on one shard only); send "
+				    "them one by one");
 	} else if (tx.kind != RT_TX_NONE && px_tx_control(s, &tx, false, &ret)) {
 		/* answered, or its commit is under way */
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
@@ -1046,6 +1044,11 @@ px_cmd_stmt(struct px_session *s, uint32_t first_len)
 		return true;
 	}
 	if (s->be != NULL && (s->sticky & RT_STICKY_PREPARE)) {
+		/* a statement prepared on the pinned connection: inside a transaction that
+		 * connection joins it first */
+		if (s->cmd == MP_COM_STMT_EXECUTE && px_tx_enter(s, true, false, false) == 1) {
+			return true;
+		}
 		px_cmd_acquire(s);
 		return true;
 	}
@@ -1253,6 +1256,9 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 		px_exec_lost(s, b, why);
 		px_sess_settle(s);
 		return;
+	}
+	if (s->state == PX_SESS_SYNC && s->sync == PX_SYNC_TXSTART && b == s->be) {
+		px_tx_start_failed(s, s->tx_start_xa);
 	}
 	if (px_tx_lost(s, b, why)) {
 		px_sess_settle(s);

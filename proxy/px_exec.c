@@ -140,6 +140,11 @@ px_exec_release(struct px_session *s, bool clean)
 		struct px_backend *b = ex->legs[i].be;
 
 		ex->legs[i].be = NULL;
+		if (b != NULL && ex->legs[i].branch && !clean &&
+		    (ex->legs[i].state == PX_LEG_SYNC || ex->legs[i].state == PX_LEG_RUN)) {
+			px_tx_branch_broken(s, b); /* its reply would be read as the next one's */
+			continue;
+		}
 		if (b == NULL || ex->legs[i].own_be || ex->legs[i].branch) {
 			continue;
 		}
@@ -148,7 +153,7 @@ px_exec_release(struct px_session *s, bool clean)
 			px_pool_put(b);
 		} else {
 			if (ex->legs[i].state == PX_LEG_SYNC || ex->legs[i].state == PX_LEG_RUN) {
-				px_xa_abandon(px_pool_shard_name(b->pool), b->server_id);
+				px_xa_abandon(b);
 			}
 			b->owner = NULL;
 			px_pool_drop(b);
@@ -912,6 +917,9 @@ px_exec_replan(struct px_session *s, struct px_seq_cache *c, size_t n)
 	rt_plan_free(ex->plan);
 	ex->plan = p;
 	ex->mode = PX_EX_PLAN;
+	if (p->kind == RT_PLAN_SHARDS && p->n_legs > 1) {
+		px_tx_late_multi(s, p->write);
+	}
 	px_exec_run(s);
 }
 

@@ -233,7 +233,7 @@ px_sess_release_all(struct px_session *s, bool clean)
 	} else {
 		if (s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC ||
 		    s->state == PX_SESS_MULTI) {
-			px_xa_abandon(px_pool_shard_name(b->pool), b->server_id);
+			px_xa_abandon(b);
 		}
 		b->owner = NULL;
 		px_pool_drop(b);

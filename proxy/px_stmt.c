@@ -11,6 +11,7 @@
 #include "proxy/px_exec.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_tx.h"
+#include "proxy/px_worker.h"
 #include "router/rt_tx.h"
 #include "router/rt_lex.h"
 #include "router/rt_plan.h"
@@ -363,6 +364,10 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 		px_cmd_drain_keep_pins(s);
 		px_sess_send_err(s, 1, 1210, "HY000", "Incorrect arguments to mysqld_stmt_execute");
 		px_cmd_finish(s);
+		return true;
+	}
+	if (s->tx.n > 0 && (px_worker_sync(s->w), px_tx_moved(s))) {
+		evbuffer_free(text);
 		return true;
 	}
 	px_stmt_reset_long(t);

@@ -48,6 +48,7 @@ enum px_tx_phase {
 
 static void px_tx_phase_start(struct px_session *s, enum px_tx_phase ph);
 static struct px_branch *px_tx_coord(struct px_session *s);
+static void px_tx_drop(struct px_session *s, struct px_branch *br);
 
 static uint64_t
 px_tx_now_us(void)
@@ -220,9 +221,13 @@ px_tx_start_failed(struct px_session *s, bool xa)
 	ms_log_debug("session %llu: transaction start failed (%s)", (unsigned long long)s->id,
 		     xa ? "xa" : "plain");
 	if (!xa && !plain_left) {
-		s->tx.plain_taken = false; /* the next branch decides instead */
-		s->tx.xid[0] = '\0';
-		s->tx.gtrid[0] = '\0';
+		if (s->tx.xid[0] != '\0') {
+			/* XA branches carry the failed shard as their deciding one: no commit can
+			 * be recorded where recovery would look, so the transaction can only roll back */
+			s->tx.doomed = true;
+		} else {
+			s->tx.plain_taken = false; /* the next branch decides instead */
+		}
 	}
 }
 
@@ -466,6 +471,72 @@ px_tx_cancel_stmt(struct px_session *s)
 	}
 }
 
+void
+px_tx_branch_broken(struct px_session *s, struct px_backend *b)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		if (s->tx.br[i].be == b) {
+			ms_log_warn("session %llu: transaction branch on shard %s left mid-statement; "
+				    "the transaction can only roll back",
+				    (unsigned long long)s->id, px_pool_shard_name(b->pool));
+			px_xa_abandon(b);
+			s->tx.br[i].lost = true;
+			px_tx_drop(s, &s->tx.br[i]);
+			s->tx.doomed = true;
+		}
+	}
+}
+
+void
+px_tx_branch_status(struct px_session *s, const struct px_backend *b, uint16_t status)
+{
+	if (s->tx.open && !(status & MP_STATUS_IN_TRANS) && px_tx_owns(s, b) &&
+	    !s->tx.doomed) {
+		/* the server ended the transaction there (a COMMIT inside a routine, a rollback
+		 * on timeout): what follows would not be part of it */
+		ms_log_warn("session %llu: shard %s ended its part of the transaction on its own; "
+			    "the transaction can only roll back",
+			    (unsigned long long)s->id, px_pool_shard_name(b->pool));
+		s->tx.doomed = true;
+	}
+}
+
+bool
+px_tx_moved(struct px_session *s)
+{
+	for (unsigned int i = 0; i < s->tx.n; i++) {
+		const struct px_backend *b = s->tx.br[i].be;
+
+		if (b != NULL && b->gen != b->pool->gen) {
+			evbuffer_drain(s->cl.in, s->cmd_len);
+			s->cmd_len = 0;
+			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+					 "myshard: shard %s moved to another server while this "
+					 "session's transaction had work on the old one; reconnect",
+					 px_pool_shard_name(b->pool));
+			px_sess_close(s, "shard moved under a transaction");
+			return true;
+		}
+	}
+	return false;
+}
+
+void
+px_tx_late_multi(struct px_session *s, bool write)
+{
+	if (s->tx_stmt) {
+		s->tx_multi = true;
+		return;
+	}
+	if (write && !s->tx.open && px_tx_runs(s) && s->sticky == 0) {
+		px_tx_open(s, 0);
+		s->tx.autowrap = true;
+		s->tx_stmt = true;
+		s->tx_write = true;
+		s->tx_multi = true;
+	}
+}
+
 bool
 px_tx_swallow_err(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len)
 {
@@ -514,7 +585,10 @@ px_tx_command_done(struct px_session *s)
 	if (s->be != NULL && px_tx_owns(s, s->be) && s->sticky == 0 && !s->hold_prev) {
 		s->be = NULL; /* the transaction holds it */
 	}
-	if (t->victim && s->q_err && !t->autowrap) {
+	if (t->victim && !s->q_err) {
+		t->victim = false; /* it got through: whatever was asked came too late */
+	}
+	if (t->victim && !t->autowrap) {
 		ms_log_info("session %llu: deadlock: the whole transaction is rolled back",
 			    (unsigned long long)s->id);
 		px_tx_end(s, false, PX_TX_DEADLOCK);
@@ -526,7 +600,6 @@ px_tx_command_done(struct px_session *s)
 		px_tx_end(s, !failed, PX_TX_DEFERRED);
 		return true;
 	}
-	t->victim = false; /* it got through: whatever was asked came too late */
 	if (s->tx_multi && s->tx_write && s->q_err) {
 		t->doomed = true; /* some shards may have run it: the statement is not atomic */
 	}
@@ -626,7 +699,7 @@ px_tx_finish(struct px_session *s, uint16_t code, const char *msg)
 	t->autowrap = false;
 	t->doomed = false;
 	t->phase = PX_PH_NONE;
-	if (then == PX_TX_DEADLOCK || (then == PX_TX_DEFERRED && t->victim)) {
+	if (then == PX_TX_DEADLOCK || (then == PX_TX_DEFERRED && t->victim && !t->commit)) {
 		/* as a server answers a deadlock: the whole transaction is rolled back */
 		t->victim = false;
 		free(t->held);
@@ -718,12 +791,11 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 			}
 			break;
 		case PX_PH_PREPARE:
+			/* every XA branch, also those that seem to only read: a SELECT may call a
+			 * function that writes, and only a prepared branch waits for the decision */
 			if (br->xa) {
 				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
-					     br->wrote ? px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, "")
-						       : px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid,
-								   " ONE PHASE"),
-					     NULL);
+					     px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, ""), NULL);
 			}
 			break;
 		case PX_PH_DECIDE:
@@ -748,7 +820,7 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 			} else if (br->prepared) {
 				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""), NULL,
 					     NULL);
-			} else if (br->wrote) {
+			} else {
 				px_tx_drop(s, br); /* not prepared: the server rolls it back */
 			}
 			break;
@@ -782,7 +854,7 @@ px_tx_first_failure(const struct px_session *s, bool writers_only)
 	for (unsigned int i = 0; i < s->tx.n; i++) {
 		const struct px_branch *br = &s->tx.br[i];
 
-		if ((br->failed || br->lost) && (!writers_only || br->wrote || !br->xa)) {
+		if ((br->failed || br->lost) && (!writers_only || br->wrote || br->xa)) {
 			return br;
 		}
 	}
@@ -896,7 +968,7 @@ px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_
 	ms_log_debug("transaction branch on %s: reply 0x%02x to %s", px_pool_shard_name(br->be->pool),
 		     len > 0 ? pl[0] : 0, br->sql[br->at]);
 	if (len > 0 && pl[0] == MP_OK_HDR) {
-		if (s->tx.phase == PX_PH_PREPARE && br->wrote && br->at == 1) {
+		if (s->tx.phase == PX_PH_PREPARE && br->at == 1) {
 			br->prepared = true;
 		}
 		if (++br->at < br->n_sql) {
@@ -1017,7 +1089,7 @@ px_tx_drop_all(struct px_session *s)
 	for (unsigned int i = 0; i < t->n; i++) {
 		if (mid && t->br[i].be != NULL) {
 			/* a statement may run there: kill it rather than let it hold locks */
-			px_xa_abandon(px_pool_shard_name(t->br[i].be->pool), t->br[i].be->server_id);
+			px_xa_abandon(t->br[i].be);
 		}
 		px_tx_drop(s, &t->br[i]);
 	}

@@ -56,6 +56,18 @@ void px_tx_hold(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len
  * not, because the transaction is a deadlock victim (chosen by px_xa.c, or a shard reported a
  * deadlock) and is rolled back whole, answered with 1213 as a server would. */
 bool px_tx_swallow_err(struct px_session *s, uint8_t seq, const uint8_t *pl, size_t len) MS_MUSTCHECK;
+/* Branch backend <b> is given up while a statement may run on it: killed, dropped, and the
+ * transaction can only roll back. */
+void px_tx_branch_broken(struct px_session *s, struct px_backend *b);
+/* A statement on branch <b> ended with server status <status>: if the server says it is no
+ * longer in a transaction there, the transaction can only roll back. */
+void px_tx_branch_status(struct px_session *s, const struct px_backend *b, uint16_t status);
+/* If a shard the transaction has work on moved to another server: answers 1105, closes the
+ * session and returns true. */
+bool px_tx_moved(struct px_session *s) MS_MUSTCHECK;
+/* A statement turned out to run on several shards only after sequence ids were reserved:
+ * inside a transaction it counts as such; in autocommit mode a write becomes all or nothing. */
+void px_tx_late_multi(struct px_session *s, bool write);
 /* TXEND: some branch backend has data. */
 void px_tx_pump(struct px_session *s);
 /* TXEND: branch backend <b> broke. Returns false if <b> is no branch or the session is not

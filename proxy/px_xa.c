@@ -6,6 +6,7 @@
 #include "proxy/px_xa.h"
 
 #include "common/ms_log.h"
+#include "proxy/px_types.h"
 #include "proxy/px_worker.h"
 #include "topology/topo.h"
 
@@ -63,6 +64,8 @@ struct px_xa {
 
 struct px_xa_kill {
 	char shard[PX_NAME_MAX + 1];
+	char host[256]; /* where the connection is: the kill is skipped if the shard moved */
+	uint16_t port;
 	uint32_t id;
 };
 
@@ -666,13 +669,16 @@ out:
 }
 
 void
-px_xa_abandon(const char *shard, uint32_t server_id)
+px_xa_abandon(const struct px_backend *b)
 {
 	struct px_xa *x = __atomic_load_n(&px_xa_global, __ATOMIC_ACQUIRE);
+	const struct px_pool *p = b->pool;
+	const struct topo_shard *ep;
 
-	if (x == NULL || server_id == 0) {
-		return;
+	if (x == NULL || b->server_id == 0 || p->ep_snap == NULL || b->gen != p->gen) {
+		return; /* (a connection to a server the shard has left: nobody to ask safely) */
 	}
+	ep = &p->ep_snap->shards[p->ep_idx];
 	pthread_mutex_lock(&x->mu);
 	if (x->n_kills == x->cap_kills) {
 		size_t cap = x->cap_kills == 0 ? 16 : 2 * x->cap_kills;
@@ -684,8 +690,12 @@ px_xa_abandon(const char *shard, uint32_t server_id)
 		}
 	}
 	if (x->n_kills < x->cap_kills) {
-		snprintf(x->kills[x->n_kills].shard, sizeof(x->kills[x->n_kills].shard), "%s", shard);
-		x->kills[x->n_kills++].id = server_id;
+		struct px_xa_kill *k = &x->kills[x->n_kills++];
+
+		snprintf(k->shard, sizeof(k->shard), "%s", p->shard_name);
+		snprintf(k->host, sizeof(k->host), "%s", ep->host);
+		k->port = ep->port;
+		k->id = b->server_id;
 		pthread_cond_broadcast(&x->cv);
 	}
 	pthread_mutex_unlock(&x->mu);
@@ -716,9 +726,14 @@ px_xa_run_kills(struct px_xa *x, struct topo_reader *r)
 	for (size_t i = 0; s != NULL && i < n; i++) {
 		long idx = topo_shard_find(s, k[i].shard);
 		size_t li;
-		MYSQL *m = idx >= 0 ? px_xa_link(x, &s->shards[idx], &li) : NULL;
+		MYSQL *m;
 		char q[64];
 
+		if (idx < 0 || s->shards[idx].port != k[i].port ||
+		    strcmp(s->shards[idx].host, k[i].host) != 0) {
+			continue; /* the shard moved since: that id means nothing on its new server */
+		}
+		m = px_xa_link(x, &s->shards[idx], &li);
 		if (m == NULL) {
 			continue;
 		}
@@ -779,7 +794,7 @@ px_xa_main(void *arg)
 			px_xa_pass(x, r, first);
 			first = false;
 			next_pass = px_xa_now_ms() + x->interval_ms;
-		} else {
+		} else if (x->deadlock_ms != 0) {
 			px_xa_deadlock_check(x, r);
 		}
 		pthread_mutex_lock(&x->mu);

@@ -55,11 +55,12 @@ void px_xa_stop(struct px_xa *x);
 /* Stops if needed and frees; only once no worker can call px_xa_abandon() any more. */
 void px_xa_free(struct px_xa *x);
 
-/* A backend connection of shard <shard> (server connection id <server_id>) is being closed while
+/* Backend connection <b> (worker thread) is being closed while
  * a statement may still run on it (its client left mid-statement): the recovery thread kills it
  * on the server, which would otherwise let it wait for locks, holding its own, for up to
  * innodb_lock_wait_timeout. Any thread; a no-op before px_xa_start(). */
-void px_xa_abandon(const char *shard, uint32_t server_id);
+struct px_backend;
+void px_xa_abandon(const struct px_backend *b);
 
 /* One in-doubt branch seen by the last pass (SHOW TRANSACTIONS on the admin port). */
 struct px_xa_doubt {

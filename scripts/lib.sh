@@ -11,6 +11,7 @@ MS_PACKAGES=(
 	mariadb-server mariadb-client
 	python3-pymysql python3-pytest python3-pytest-timeout
 	sysbench haproxy
+	python3-mysqldb php-cli php-mysql libdbd-mariadb-perl
 )
 
 # The interpreter that has Debian's python3-pymysql and python3-pytest (a python3 earlier on
