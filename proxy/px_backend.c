@@ -340,5 +340,6 @@ px_backend_free(struct px_backend *b, bool clean)
 		ms_log_debug("backend %llu: COM_QUIT not sent", (unsigned long long)b->id);
 	}
 	px_conn_deinit(&b->conn);
+	free(b->vars);
 	free(b);
 }

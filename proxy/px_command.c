@@ -14,6 +14,7 @@
 #include "proxy/px_exec.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
+#include "proxy/px_vars.h"
 #include "router/rt_tx.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_stmt.h"
@@ -121,6 +122,8 @@ px_cmd_refuse(struct px_session *s, uint16_t code, const char *state, const char
 {
 	px_cmd_drain(s);
 	px_tx_cancel_stmt(s);
+	free(s->set_pending);
+	s->set_pending = NULL;
 	px_sess_send_err(s, (uint8_t)s->cmd_pkts, code, state, "%s", msg);
 	s->q_err = true;
 	px_cmd_digest_end(s);
@@ -242,6 +245,8 @@ px_cmd_finish(struct px_session *s)
 
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
+	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
+	s->set_pending = NULL;
 	if (px_tx_command_done(s)) {
 		return; /* its commit runs now; the next command is read when it is over */
 	}
@@ -387,6 +392,17 @@ px_cmd_go(struct px_session *s)
 		px_cmd_sync_send(s, MP_COM_QUERY, sql, PX_SYNC_NAMES);
 		return;
 	}
+	if (!px_vars_same(b->vars, s->vars) && !s->login_pending) {
+		char *set = px_vars_sync_sql(b->vars, s->vars);
+
+		if (set == NULL) {
+			px_sess_close(s, "out of memory");
+			return;
+		}
+		px_cmd_sync_send(s, MP_COM_QUERY, set, PX_SYNC_VARS);
+		free(set);
+		return;
+	}
 	if (s->tx_stmt && !px_tx_owns(s, b) && !s->login_pending) {
 		const char *start = px_tx_start_sql(s, b, sql, sizeof(sql), &s->tx_start_xa);
 
@@ -498,8 +514,16 @@ px_cmd_sync_read(struct px_session *s)
 			px_sess_close(s, "out of memory");
 			return;
 		}
+	} else if (s->sync == PX_SYNC_VARS) {
+		free(s->be->vars);
+		s->be->vars = s->vars != NULL ? strdup(s->vars) : NULL;
+		if (s->vars != NULL && s->be->vars == NULL) {
+			px_sess_close(s, "out of memory");
+			return;
+		}
 	} else {
 		s->be->collation = s->collation;
+		px_vars_drop_charset(&s->be->vars); /* SET NAMES replaced them */
 	}
 	px_cmd_go(s);
 }
@@ -553,6 +577,9 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 				     type, (int)name.len, (const char *)name.ptr);
 			other = true;
 		}
+	}
+	if (s->set_pending != NULL) {
+		return; /* the SET myshard replays: what it changed comes back with the replay */
 	}
 	if (other || (state && !schema)) {
 		px_cmd_pin(s, RT_STICKY_SERVER);
@@ -634,6 +661,15 @@ px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
 		if (s->tx_stmt) {
 			px_tx_branch_status(s, s->be, ev->status);
 		}
+	}
+	if (s->set_pending != NULL) {
+		/* a replayable SET ran: the session and this connection now both have it */
+		if (ev->kind == MP_PKT_OK && px_vars_merge(&s->vars, s->set_pending)) {
+			free(s->be->vars);
+			s->be->vars = strdup(s->vars);
+		}
+		free(s->set_pending);
+		s->set_pending = NULL;
 	}
 	s->hold_prev = s->left_state;
 	px_cmd_finish(s);
@@ -916,6 +952,21 @@ px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 	return true;
 }
 
+/* SET var = literal, ...: remembered to replay on every connection the session uses (no pin);
+ * it runs now on one of them, where the server checks it. */
+static bool
+px_cmd_set_vars(struct px_session *s, const char *sql, size_t len)
+{
+	char buf[2048];
+
+	if (!rt_set_vars(sql, len, buf, sizeof(buf))) {
+		return false;
+	}
+	free(s->set_pending);
+	s->set_pending = strdup(buf);
+	return s->set_pending != NULL;
+}
+
 /*
  * The backend this session holds from its last statement belongs to a shard that an APPLY moved
  * to another server, or that is paused. A session that holds it only for hold_prev gives it
@@ -1003,6 +1054,9 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		/* answered, or its commit is under way */
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
 		ret = true;
+	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
+		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
+		ret = px_cmd_route(s, sql, n, 0); /* runs (and is checked) like any statement */
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
 		   px_cmd_local_insert_id(s, sql, n)) {
 		ret = true;
@@ -1076,6 +1130,8 @@ px_cmd_reset(struct px_session *s)
 	}
 	px_tx_drop_all(s); /* an open transaction rolls back, as on a server */
 	s->autocommit_off = false;
+	free(s->vars);
+	s->vars = NULL;
 	s->sticky = 0;
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;

@@ -16,6 +16,7 @@
 #include "proxy/px_sess_io.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_tx.h"
+#include "proxy/px_vars.h"
 #include "proxy/px_xa.h"
 #include "proxy/px_worker.h"
 #include "router/rt_plan.h"
@@ -473,6 +474,18 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 		mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
 		return;
 	}
+	if (s->ex->mode != PX_EX_SEQ && !px_vars_same(b->vars, s->vars)) {
+		char *set = px_vars_sync_sql(b->vars, s->vars);
+
+		if (set != NULL) {
+			px_exec_send_cmd(b->conn.out, MP_COM_QUERY, set, strlen(set));
+			free(set);
+			l->sync = PX_SYNC_VARS;
+			l->state = PX_LEG_SYNC;
+			mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
+			return;
+		}
+	}
 	if (l->new_branch) {
 		char start[400];
 		const char *q = px_tx_start_sql(s, b, start, sizeof(start), &l->start_xa);
@@ -568,8 +581,15 @@ px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_
 		}
 		l->new_branch = false;
 		l->branch = true;
+	} else if (l->sync == PX_SYNC_VARS) {
+		free(l->be->vars);
+		l->be->vars = s->vars != NULL ? strdup(s->vars) : NULL;
+		if (s->vars != NULL && l->be->vars == NULL) {
+			return px_exec_act_broken(s, "out of memory");
+		}
 	} else {
 		l->be->collation = s->collation;
+		px_vars_drop_charset(&l->be->vars); /* SET NAMES replaced them */
 	}
 	px_exec_leg_next(s, l); /* queues behind the packet being handled: nothing is freed */
 	px_conn_flush(&l->be->conn);

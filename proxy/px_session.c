@@ -265,6 +265,8 @@ px_sess_free(struct px_session *s)
 	event_del(&s->defer_ev);
 	px_sess_release_all(s, false);
 	px_stmt_free_all(s);
+	free(s->vars);
+	free(s->set_pending);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;

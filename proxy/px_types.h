@@ -109,6 +109,7 @@ struct px_backend {
 	bool deprecate_eof;         /* negotiated with the server */
 	uint8_t collation;          /* connection collation currently set on the server */
 	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */
+	char *vars;                 /* owned: session variables set on the server (px_vars.c), or NULL */
 	TAILQ_ENTRY(px_backend) link; /* on pool->idle or pool->busy */
 };
 TAILQ_HEAD(px_backend_list, px_backend);
@@ -155,6 +156,7 @@ enum px_sync_step {
 	PX_SYNC_SCHEMA,  /* COM_INIT_DB */
 	PX_SYNC_NAMES,   /* SET NAMES */
 	PX_SYNC_TXSTART, /* START TRANSACTION / XA START: the connection joins the transaction */
+	PX_SYNC_VARS,    /* SET of the session's variables (px_vars.c) */
 };
 
 /* A transaction myshard runs itself (px_tx.c): one branch per shard it touched. The first
@@ -253,6 +255,8 @@ struct px_session {
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
 	uint32_t next_stmt;        /* numbering of emulated statement ids */
 	bool autocommit_off;       /* SET autocommit=0: every statement opens a transaction */
+	char *vars;                /* owned: session variables to replay (px_vars.c), or NULL */
+	char *set_pending;         /* owned: assignments of the SET running now, or NULL */
 	bool tx_stmt;              /* the command runs inside the transaction <tx> */
 	bool tx_write, tx_multi;   /* ... and changes data / runs on several shards */
 	bool tx_start_xa;          /* PX_SYNC_TXSTART: the start sent was XA START */

@@ -298,3 +298,119 @@ rt_tx_implicit_commit(const char *text, size_t len)
 	}
 	return true;
 }
+
+/* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
+static bool
+rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at)
+{
+	static const char *const refused[] = { "autocommit", "names", "character", "charset",
+					       "transaction", "password", "role", "statement" };
+	const char *name = t->ptr;
+	size_t n = t->len;
+	struct rt_tok v;
+
+	if (rt_tok_is(t, "SESSION") || rt_tok_is(t, "LOCAL")) {
+		*t = rt_lex_next(lx);
+		name = t->ptr;
+		n = t->len;
+	} else if (t->kind == RT_TOK_SYSVAR) {
+		name += 2;
+		n -= 2;
+		if (n > 8 && strncasecmp(name, "session.", 8) == 0) {
+			name += 8;
+			n -= 8;
+		} else if (n > 6 && strncasecmp(name, "local.", 6) == 0) {
+			name += 6;
+			n -= 6;
+		}
+		if (memchr(name, '.', n) != NULL) {
+			return false; /* @@global.x */
+		}
+	}
+	if (t->kind != RT_TOK_WORD && t->kind != RT_TOK_SYSVAR) {
+		return false;
+	}
+	if (t->kind == RT_TOK_WORD && (rt_tok_is(t, "GLOBAL") || rt_tok_is(t, "PERSIST"))) {
+		return false;
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(refused); i++) {
+		if (n == strlen(refused[i]) && strncasecmp(name, refused[i], n) == 0) {
+			return false;
+		}
+	}
+	*t = rt_lex_next(lx);
+	if (!rt_tok_punct(t, '=') && !(t->kind == RT_TOK_PUNCT && t->len == 2 &&
+				       memcmp(t->ptr, ":=", 2) == 0)) {
+		return false;
+	}
+	v = rt_lex_next(lx);
+	if (v.kind == RT_TOK_PUNCT && v.len == 1 && v.ptr[0] == '-') {
+		struct rt_tok num = rt_lex_next(lx);
+
+		if (num.kind != RT_TOK_NUMBER) {
+			return false;
+		}
+		v.len = (size_t)(num.ptr + num.len - v.ptr);
+		v.kind = RT_TOK_NUMBER;
+	}
+	if ((v.kind != RT_TOK_NUMBER && v.kind != RT_TOK_STRING && v.kind != RT_TOK_WORD) ||
+	    v.intro != 0 || memchr(v.ptr, '\n', v.len) != NULL || n == 0 || n > 64) {
+		return false;
+	}
+	if (*at + n + v.len + 2 >= cap) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			return false;
+		}
+		out[(*at)++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+	out[(*at)++] = '=';
+	memcpy(out + *at, v.ptr, v.len);
+	*at += v.len;
+	out[(*at)++] = '\n';
+	out[*at] = '\0';
+	*t = rt_lex_next(lx);
+	return true;
+}
+
+bool
+rt_set_vars(const char *text, size_t len, char *out, size_t cap)
+{
+	struct rt_lex lx;
+	struct rt_tok t;
+	size_t at = 0;
+
+	if (cap == 0) {
+		return false;
+	}
+	out[0] = '\0';
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "SET")) {
+		return false;
+	}
+	t = rt_lex_next(&lx);
+	for (;;) {
+		if (!rt_set_var_one(&lx, &t, out, cap, &at)) {
+			out[0] = '\0';
+			return false;
+		}
+		if (!rt_tok_punct(&t, ',')) {
+			break;
+		}
+		t = rt_lex_next(&lx);
+	}
+	if (rt_tok_punct(&t, ';')) {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_END) {
+		out[0] = '\0';
+		return false;
+	}
+	return true;
+}

@@ -45,4 +45,14 @@ void rt_tx_parse(const char *text, size_t len, struct rt_tx *out);
  * GRANT, FLUSH, ...; CREATE/DROP TEMPORARY TABLE do not). */
 bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;
 
+/*
+ * If <text> is exactly one `SET [SESSION | LOCAL] var = value [, ...]` (also `@@var`,
+ * `@@session.var`) of system variables to literals (numbers, 'strings', words such as ON or
+ * DEFAULT), writes the assignments to <out> as "name=value\n" lines, names lower-cased
+ * without @@/session., values as written, and returns true. Anything else (user variables,
+ * GLOBAL, NAMES, CHARACTER SET, TRANSACTION, autocommit, expressions, more than <cap> bytes):
+ * false. The proxy replays such SETs on every connection the session uses instead of pinning.
+ */
+bool rt_set_vars(const char *text, size_t len, char *out, size_t cap) MS_MUSTCHECK;
+
 #endif /* MYSHARD_ROUTER_RT_TX_H */

@@ -93,14 +93,16 @@ def test_many_clients_own_time_zone(t_main):
 
 
 def test_pinned_connection_never_shared(tiny_pool_target):
-    """Both connections of the tiny pool are pinned by SET: a third client must wait rather
-    than get a connection carrying another session's time zone, and once a pinned client
-    leaves, its connection is destroyed, not reused."""
+    """Both connections of the tiny pool are pinned by a SET myshard cannot replay (an
+    expression): a third client must wait rather than get a connection carrying another
+    session's time zone, and once a pinned client leaves, its connection is destroyed, not
+    reused. (A plain `SET time_zone = '+01:00'` is replayed instead of pinned: see
+    test_sharding.py::test_set_variables_are_replayed_not_pinned.)"""
     t = tiny_pool_target
     a, b, c = t.connect(), t.connect(), t.connect()
     try:
-        H.query(a, "SET time_zone = '+01:00'")
-        H.query(b, "SET time_zone = '+02:00'")
+        H.query(a, "SET time_zone = CONCAT('+01', ':00')")
+        H.query(b, "SET time_zone = CONCAT('+02', ':00')")
         result, failure = [], []
 
         def third():

@@ -429,6 +429,45 @@ def test_set_names_is_replayed_not_pinned(sh):
         c.close()
 
 
+def test_set_variables_are_replayed_not_pinned(sh):
+    """Plain `SET var = literal` of session variables (what DBD::MariaDB and Connector/J send at
+    connect) is replayed on every connection the session uses, so it does not pin: cross-shard
+    statements keep working, every shard's connection has the values, a connection given back
+    to the pool loses them (the next session sees the server's defaults), and a value the
+    server refuses is refused at once and not replayed."""
+    conf = [(n, "127.0.0.1", s.port) for n, s in zip(sh.shard_names, sh.shards)]
+    one = sh.start_proxy("setvars", conf, extra_yaml=S.sharding_yaml(), workers=1, pool_max=1)
+    # one worker with one connection per shard: both sessions use the very same connections
+    c = S._connect("127.0.0.1", one.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
+    d = S._connect("127.0.0.1", one.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
+    try:
+        default_wait = q(d, "SELECT @@session.wait_timeout")[0][0]
+        q(c, "SET SESSION wait_timeout = 1234, @@session.div_precision_increment = 7")
+        q(c, "SET sql_mode = 'STRICT_ALL_TABLES'")
+        q(c, "SET wait_timeout = 1235")  # a later value wins
+        want = sum(shard_rows(sh, i, "SELECT COUNT(*) FROM customers")[0][0] for i in range(4))
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
+        for n in sh.shard_names:
+            assert q(c, f"/* myshard:shard={n} */ SELECT @@wait_timeout, "
+                        "@@div_precision_increment, @@sql_mode") == \
+                ((1235, 7, "STRICT_ALL_TABLES"),), n
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(c, "SET sql_mode = 'NO_SUCH_MODE'")
+        assert ei.value.args[0] == 1231, ei.value.args
+        assert q(c, "SELECT @@sql_mode") == (("STRICT_ALL_TABLES",),)
+        # back to the server's value for this session only
+        q(c, "SET wait_timeout = DEFAULT")
+        assert q(c, "SELECT @@wait_timeout") == ((default_wait,),)
+        # the other session, on the same connections, never sees c's values
+        for _ in range(2):
+            for n in sh.shard_names:
+                assert q(d, f"/* myshard:shard={n} */ SELECT @@div_precision_increment, "
+                            "@@sql_mode <> 'STRICT_ALL_TABLES'") == ((4, 1),), n
+    finally:
+        c.close()
+        d.close()
+
+
 def test_merge_memory_cap(sh, px):
     """merge_max bounds what a merge holds (groups, DISTINCT values, sorted rows without a
     pushed-down LIMIT): past it the client gets ERR 1038 (HY001) and its session goes on;

@@ -753,6 +753,54 @@ test_tx_implicit_commit(void **state)
 	}
 }
 
+static void
+test_set_vars(void **state)
+{
+	static const struct {
+		const char *sql;
+		const char *want; /* NULL: not replayable */
+	} cases[] = {
+		{ "SET character_set_server = 'utf8mb4'", "character_set_server='utf8mb4'\n" },
+		{ "SET SESSION sql_mode='STRICT_TRANS_TABLES', @@session.wait_timeout = 600;",
+		  "sql_mode='STRICT_TRANS_TABLES'\nwait_timeout=600\n" },
+		{ "set @@time_zone = '+00:00'", "time_zone='+00:00'\n" },
+		{ "SET LOCAL max_join_size = DEFAULT", "max_join_size=DEFAULT\n" },
+		{ "SET div_precision_increment := 6", "div_precision_increment=6\n" },
+		{ "SET @@local.sql_safe_updates = ON", "sql_safe_updates=ON\n" },
+		{ "SET auto_increment_offset = -1", "auto_increment_offset=-1\n" },
+		{ "SET @x = 1", NULL },
+		{ "SET GLOBAL max_connections = 10", NULL },
+		{ "SET @@global.max_connections = 10", NULL },
+		{ "SET NAMES utf8mb4", NULL },
+		{ "SET CHARACTER SET utf8", NULL },
+		{ "SET autocommit = 0", NULL },
+		{ "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", NULL },
+		{ "SET sql_mode = CONCAT(@@sql_mode, ',X')", NULL },
+		{ "SET wait_timeout = 600, @y = 2", NULL },
+		{ "SET time_zone = _utf8mb4'+00:00'", NULL },
+		{ "SET a = 1; SET b = 2", NULL },
+		{ "SELECT 1", NULL },
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = rt_set_vars(cases[i].sql, strlen(cases[i].sql), out, sizeof(out));
+
+		if (cases[i].want == NULL) {
+			if (ok) {
+				fail_msg("%s: replayable (%s)", cases[i].sql, out);
+			}
+			continue;
+		}
+		if (!ok) {
+			fail_msg("%s: not replayable", cases[i].sql);
+		}
+		assert_string_equal(out, cases[i].want);
+	}
+	assert_false(rt_set_vars("SET wait_timeout = 600", 22, out, 10)); /* too long for out */
+}
+
 int
 main(void)
 {
@@ -773,6 +821,7 @@ main(void)
 		cmocka_unit_test(test_set_names),
 		cmocka_unit_test(test_tx_table),
 		cmocka_unit_test(test_tx_implicit_commit),
+		cmocka_unit_test(test_set_vars),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
