@@ -171,6 +171,51 @@ mp_hsresp_read(const uint8_t *p, size_t len, uint32_t server_caps, struct mp_hsr
 	return mp_hsresp_tail(&c, caps, out);
 }
 
+enum mp_rc
+mp_change_user_read(const uint8_t *p, size_t len, uint32_t caps, struct mp_hsresp *out)
+{
+	struct mp_cursor c;
+	uint8_t cmd, n8;
+	uint16_t cs;
+	uint64_t n;
+
+	memset(out, 0, sizeof(*out));
+	mp_cursor_init(&c, p, len);
+	if (mp_u8_read(&c, &cmd) != MP_OK || cmd != 0x11 || mp_nul_str_read(&c, &out->user) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	if (caps & MP_CLIENT_SECURE_CONNECTION) {
+		if (mp_u8_read(&c, &n8) != MP_OK || n8 > mp_cursor_left(&c) ||
+		    mp_bytes_read(&c, n8, &out->auth) != MP_OK) {
+			return MP_MALFORMED;
+		}
+	} else if (mp_nul_str_read(&c, &out->auth) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	if (mp_nul_str_read(&c, &out->schema) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	out->has_schema = out->schema.len > 0;
+	out->caps = caps;
+	if (mp_cursor_left(&c) == 0) {
+		return MP_OK;
+	}
+	if (mp_u16_read(&c, &cs) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	out->collation = (uint8_t)cs;
+	if ((caps & MP_CLIENT_PLUGIN_AUTH) && mp_cursor_left(&c) > 0 &&
+	    mp_nul_str_read(&c, &out->plugin) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	if ((caps & MP_CLIENT_CONNECT_ATTRS) && mp_cursor_left(&c) > 0 &&
+	    (mp_lenenc_read(&c, &n) != MP_OK || n > mp_cursor_left(&c) ||
+	     mp_bytes_read(&c, (size_t)n, &out->attrs) != MP_OK)) {
+		return MP_MALFORMED;
+	}
+	return MP_OK;
+}
+
 void
 mp_hsresp_write(struct mp_writer *w, const struct mp_hsresp_out *r)
 {

@@ -105,6 +105,11 @@ enum mp_rc mp_greeting_read(const uint8_t *p, size_t len, struct mp_greeting_vie
  */
 enum mp_rc mp_hsresp_read(const uint8_t *p, size_t len, uint32_t server_caps,
 			  struct mp_hsresp *out) MS_MUSTCHECK;
+/* COM_CHANGE_USER (first byte 0x11) sent by a client with capabilities <caps>: user, auth
+ * response (1-byte length with SECURE_CONNECTION, else NUL-terminated), schema, then optional
+ * character set (2 bytes: its low byte goes to <collation>), plugin and attributes. */
+enum mp_rc mp_change_user_read(const uint8_t *p, size_t len, uint32_t caps,
+			       struct mp_hsresp *out) MS_MUSTCHECK;
 /* Writes an AuthSwitchRequest payload: fe, <plugin> NUL, <data>, NUL. */
 void mp_auth_switch_write(struct mp_writer *w, const char *plugin, const uint8_t *data, size_t len);
 

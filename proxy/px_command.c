@@ -1188,7 +1188,8 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 	case MP_COM_RESET_CONNECTION:
 		return px_cmd_reset(s);
 	case MP_COM_CHANGE_USER:
-		return px_cmd_refuse(s, 1235, "42000", "myshard does not support COM_CHANGE_USER yet");
+		px_sess_change_user(s, first_len);
+		return s->state == PX_SESS_IDLE;
 	case MP_COM_PROCESS_KILL:
 		return px_cmd_refuse(s, 1235, "42000",
 				     "myshard does not support COM_PROCESS_KILL yet: connection ids differ per backend");

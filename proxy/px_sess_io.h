@@ -27,6 +27,10 @@ void px_sess_close(struct px_session *s, const char *why);
 const char *px_sess_state_name(enum px_sess_state st) MS_MUSTCHECK;
 /* Frees <s> if it is DONE. Outermost frames only. */
 void px_sess_settle(struct px_session *s);
+/* COM_CHANGE_USER (the current command, <first_len> payload bytes): resets the session and
+ * authenticates the new user against the login's scramble (OK, ERR 1045 and close, or an
+ * auth switch to mysql_native_password). */
+void px_sess_change_user(struct px_session *s, uint32_t first_len);
 /* Handles whatever complete packets the client has sent, as far as the state allows. */
 void px_sess_process_input(struct px_session *s);
 /* "charset COLLATE collation" for SET NAMES, or NULL for an id myshard does not know. */

@@ -39,6 +39,7 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
 				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
+			 PX_M(PX_SESS_AUTH_SWITCH) |
 			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_TXEND) |
 			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
@@ -478,6 +479,77 @@ px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
 		return;
 	}
 	px_sess_check_token(s, r.auth.ptr, r.auth.len);
+}
+
+void
+px_sess_change_user(struct px_session *s, uint32_t first_len)
+{
+	const uint8_t *pl;
+	struct mp_hsresp r;
+	uint8_t token[256];
+	size_t token_len;
+	struct px_backend *b = s->be;
+
+	pl = evbuffer_pullup(s->cl.in, MP_HDR_LEN + (ev_ssize_t)first_len) + MP_HDR_LEN;
+	if (s->cmd_pkts > 1 || mp_change_user_read(pl, first_len, s->caps, &r) != MP_OK ||
+	    r.user.len == 0 || r.user.len > PX_USER_MAX || r.schema.len > PX_NAME_MAX ||
+	    memchr(r.user.ptr, 0, r.user.len) != NULL || r.auth.len > sizeof(token)) {
+		evbuffer_drain(s->cl.in, s->cmd_len);
+		s->cmd_len = 0;
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1835, "08S01",
+				 "Malformed communication packet");
+		return;
+	}
+	/* everything the old login had goes, as on a server: transaction (rolled back),
+	 * variables, prepared statements, pinned connections */
+	if (b != NULL && px_tx_owns(s, b)) {
+		s->be = NULL;
+		b = NULL;
+	}
+	if (b != NULL) {
+		s->be = NULL;
+		b->owner = NULL;
+		px_pool_drop(b);
+	}
+	px_tx_drop_all(s);
+	px_stmt_free_all(s);
+	free(s->vars);
+	s->vars = NULL;
+	s->autocommit_off = false;
+	s->sticky = 0;
+	s->hold_prev = false;
+	s->status = MP_STATUS_AUTOCOMMIT;
+	s->seq_insert_id = 0;
+	memcpy(s->user, r.user.ptr, r.user.len);
+	s->user[r.user.len] = '\0';
+	if (r.schema.len > 0) {
+		memcpy(s->schema, r.schema.ptr, r.schema.len);
+	}
+	s->schema[r.schema.len] = '\0';
+	if (r.collation != 0) {
+		s->collation = px_collation_normalize(r.collation);
+	}
+	token_len = r.auth.len;
+	memcpy(token, r.auth.ptr, token_len);
+	s->seq = 1; /* the reply follows the command (sequence 0) */
+	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
+	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
+	      memcmp(r.plugin.ptr, MP_NATIVE_PLUGIN, r.plugin.len) == 0)) {
+		uint8_t buf[64];
+		struct mp_writer w;
+
+		evbuffer_drain(s->cl.in, s->cmd_len);
+		s->cmd_len = 0;
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_auth_switch_write(&w, MP_NATIVE_PLUGIN, s->scramble, MP_SCRAMBLE_LEN);
+		px_sess_send(s, s->seq++, buf, mp_writer_len(&w));
+		px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+		return;
+	}
+	evbuffer_drain(s->cl.in, s->cmd_len);
+	s->cmd_len = 0;
+	ms_log_debug("session %llu: COM_CHANGE_USER to '%s'", (unsigned long long)s->id, s->user);
+	px_sess_check_token(s, token, token_len); /* the token answers the login's scramble */
 }
 
 /* One step of the connection phase; false when it must wait for more input. */

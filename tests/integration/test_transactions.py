@@ -588,3 +588,40 @@ def test_deadlock_on_one_shard_rolls_back_every_shard(sh):
         b.close()
     assert xa_leftovers(sh) == []
 
+
+
+# ---------------------------------------------------------------------------------------------
+# COM_CHANGE_USER
+
+
+def test_change_user_resets_the_session(sh):
+    """COM_CHANGE_USER (mysqlclient's change_user(); PHP's persistent connections send it):
+    a new login on the same connection. The open transaction is rolled back on every shard,
+    replayed variables and the schema go, the new schema applies; a wrong password ends the
+    connection with 1045."""
+    import MySQLdb
+
+    a, b = keys("s0")[0], keys("s2")[0]
+    c = MySQLdb.connect(host="127.0.0.1", port=sh.proxy_port, user=H.APP_USER,
+                        password=H.APP_PASSWORD, database=DB, autocommit=True)
+    try:
+        cur = c.cursor()
+        cur.execute("SET wait_timeout = 777")
+        cur.execute("BEGIN")
+        cur.execute(f"INSERT INTO customers (id, name) VALUES ({a}, 'cu'), ({b}, 'cu')")
+        c.change_user(H.APP_USER, H.APP_PASSWORD, "information_schema")
+        assert where(sh, a) == [] and where(sh, b) == []  # rolled back everywhere
+        cur = c.cursor()
+        cur.execute("SELECT DATABASE(), @@wait_timeout <> 777, @@in_transaction")
+        assert cur.fetchall() == (("information_schema", 1, 0),)
+        cur.execute(f"SELECT COUNT(*) FROM {DB}.customers WHERE id IN ({a}, {b})")
+        assert cur.fetchall() == ((0,),)
+        c.change_user("nopw", "", DB)  # a user without a password
+        cur = c.cursor()
+        cur.execute("SELECT DATABASE()")
+        assert cur.fetchall() == ((DB,),)
+        with pytest.raises(MySQLdb.OperationalError) as ei:
+            c.change_user(H.APP_USER, "wrong", DB)
+        assert ei.value.args[0] == 1045, ei.value.args
+    finally:
+        c.close()

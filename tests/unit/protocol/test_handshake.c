@@ -658,6 +658,55 @@ test_auth_switch_write(void **state)
 	assert_memory_equal(buf, want, n);
 }
 
+/* COM_CHANGE_USER as libmariadb sends it (user, 20-byte token, schema, charset, plugin,
+ * attributes), every truncated prefix, and the variants without the optional tail. */
+static void
+test_change_user(void **state)
+{
+	static const uint8_t pkt[] = {
+		0x11, 'b', 'o', 'b', 0,                                  /* user */
+		20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+		's', 'h', 'o', 'p', 0,                                   /* schema */
+		45, 0,                                                   /* utf8mb4_general_ci */
+		'm', 'y', 's', 'q', 'l', '_', 'n', 'a', 't', 'i', 'v', 'e', '_', 'p', 'a', 's', 's',
+		'w', 'o', 'r', 'd', 0,
+		3, 1, 'k', 'v',                                          /* attributes */
+	};
+	uint32_t caps = MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_CONNECT_ATTRS |
+			MP_CLIENT_PROTOCOL_41;
+	struct mp_hsresp r;
+
+	(void)state;
+	assert_int_equal(mp_change_user_read(pkt, sizeof(pkt), caps, &r), MP_OK);
+	assert_int_equal(r.user.len, 3);
+	assert_memory_equal(r.user.ptr, "bob", 3);
+	assert_int_equal(r.auth.len, 20);
+	assert_int_equal(r.auth.ptr[19], 20);
+	assert_int_equal(r.schema.len, 4);
+	assert_true(r.has_schema);
+	assert_int_equal(r.collation, 45);
+	assert_int_equal(r.plugin.len, strlen("mysql_native_password"));
+	assert_int_equal(r.attrs.len, 3);
+	/* the tail after the schema is optional as a whole; a cut inside a field is malformed */
+	for (size_t n = 0; n < sizeof(pkt); n++) {
+		enum mp_rc rc = mp_change_user_read(pkt, n, caps, &r);
+		bool whole = n == 31 || n == 33 || n == 55; /* after schema, charset, plugin */
+
+		if (whole) {
+			assert_int_equal(rc, MP_OK);
+		} else if (rc == MP_OK) {
+			fail_msg("prefix of %zu bytes accepted", n);
+		}
+	}
+	/* not a COM_CHANGE_USER */
+	assert_int_equal(mp_change_user_read((const uint8_t *)"\x03SELECT", 7, caps, &r), MP_MALFORMED);
+	/* without SECURE_CONNECTION the token is NUL-terminated */
+	assert_int_equal(mp_change_user_read((const uint8_t *)"\x11u\0tok\0db\0", 10,
+					     MP_CLIENT_PROTOCOL_41, &r), MP_OK);
+	assert_int_equal(r.auth.len, 3);
+	assert_int_equal(r.schema.len, 2);
+}
+
 int
 tp_run_handshake_tests(void)
 {
@@ -678,6 +727,7 @@ tp_run_handshake_tests(void)
 		cmocka_unit_test(test_native_token_vectors),
 		cmocka_unit_test(test_native_verify),
 		cmocka_unit_test(test_auth_switch_write),
+		cmocka_unit_test(test_change_user),
 	};
 
 	return cmocka_run_group_tests_name("protocol/mp_handshake", tests, NULL, NULL);
