@@ -621,8 +621,11 @@ px_tx_send(struct px_backend *b, const char *sql)
 	px_conn_flush(&b->conn);
 }
 
+/* Runs up to three statements on branch <br>, one after the other; with <pipe> they are all
+ * sent at once (for statements whose later ones are harmless after an earlier failure: XA END
+ * then XA PREPARE / XA COMMIT / XA ROLLBACK), saving round trips. */
 static void
-px_tx_script(struct px_branch *br, const char *a, const char *b, const char *c)
+px_tx_script(struct px_branch *br, bool pipe, const char *a, const char *b, const char *c)
 {
 	const char *v[3] = { a, b, c };
 
@@ -635,9 +638,10 @@ px_tx_script(struct px_branch *br, const char *a, const char *b, const char *c)
 	}
 	br->busy = br->n_sql > 0 && br->be != NULL;
 	br->failed = false;
-	if (br->busy) {
-		ms_log_debug("transaction branch on %s: %s", px_pool_shard_name(br->be->pool), br->sql[0]);
-		px_tx_send(br->be, br->sql[0]);
+	br->pipe = pipe;
+	for (uint8_t i = 0; br->busy && i < (pipe ? br->n_sql : 1); i++) {
+		ms_log_debug("transaction branch on %s: %s", px_pool_shard_name(br->be->pool), br->sql[i]);
+		px_tx_send(br->be, br->sql[i]);
 	}
 }
 
@@ -775,51 +779,55 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 		switch (ph) {
 		case PX_PH_ROLLBACK:
 			if (br->xa) {
-				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
 					     px_tx_sql(b, sizeof(b), "XA ROLLBACK", t->xid, ""), NULL);
 			} else {
-				px_tx_script(br, "ROLLBACK", NULL, NULL);
+				px_tx_script(br, false, "ROLLBACK", NULL, NULL);
 			}
 			break;
 		case PX_PH_ONEPHASE:
 			if (br->xa) {
-				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
 					     px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid, " ONE PHASE"),
 					     NULL);
 			} else {
-				px_tx_script(br, "COMMIT", NULL, NULL);
+				px_tx_script(br, false, "COMMIT", NULL, NULL);
 			}
 			break;
 		case PX_PH_PREPARE:
 			/* every XA branch, also those that seem to only read: a SELECT may call a
-			 * function that writes, and only a prepared branch waits for the decision */
+			 * function that writes, and only a prepared branch waits for the decision.
+			 * Meanwhile the deciding branch writes its decision row, uncommitted: it
+			 * becomes the decision with that branch's COMMIT (DECIDE) */
 			if (br->xa) {
-				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
 					     px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, ""), NULL);
-			}
-			break;
-		case PX_PH_DECIDE:
-			if (!br->xa) {
+			} else {
 				char ins[PX_TX_SQL];
 
 				snprintf(ins, sizeof(ins),
 					 "INSERT INTO %s (gtrid, decision) VALUES ('%s', 'C')",
 					 PX_XA_TABLE, t->gtrid);
-				px_tx_script(br, ins, "COMMIT", NULL);
+				px_tx_script(br, false, ins, NULL, NULL);
+			}
+			break;
+		case PX_PH_DECIDE:
+			if (!br->xa) {
+				px_tx_script(br, false, "COMMIT", NULL, NULL);
 			}
 			break;
 		case PX_PH_COMMIT2:
 			if (br->xa && br->prepared) {
-				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA COMMIT", t->xid, ""), NULL,
-					     NULL);
+				px_tx_script(br, false, px_tx_sql(a, sizeof(a), "XA COMMIT", t->xid, ""),
+					     NULL, NULL);
 			}
 			break;
 		case PX_PH_ABORT:
 			if (!br->xa) {
-				px_tx_script(br, "ROLLBACK", NULL, NULL);
+				px_tx_script(br, false, "ROLLBACK", NULL, NULL);
 			} else if (br->prepared) {
-				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""), NULL,
-					     NULL);
+				px_tx_script(br, false, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""),
+					     NULL, NULL);
 			} else {
 				px_tx_drop(s, br); /* not prepared: the server rolls it back */
 			}
@@ -901,7 +909,7 @@ px_tx_phase_done(struct px_session *s)
 		px_tx_finish(s, 0, NULL);
 		return;
 	case PX_PH_PREPARE:
-		f = px_tx_first_failure(s, true);
+		f = px_tx_first_failure(s, false);
 		if (f != NULL) {
 			snprintf(msg, sizeof(msg),
 				 "myshard: transaction rolled back: a shard could not prepare it (%s)",
@@ -959,53 +967,52 @@ px_tx_phase_done(struct px_session *s)
 	}
 }
 
-/* One reply for branch <br>: OK moves its script on, ERR stops it. */
+/* One reply for branch <br>: OK moves its script on; ERR stops it (a pipelined script still
+ * reads the replies already asked for). While rolling back, XA END may fail (a branch the
+ * server made rollback-only) and XA ROLLBACK still ends it. */
 static void
 px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_t len)
 {
+	bool ok = len > 0 && pl[0] == MP_OK_HDR;
+	bool rolling = s->tx.phase == PX_PH_ROLLBACK || s->tx.phase == PX_PH_ABORT;
+	bool lenient = rolling && !ok && len > 0 && pl[0] == MP_ERR_HDR && br->at + 1 < br->n_sql;
 	struct mp_err e;
 
 	ms_log_debug("transaction branch on %s: reply 0x%02x to %s", px_pool_shard_name(br->be->pool),
 		     len > 0 ? pl[0] : 0, br->sql[br->at]);
-	if (len > 0 && pl[0] == MP_OK_HDR) {
-		if (s->tx.phase == PX_PH_PREPARE && br->at == 1) {
+	if (ok) {
+		if (s->tx.phase == PX_PH_PREPARE && br->xa && br->at == 1 && !br->failed) {
 			br->prepared = true;
 		}
-		if (++br->at < br->n_sql) {
-			px_tx_send(br->be, br->sql[br->at]);
-			return;
+	} else if (!lenient && !br->failed) {
+		br->failed = true;
+		if (len > 0 && pl[0] == MP_ERR_HDR && mp_err_read(pl, len, &e) == MP_OK) {
+			br->code = e.code;
+			snprintf(br->msg, sizeof(br->msg), "shard %s: %.*s",
+				 px_pool_shard_name(br->be->pool), (int)e.message.len,
+				 (const char *)e.message.ptr);
+		} else {
+			br->code = 1180;
+			snprintf(br->msg, sizeof(br->msg), "shard %s: unexpected reply",
+				 px_pool_shard_name(br->be->pool));
+			br->lost = true;
 		}
-		br->busy = false;
-		if (s->tx.phase == PX_PH_COMMIT2 || s->tx.phase == PX_PH_ABORT) {
-			br->prepared = false;
+		ms_log_warn("session %llu: transaction %s: %s (after %s)", (unsigned long long)s->id,
+			    s->tx.gtrid, br->msg, br->sql[br->at]);
+		if (rolling) {
+			br->lost = true; /* its state is unknown: the connection is not reused */
 		}
-		return;
 	}
-	if ((s->tx.phase == PX_PH_ROLLBACK || s->tx.phase == PX_PH_ABORT) && len > 0 &&
-	    pl[0] == MP_ERR_HDR && br->at + 1 < br->n_sql) {
-		/* XA END of a branch the server already marked rollback-only (a deadlock victim)
-		 * fails; XA ROLLBACK still ends it */
-		ms_log_debug("transaction branch on %s: %s failed; going on",
-			     px_pool_shard_name(br->be->pool), br->sql[br->at]);
-		px_tx_send(br->be, br->sql[++br->at]);
-		return;
+	br->at++;
+	if (br->at < br->n_sql && !br->lost && (ok || lenient || br->pipe)) {
+		if (!br->pipe) {
+			px_tx_send(br->be, br->sql[br->at]);
+		}
+		return; /* more replies to come */
 	}
 	br->busy = false;
-	br->failed = true;
-	if (len > 0 && pl[0] == MP_ERR_HDR && mp_err_read(pl, len, &e) == MP_OK) {
-		br->code = e.code;
-		snprintf(br->msg, sizeof(br->msg), "shard %s: %.*s", px_pool_shard_name(br->be->pool),
-			 (int)e.message.len, (const char *)e.message.ptr);
-	} else {
-		br->code = 1180;
-		snprintf(br->msg, sizeof(br->msg), "shard %s: unexpected reply",
-			 px_pool_shard_name(br->be->pool));
-		br->lost = true;
-	}
-	ms_log_warn("session %llu: transaction %s: %s (after %s)", (unsigned long long)s->id,
-		    s->tx.gtrid, br->msg, br->sql[br->at]);
-	if (s->tx.phase == PX_PH_ROLLBACK || s->tx.phase == PX_PH_ABORT) {
-		br->lost = true; /* its state is unknown: the connection is not reused */
+	if (ok && !br->failed && (s->tx.phase == PX_PH_COMMIT2 || s->tx.phase == PX_PH_ABORT)) {
+		br->prepared = false;
 	}
 }
 

@@ -171,6 +171,7 @@ struct px_branch {
 	/* ending (COMMIT / ROLLBACK): a script of up to 3 statements */
 	uint8_t n_sql, at;
 	bool busy, failed, lost, prepared;
+	bool pipe;             /* the script was sent whole (replies are read in order) */
 	uint16_t code;
 	char sql[3][PX_TX_SQL];
 	char msg[256];
