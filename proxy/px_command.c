@@ -952,6 +952,67 @@ px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 	return true;
 }
 
+/* KILL [QUERY] <id> of one of myshard's sessions (ids are the connection ids clients see):
+ * every worker is asked; the one that has it interrupts its statement on the shards (QUERY) or
+ * closes it. Only the same user's sessions may be killed. */
+static bool
+px_cmd_kill_start(struct px_session *s, uint64_t id, bool query)
+{
+	px_cmd_drain(s);
+	if (id == s->id && !query) {
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1927, "70100", "Connection was killed");
+		px_sess_close(s, "KILL of itself");
+		return false;
+	}
+	s->kill_id = id;
+	s->kill_result = 0;
+	s->kill_pending = s->w->n_all;
+	px_sess_set_state(s, PX_SESS_KILLWAIT);
+	if (!px_worker_send_kill(s->w, s->id, id, query, s->user)) {
+		/* a full mailbox: answer as if no such session (the client may retry) */
+		px_sess_set_state(s, PX_SESS_IDLE);
+		return px_cmd_refuse(s, 1094, "HY000", "myshard: busy; KILL not delivered, retry");
+	}
+	return false;
+}
+
+static bool
+px_cmd_kill(struct px_session *s, const char *sql, size_t len)
+{
+	bool query;
+	uint64_t id;
+
+	if (rt_kill_parse(sql, len, &query, &id) != 1) {
+		return px_cmd_refuse(s, 1235, "42000",
+				     "myshard supports KILL [HARD | SOFT] [CONNECTION | QUERY] <id> (the "
+				     "ids myshard gives its clients), not KILL QUERY ID or KILL USER");
+	}
+	return px_cmd_kill_start(s, id, query);
+}
+
+void
+px_cmd_kill_answer(struct px_session *s, uint8_t result)
+{
+	if (s->state != PX_SESS_KILLWAIT) {
+		return;
+	}
+	s->kill_result |= result;
+	if (--s->kill_pending > 0) {
+		return;
+	}
+	if (s->kill_result & 1) {
+		px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
+	} else if (s->kill_result & 2) {
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1095, "HY000",
+				 "You are not owner of thread %llu", (unsigned long long)s->kill_id);
+	} else {
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1094, "HY000", "Unknown thread id: %llu",
+				 (unsigned long long)s->kill_id);
+	}
+	px_cmd_finish(s);
+	px_sess_settle(s);
+}
+
 /* SET var = literal, ...: remembered to replay on every connection the session uses (no pin);
  * it runs now on one of them, where the server checks it. */
 static bool
@@ -1042,8 +1103,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	if (held != 0) {
 		ret = held == 1;
 	} else if (cls.flags & RT_CLASS_KILL) {
-		ret = px_cmd_refuse(s, 1235, "42000",
-				    "myshard does not support KILL yet: connection ids differ per backend");
+		ret = px_cmd_kill(s, sql, n);
 	} else if ((cls.flags & RT_CLASS_MULTI) && (s->tx.open || s->autocommit_off) &&
 		   px_tx_runs(s)) {
 		ret = px_cmd_refuse(s, 1235, "42000",
@@ -1190,9 +1250,17 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 	case MP_COM_CHANGE_USER:
 		px_sess_change_user(s, first_len);
 		return s->state == PX_SESS_IDLE;
-	case MP_COM_PROCESS_KILL:
-		return px_cmd_refuse(s, 1235, "42000",
-				     "myshard does not support COM_PROCESS_KILL yet: connection ids differ per backend");
+	case MP_COM_PROCESS_KILL: {
+		const uint8_t *pl = evbuffer_pullup(s->cl.in, MP_HDR_LEN + (ev_ssize_t)first_len) +
+				    MP_HDR_LEN;
+
+		if (first_len != 5) {
+			return px_cmd_refuse(s, 1835, "08S01", "Malformed communication packet");
+		}
+		return px_cmd_kill_start(s, (uint64_t)pl[1] | (uint64_t)pl[2] << 8 |
+						     (uint64_t)pl[3] << 16 | (uint64_t)pl[4] << 24,
+					 false);
+	}
 	default:
 		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");
 	}

@@ -208,6 +208,19 @@ px_exec_abort(struct px_session *s)
 }
 
 void
+px_exec_kill_query(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	for (size_t i = 0; ex != NULL && i < ex->n_legs; i++) {
+		if (ex->legs[i].be != NULL &&
+		    (ex->legs[i].state == PX_LEG_RUN || ex->legs[i].state == PX_LEG_SYNC)) {
+			px_xa_kill_query(ex->legs[i].be);
+		}
+	}
+}
+
+void
 px_exec_flush(struct px_session *s)
 {
 	struct px_exec *ex = s->ex;

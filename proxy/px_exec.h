@@ -40,6 +40,8 @@ void px_exec_pump(struct px_session *s);
 void px_exec_lost(struct px_session *s, struct px_backend *b, const char *why);
 /* The session is closing: drops every leg backend and frees the statement. */
 void px_exec_abort(struct px_session *s);
+/* KILL QUERY: asks the servers of the legs still running to interrupt them. */
+void px_exec_kill_query(struct px_session *s);
 /* Flushes the legs' output (from px_sess_settle). */
 void px_exec_flush(struct px_session *s);
 

@@ -31,6 +31,8 @@ void px_sess_settle(struct px_session *s);
  * authenticates the new user against the login's scramble (OK, ERR 1045 and close, or an
  * auth switch to mysql_native_password). */
 void px_sess_change_user(struct px_session *s, uint32_t first_len);
+/* KILL QUERY for <s>: the statement it runs on shards is interrupted there (each gets 1317). */
+void px_sess_kill_query(struct px_session *s);
 /* Handles whatever complete packets the client has sent, as far as the state allows. */
 void px_sess_process_input(struct px_session *s);
 /* "charset COLLATE collation" for SET NAMES, or NULL for an id myshard does not know. */

@@ -39,7 +39,7 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
 				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
-			 PX_M(PX_SESS_AUTH_SWITCH) |
+			 PX_M(PX_SESS_AUTH_SWITCH) | PX_M(PX_SESS_KILLWAIT) |
 			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_TXEND) |
 			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
@@ -49,12 +49,13 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_FORWARD] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_MULTI] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_TXEND] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_KILLWAIT] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_CLOSING] = PX_M(PX_SESS_DONE),
 	[PX_SESS_DONE] = 0,
 };
 
 static const char *const px_sess_names[PX_SESS_NSTATES] = {
-	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "txend", "closing",
+	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "txend", "killwait", "closing",
 	"done",
 };
 
@@ -550,6 +551,17 @@ px_sess_change_user(struct px_session *s, uint32_t first_len)
 	s->cmd_len = 0;
 	ms_log_debug("session %llu: COM_CHANGE_USER to '%s'", (unsigned long long)s->id, s->user);
 	px_sess_check_token(s, token, token_len); /* the token answers the login's scramble */
+}
+
+void
+px_sess_kill_query(struct px_session *s)
+{
+	if ((s->state == PX_SESS_FORWARD || s->state == PX_SESS_SYNC) && s->be != NULL) {
+		px_xa_kill_query(s->be);
+	} else if (s->state == PX_SESS_MULTI) {
+		px_exec_kill_query(s);
+	}
+	/* idle, waiting for a connection, or committing: nothing runs that may be interrupted */
 }
 
 /* One step of the connection phase; false when it must wait for more input. */

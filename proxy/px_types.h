@@ -145,6 +145,7 @@ enum px_sess_state {
 	PX_SESS_FORWARD,       /* command sent, streaming the response back */
 	PX_SESS_MULTI,         /* running a multi-leg plan (px_exec): acquiring, syncing, merging */
 	PX_SESS_TXEND,         /* committing or rolling back the branches of a transaction */
+	PX_SESS_KILLWAIT,      /* KILL sent to every worker: waiting for their answers */
 	PX_SESS_CLOSING,       /* flushing the last packet, then DONE */
 	PX_SESS_DONE,          /* [terminal] freed at the outermost callback frame */
 	PX_SESS_NSTATES
@@ -258,6 +259,9 @@ struct px_session {
 	bool autocommit_off;       /* SET autocommit=0: every statement opens a transaction */
 	char *vars;                /* owned: session variables to replay (px_vars.c), or NULL */
 	char *set_pending;         /* owned: assignments of the SET running now, or NULL */
+	unsigned int kill_pending; /* KILLWAIT: workers still to answer */
+	uint8_t kill_result;       /* KILLWAIT: bit 1 killed, bit 2 denied */
+	uint64_t kill_id;          /* KILLWAIT: the session asked for */
 	bool tx_stmt;              /* the command runs inside the transaction <tx> */
 	bool tx_write, tx_multi;   /* ... and changes data / runs on several shards */
 	bool tx_start_xa;          /* PX_SYNC_TXSTART: the start sent was XA START */
@@ -271,6 +275,8 @@ struct px_session {
 /* A worker thread: one event base, its sessions and its pools. */
 struct px_worker {
 	unsigned int idx;
+	struct px_worker *all;       /* borrowed: every worker (KILL looks for a session on each) */
+	unsigned int n_all;
 	pthread_t thread;
 	struct event_base *base;     /* owned */
 	int efd;                     /* owned: eventfd, mailbox doorbell */

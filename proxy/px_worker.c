@@ -6,6 +6,7 @@
 
 #include "common/ms_log.h"
 #include "conf/conf.h"
+#include "proxy/px_command.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
 #include "protocol/mp_result.h"
@@ -30,6 +31,8 @@ enum px_msg_kind {
 	PX_MSG_STOP,   /* close everything and leave the loop */
 	PX_MSG_RESUME, /* shard <peer> was resumed: serve the waiters of its pools */
 	PX_MSG_ASK,    /* answer <ask> (SHOW CLIENTS, KILL CLIENT) */
+	PX_MSG_KILL,   /* a client's KILL: find session <kill_id> here, answer the asker's worker */
+	PX_MSG_KILL_DONE, /* the answer to a PX_MSG_KILL, for session <from_session> here */
 };
 
 struct px_ask {
@@ -57,6 +60,12 @@ struct px_msg {
 	struct px_ask *ask;
 	char peer[64]; /* PX_MSG_FD: the client's address */
 	char shard[PX_NAME_MAX + 1]; /* PX_MSG_RESUME: the shard's name */
+	/* PX_MSG_KILL / PX_MSG_KILL_DONE */
+	uint64_t kill_id, from_session;
+	unsigned int from_worker;
+	bool query;
+	uint8_t result; /* KILL_DONE: 0 not here, 1 killed, 2 not the asker's */
+	char user[PX_USER_MAX + 1];
 };
 
 /* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
@@ -217,6 +226,89 @@ px_worker_answer(struct px_worker *w, struct px_ask *a)
 	px_ask_unref(a);
 }
 
+static bool px_worker_post(struct px_worker *w, struct px_msg *m);
+
+/* A client's KILL for a session that may live here (any worker gets it). */
+static void
+px_worker_kill(struct px_worker *w, struct px_msg *m)
+{
+	struct px_session *s;
+	struct px_msg *r = calloc(1, sizeof(*r));
+	uint8_t result = 0;
+
+	TAILQ_FOREACH (s, &w->sessions, link) {
+		if (s->id != m->kill_id || s->state == PX_SESS_CLOSING || s->state == PX_SESS_DONE) {
+			continue;
+		}
+		if (strcmp(s->user, m->user) != 0) {
+			result = 2;
+		} else if (m->query) {
+			ms_log_info("session %llu: KILL QUERY from session %llu",
+				    (unsigned long long)s->id, (unsigned long long)m->from_session);
+			px_sess_kill_query(s);
+			result = 1;
+		} else {
+			ms_log_info("session %llu: killed by session %llu", (unsigned long long)s->id,
+				    (unsigned long long)m->from_session);
+			px_sess_close(s, "KILL CONNECTION");
+			px_sess_settle(s);
+			result = 1;
+		}
+		break;
+	}
+	if (r == NULL) {
+		return; /* the asker waits on; out of memory is not expected to last */
+	}
+	r->kind = PX_MSG_KILL_DONE;
+	r->fd = -1;
+	r->from_session = m->from_session;
+	r->result = result;
+	if (m->from_worker >= w->n_all || !px_worker_post(&w->all[m->from_worker], r)) {
+		free(r);
+	}
+}
+
+static void
+px_worker_kill_done(struct px_worker *w, const struct px_msg *m)
+{
+	struct px_session *s;
+
+	TAILQ_FOREACH (s, &w->sessions, link) {
+		if (s->id == m->from_session) {
+			px_cmd_kill_answer(s, m->result);
+			return; /* (it may be freed now) */
+		}
+	}
+}
+
+bool
+px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint64_t id, bool query,
+		    const char *user)
+{
+	unsigned int posted = 0;
+
+	for (unsigned int i = 0; i < w->n_all; i++) {
+		struct px_msg *m = calloc(1, sizeof(*m));
+
+		if (m == NULL) {
+			continue;
+		}
+		m->kind = PX_MSG_KILL;
+		m->fd = -1;
+		m->kill_id = id;
+		m->from_session = from_session;
+		m->from_worker = w->idx;
+		m->query = query;
+		snprintf(m->user, sizeof(m->user), "%s", user);
+		if (!px_worker_post(&w->all[i], m)) {
+			free(m);
+			continue;
+		}
+		posted++;
+	}
+	return posted == w->n_all;
+}
+
 static void
 px_worker_ring(struct px_worker *w)
 {
@@ -237,6 +329,14 @@ px_worker_ring(struct px_worker *w)
 			}
 		} else if (m->kind == PX_MSG_ASK) {
 			px_worker_answer(w, m->ask);
+		} else if (m->kind == PX_MSG_KILL) {
+			if (!w->stopping) {
+				px_worker_kill(w, m);
+			}
+		} else if (m->kind == PX_MSG_KILL_DONE) {
+			if (!w->stopping) {
+				px_worker_kill_done(w, m);
+			}
 		} else if (m->kind == PX_MSG_RESUME) {
 			for (size_t k = 0; k < PX_SLOTS; k++) {
 				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
@@ -659,6 +759,8 @@ px_workers_start(const struct conf *conf, struct topo_domain *topo, unsigned int
 		return MS_ENOMEM;
 	}
 	for (unsigned int i = 0; i < n; i++) {
+		ws[i].all = ws;
+		ws[i].n_all = n;
 		if (px_worker_init(&ws[i], i, conf, topo) != MS_OK) {
 			ms_log_error("worker %u: cannot initialise", i);
 			goto fail;

@@ -67,6 +67,7 @@ struct px_xa_kill {
 	char host[256]; /* where the connection is: the kill is skipped if the shard moved */
 	uint16_t port;
 	uint32_t id;
+	bool query;     /* KILL QUERY (a client asked), else KILL CONNECTION */
 };
 
 static struct px_xa *px_xa_global; /* for px_xa_abandon(); set while the thread runs */
@@ -668,8 +669,22 @@ out:
 	}
 }
 
+static void px_xa_post_kill(const struct px_backend *b, bool query);
+
 void
 px_xa_abandon(const struct px_backend *b)
+{
+	px_xa_post_kill(b, false);
+}
+
+void
+px_xa_kill_query(const struct px_backend *b)
+{
+	px_xa_post_kill(b, true);
+}
+
+static void
+px_xa_post_kill(const struct px_backend *b, bool query)
 {
 	struct px_xa *x = __atomic_load_n(&px_xa_global, __ATOMIC_ACQUIRE);
 	const struct px_pool *p = b->pool;
@@ -696,6 +711,7 @@ px_xa_abandon(const struct px_backend *b)
 		snprintf(k->host, sizeof(k->host), "%s", ep->host);
 		k->port = ep->port;
 		k->id = b->server_id;
+		k->query = query;
 		pthread_cond_broadcast(&x->cv);
 	}
 	pthread_mutex_unlock(&x->mu);
@@ -737,10 +753,9 @@ px_xa_run_kills(struct px_xa *x, struct topo_reader *r)
 		if (m == NULL) {
 			continue;
 		}
-		snprintf(q, sizeof(q), "KILL CONNECTION %u", k[i].id);
+		snprintf(q, sizeof(q), "KILL %s %u", k[i].query ? "QUERY" : "CONNECTION", k[i].id);
 		if (mysql_query(m, q) == 0) {
-			ms_log_info("shard %s: killed connection %u, abandoned mid-statement", k[i].shard,
-				    k[i].id);
+			ms_log_info("shard %s: %s", k[i].shard, q);
 		} else if (mysql_errno(m) != 1094 /* unknown thread: it ended by itself */) {
 			ms_log_warn("shard %s: %s: %s", k[i].shard, q, mysql_error(m));
 			px_xa_link_drop(x, li);

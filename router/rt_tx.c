@@ -414,3 +414,47 @@ rt_set_vars(const char *text, size_t len, char *out, size_t cap)
 	}
 	return true;
 }
+
+int
+rt_kill_parse(const char *text, size_t len, bool *query, uint64_t *id)
+{
+	struct rt_lex lx;
+	struct rt_tok t;
+	uint64_t v = 0;
+
+	*query = false;
+	*id = 0;
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "KILL")) {
+		return 0;
+	}
+	t = rt_lex_next(&lx);
+	if (rt_tok_is(&t, "HARD") || rt_tok_is(&t, "SOFT")) {
+		t = rt_lex_next(&lx);
+	}
+	if (rt_tok_is(&t, "QUERY")) {
+		*query = true;
+		t = rt_lex_next(&lx);
+	} else if (rt_tok_is(&t, "CONNECTION")) {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_NUMBER || t.len == 0 || t.len > 19) {
+		return -1; /* QUERY ID n, USER u, an expression */
+	}
+	for (size_t i = 0; i < t.len; i++) {
+		if (t.ptr[i] < '0' || t.ptr[i] > '9') {
+			return -1;
+		}
+		v = v * 10 + (uint64_t)(t.ptr[i] - '0');
+	}
+	t = rt_lex_next(&lx);
+	if (rt_tok_punct(&t, ';')) {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_END) {
+		return -1;
+	}
+	*id = v;
+	return 1;
+}

@@ -55,4 +55,9 @@ bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;
  */
 bool rt_set_vars(const char *text, size_t len, char *out, size_t cap) MS_MUSTCHECK;
 
+/* KILL [HARD | SOFT] [CONNECTION | QUERY] <id>: returns 1 with *<query> (QUERY) and *<id> set;
+ * -1 for the KILL forms myshard does not offer (QUERY ID, USER, an id that is no number);
+ * 0 when the text is not one KILL statement. */
+int rt_kill_parse(const char *text, size_t len, bool *query, uint64_t *id) MS_MUSTCHECK;
+
 #endif /* MYSHARD_ROUTER_RT_TX_H */

@@ -625,3 +625,73 @@ def test_change_user_resets_the_session(sh):
         assert ei.value.args[0] == 1045, ei.value.args
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# KILL
+
+
+def _sleeper(conn, sql, out):
+    try:
+        q(conn, sql)
+        out["r"] = "finished"
+    except pymysql.err.MySQLError as e:
+        out["r"] = e.args[0]
+
+
+def test_kill_query_and_connection(sh):
+    """KILL [QUERY | CONNECTION] <id> with the connection id a client got from myshard reaches
+    the statement on every shard it runs on: the query gets 1317 and its session goes on; the
+    connection is closed. Another user's session: 1095; no such session: 1094."""
+    k1, k2 = keys("s1")[0], keys("s2")[0]
+    c = sh.proxy_connect(DB)
+    try:
+        ins(c, k1, "sleepy")
+        ins(c, k2, "sleepy")
+    finally:
+        c.close()
+    a, b = sh.proxy_connect(DB), sh.proxy_connect(DB)
+    try:
+        for sql in ("SELECT SLEEP(30)",  # one shard
+                    f"SELECT SUM(SLEEP(30)) FROM customers WHERE id IN ({k1}, {k2})"):  # two
+            out = {}
+            t = threading.Thread(target=_sleeper, args=(a, sql, out))
+            t.start()
+            H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
+                                             "PROCESSLIST WHERE INFO LIKE '%SLEEP(30)%' AND "
+                                             "INFO NOT LIKE '%PROCESSLIST%'", db=None)[0][0]
+                                     for n in S.SHARD_NAMES) == (1 if "SUM" not in sql else 2),
+                         10, "the statement to run on the shards", 0.1)
+            assert q(b, f"KILL QUERY {a.thread_id()}") == ()
+            t.join(15)
+            assert not t.is_alive() and out == {"r": 1317}, (sql, out)
+            assert q(a, "SELECT 1") == ((1,),)  # the session goes on
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(b, "KILL 987654321")
+        assert ei.value.args[0] == 1094, ei.value.args
+        other = S._connect("127.0.0.1", sh.proxy_port, "nopw", "", DB)
+        try:
+            with pytest.raises(pymysql.err.MySQLError) as ei:
+                q(other, f"KILL QUERY {a.thread_id()}")
+            assert ei.value.args[0] == 1095, ei.value.args
+        finally:
+            other.close()
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(b, "KILL USER app")
+        assert ei.value.args[0] == 1235, ei.value.args
+        out = {}
+        t = threading.Thread(target=_sleeper, args=(a, "SELECT SLEEP(30)", out))
+        t.start()
+        H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
+                                         "PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'", db=None)[0][0]
+                                 for n in S.SHARD_NAMES) == 1, 10, "the sleep to run", 0.1)
+        assert q(b, f"KILL CONNECTION {a.thread_id()}") == ()
+        t.join(15)
+        assert not t.is_alive() and out["r"] in (2013, 2006), out  # the connection is gone
+        # ... and so is its statement on the shard (killed, not left to run 30 s)
+        H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
+                                         "PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'", db=None)[0][0]
+                                 for n in S.SHARD_NAMES) == 0, 10, "the sleep to be killed", 0.1)
+    finally:
+        a.close()
+        b.close()

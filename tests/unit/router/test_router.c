@@ -801,6 +801,44 @@ test_set_vars(void **state)
 	assert_false(rt_set_vars("SET wait_timeout = 600", 22, out, 10)); /* too long for out */
 }
 
+static void
+test_kill_parse(void **state)
+{
+	static const struct {
+		const char *sql;
+		int rc;
+		bool query;
+		uint64_t id;
+	} cases[] = {
+		{ "KILL 42", 1, false, 42 },
+		{ "kill connection 7;", 1, false, 7 },
+		{ "KILL QUERY 123456789012", 1, true, 123456789012ull },
+		{ "KILL HARD QUERY 5", 1, true, 5 },
+		{ "KILL SOFT CONNECTION 9", 1, false, 9 },
+		{ "KILL QUERY ID 5", -1, false, 0 },
+		{ "KILL USER app", -1, false, 0 },
+		{ "KILL 1+1", -1, false, 0 },
+		{ "KILL 0x10", -1, false, 0 },
+		{ "KILL", -1, false, 0 },
+		{ "SELECT 1", 0, false, 0 },
+	};
+	bool query;
+	uint64_t id;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = rt_kill_parse(cases[i].sql, strlen(cases[i].sql), &query, &id);
+
+		if (rc != cases[i].rc) {
+			fail_msg("%s: %d, want %d", cases[i].sql, rc, cases[i].rc);
+		}
+		if (rc == 1) {
+			assert_int_equal(query, cases[i].query);
+			assert_int_equal(id, cases[i].id);
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -822,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_tx_table),
 		cmocka_unit_test(test_tx_implicit_commit),
 		cmocka_unit_test(test_set_vars),
+		cmocka_unit_test(test_kill_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
