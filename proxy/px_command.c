@@ -816,6 +816,38 @@ px_cmd_local_insert_id(struct px_session *s, const char *sql, size_t len)
 	return true;
 }
 
+/* SELECT CONNECTION_ID(): the id the client got at login (the one KILL takes), not the id of
+ * whichever backend connection would run it. */
+static bool
+px_cmd_local_connection_id(struct px_session *s, const char *sql, size_t len)
+{
+	static const char *const want[] = { "SELECT", "CONNECTION_ID", "(", ")" };
+	struct rt_lex lx;
+	struct rt_tok t;
+	char val[24];
+	const char *name = "CONNECTION_ID()";
+	const char *cell = val;
+
+	rt_lex_init(&lx, sql, len);
+	for (size_t i = 0; i < MS_ARRAY_LEN(want); i++) {
+		t = rt_lex_next(&lx);
+		if (t.len != strlen(want[i]) || strncasecmp(t.ptr, want[i], t.len) != 0) {
+			return false;
+		}
+	}
+	t = rt_lex_next(&lx);
+	if (t.kind == RT_TOK_PUNCT && t.len == 1 && t.ptr[0] == ';') {
+		t = rt_lex_next(&lx);
+	}
+	if (t.kind != RT_TOK_END) {
+		return false;
+	}
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)(uint32_t)s->id);
+	px_cmd_drain(s);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, (const uint8_t[]){ 8 }, &cell, 1);
+	return true;
+}
+
 /* EXPLAIN ROUTE: the plan of the inner statement as rows (step, shard, text). */
 static bool
 px_cmd_explain(struct px_session *s, struct rt_plan *p, const struct topo_snapshot *snap)
@@ -1117,6 +1149,8 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
 		ret = px_cmd_route(s, sql, n, 0); /* runs (and is checked) like any statement */
+	} else if (px_cmd_local_connection_id(s, sql, n)) {
+		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
 		   px_cmd_local_insert_id(s, sql, n)) {
 		ret = true;

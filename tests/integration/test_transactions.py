@@ -652,6 +652,8 @@ def test_kill_query_and_connection(sh):
         c.close()
     a, b = sh.proxy_connect(DB), sh.proxy_connect(DB)
     try:
+        # the id KILL takes is the one the client got at login, also from CONNECTION_ID()
+        assert q(a, "SELECT CONNECTION_ID()") == ((a.thread_id(),),)
         for sql in ("SELECT SLEEP(30)",  # one shard
                     f"SELECT SUM(SLEEP(30)) FROM customers WHERE id IN ({k1}, {k2})"):  # two
             out = {}
