@@ -515,6 +515,9 @@ px_cmd_sync_read(struct px_session *s)
 			return;
 		}
 	} else if (s->sync == PX_SYNC_VARS) {
+		if (px_vars_resets_names(s->be->vars, s->vars)) {
+			s->be->collation = 0; /* back to the server's charset: SET NAMES again */
+		}
 		free(s->be->vars);
 		s->be->vars = s->vars != NULL ? strdup(s->vars) : NULL;
 		if (s->vars != NULL && s->be->vars == NULL) {
@@ -667,6 +670,10 @@ px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
 		if (ev->kind == MP_PKT_OK && px_vars_merge(&s->vars, s->set_pending)) {
 			free(s->be->vars);
 			s->be->vars = strdup(s->vars);
+			if (s->be->vars == NULL) {
+				s->be->collation = 0; /* unknown state: never reused as it is */
+				px_cmd_pin(s, RT_STICKY_SET);
+			}
 		}
 		free(s->set_pending);
 		s->set_pending = NULL;
@@ -980,9 +987,12 @@ px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 	}
 	px_cmd_drain(s);
 	s->collation = id;
+	px_vars_drop_charset(&s->vars); /* SET NAMES sets those four again */
 	px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
 	return true;
 }
+
+static void px_cmd_kill_timeout(evutil_socket_t fd, short what, void *arg);
 
 /* KILL [QUERY] <id> of one of myshard's sessions (ids are the connection ids clients see):
  * every worker is asked; the one that has it interrupts its statement on the shards (QUERY) or
@@ -996,15 +1006,22 @@ px_cmd_kill_start(struct px_session *s, uint64_t id, bool query)
 		px_sess_close(s, "KILL of itself");
 		return false;
 	}
+	unsigned int posted;
+	struct timeval tv = { 2, 0 };
+
 	s->kill_id = id;
 	s->kill_result = 0;
-	s->kill_pending = s->w->n_all;
+	s->kill_req++;
 	px_sess_set_state(s, PX_SESS_KILLWAIT);
-	if (!px_worker_send_kill(s->w, s->id, id, query, s->user)) {
-		/* a full mailbox: answer as if no such session (the client may retry) */
+	posted = px_worker_send_kill(s->w, s->id, s->kill_req, id, query, s->user);
+	s->kill_pending = posted;
+	if (posted == 0) {
 		px_sess_set_state(s, PX_SESS_IDLE);
 		return px_cmd_refuse(s, 1094, "HY000", "myshard: busy; KILL not delivered, retry");
 	}
+	/* answers normally come at once; a worker that cannot answer must not hold us forever */
+	event_assign(&s->wait_ev, s->w->base, -1, 0, px_cmd_kill_timeout, s);
+	s->wait_ev_added = event_add(&s->wait_ev, &tv) == 0;
 	return false;
 }
 
@@ -1022,16 +1039,43 @@ px_cmd_kill(struct px_session *s, const char *sql, size_t len)
 	return px_cmd_kill_start(s, id, query);
 }
 
-void
-px_cmd_kill_answer(struct px_session *s, uint8_t result)
+static void px_cmd_kill_reply(struct px_session *s);
+
+static void
+px_cmd_kill_timeout(evutil_socket_t fd, short what, void *arg)
 {
-	if (s->state != PX_SESS_KILLWAIT) {
-		return;
+	struct px_session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->wait_ev_added = false;
+	if (s->state == PX_SESS_KILLWAIT) {
+		px_cmd_kill_reply(s); /* with the answers that came */
+	}
+	px_sess_settle(s);
+}
+
+void
+px_cmd_kill_answer(struct px_session *s, uint32_t req, uint8_t result)
+{
+	if (s->state != PX_SESS_KILLWAIT || req != s->kill_req) {
+		return; /* an answer to an earlier KILL that was already answered */
 	}
 	s->kill_result |= result;
 	if (--s->kill_pending > 0) {
 		return;
 	}
+	if (s->wait_ev_added) {
+		event_del(&s->wait_ev);
+		s->wait_ev_added = false;
+	}
+	px_cmd_kill_reply(s);
+	px_sess_settle(s);
+}
+
+static void
+px_cmd_kill_reply(struct px_session *s)
+{
 	if (s->kill_result & 1) {
 		px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
 	} else if (s->kill_result & 2) {
@@ -1042,7 +1086,6 @@ px_cmd_kill_answer(struct px_session *s, uint8_t result)
 				 (unsigned long long)s->kill_id);
 	}
 	px_cmd_finish(s);
-	px_sess_settle(s);
 }
 
 /* SET var = literal, ...: remembered to replay on every connection the session uses (no pin);

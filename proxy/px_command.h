@@ -32,8 +32,9 @@ void px_cmd_apply_pins(struct px_session *s);
 void px_cmd_use_default_shard(struct px_session *s);
 /* True while the session's state lives on its backend (it cannot move to another shard). */
 bool px_cmd_pinned(const struct px_session *s) MS_MUSTCHECK;
-/* A worker's answer to this session's KILL (0 no such session there, 1 killed, 2 not ours). */
-void px_cmd_kill_answer(struct px_session *s, uint8_t result);
+/* A worker's answer to this session's KILL number <req> (0 no such session there, 1 killed,
+ * 2 not ours). Outermost frame for <s>. */
+void px_cmd_kill_answer(struct px_session *s, uint32_t req, uint8_t result);
 /* Pool wait timer callback (libevent). */
 void px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg);
 

@@ -487,8 +487,9 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 		mp_resp_begin(&l->resp, MP_COM_QUERY, b->deprecate_eof);
 		return;
 	}
-	if (s->ex->mode != PX_EX_SEQ && !px_vars_same(b->vars, s->vars)) {
-		char *set = px_vars_sync_sql(b->vars, s->vars);
+	/* (a sequence reservation runs with the server's defaults, whatever the client set) */
+	if (!px_vars_same(b->vars, s->ex->mode != PX_EX_SEQ ? s->vars : NULL)) {
+		char *set = px_vars_sync_sql(b->vars, s->ex->mode != PX_EX_SEQ ? s->vars : NULL);
 
 		if (set != NULL) {
 			px_exec_send_cmd(b->conn.out, MP_COM_QUERY, set, strlen(set));
@@ -595,9 +596,14 @@ px_exec_sync_reply(struct px_session *s, struct px_leg *l, const struct mp_resp_
 		l->new_branch = false;
 		l->branch = true;
 	} else if (l->sync == PX_SYNC_VARS) {
+		const char *want = s->ex->mode != PX_EX_SEQ ? s->vars : NULL;
+
+		if (px_vars_resets_names(l->be->vars, want)) {
+			l->be->collation = 0; /* back to the server's charset: SET NAMES again */
+		}
 		free(l->be->vars);
-		l->be->vars = s->vars != NULL ? strdup(s->vars) : NULL;
-		if (s->vars != NULL && l->be->vars == NULL) {
+		l->be->vars = want != NULL ? strdup(want) : NULL;
+		if (want != NULL && l->be->vars == NULL) {
 			return px_exec_act_broken(s, "out of memory");
 		}
 	} else {

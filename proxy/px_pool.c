@@ -363,6 +363,10 @@ void
 px_pool_put(struct px_backend *b)
 {
 	b->owner = NULL;
+	if (b->killed) {
+		px_pool_drop(b); /* a KILL QUERY for it may still be on its way */
+		return;
+	}
 	px_pool_offer(b->pool, b);
 }
 

@@ -545,6 +545,12 @@ px_sess_change_user(struct px_session *s, uint32_t first_len)
 		mp_auth_switch_write(&w, MP_NATIVE_PLUGIN, s->scramble, MP_SCRAMBLE_LEN);
 		px_sess_send(s, s->seq++, buf, mp_writer_len(&w));
 		px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+		{
+			struct timeval tv = { s->w->conf->login_timeout_ms / 1000,
+					      (s->w->conf->login_timeout_ms % 1000) * 1000 };
+
+			px_conn_set_timeout(&s->cl, &tv); /* as at login: no answer, no session */
+		}
 		return;
 	}
 	evbuffer_drain(s->cl.in, s->cmd_len);

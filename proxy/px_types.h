@@ -110,6 +110,7 @@ struct px_backend {
 	uint8_t collation;          /* connection collation currently set on the server */
 	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */
 	char *vars;                 /* owned: session variables set on the server (px_vars.c), or NULL */
+	bool killed;                /* a KILL QUERY was sent for it: never reused (it could land late) */
 	TAILQ_ENTRY(px_backend) link; /* on pool->idle or pool->busy */
 };
 TAILQ_HEAD(px_backend_list, px_backend);
@@ -262,6 +263,7 @@ struct px_session {
 	unsigned int kill_pending; /* KILLWAIT: workers still to answer */
 	uint8_t kill_result;       /* KILLWAIT: bit 1 killed, bit 2 denied */
 	uint64_t kill_id;          /* KILLWAIT: the session asked for */
+	uint32_t kill_req;         /* number of this session's latest KILL (answers carry it) */
 	bool tx_stmt;              /* the command runs inside the transaction <tx> */
 	bool tx_write, tx_multi;   /* ... and changes data / runs on several shards */
 	bool tx_start_xa;          /* PX_SYNC_TXSTART: the start sent was XA START */

@@ -31,7 +31,9 @@ px_vars_find(const char *list, const char *line)
 static size_t
 px_vars_line_len(const char *line)
 {
-	return (size_t)(strchr(line, '\n') - line) + 1;
+	const char *nl = strchr(line, '\n');
+
+	return nl != NULL ? (size_t)(nl - line) + 1 : strlen(line); /* (lists always end lines) */
 }
 
 bool
@@ -114,6 +116,31 @@ px_vars_sync_sql(const char *have, const char *want)
 	return out;
 }
 
+bool
+px_vars_is_names(const char *line)
+{
+	static const char *const names[] = { "character_set_client=", "character_set_connection=",
+					     "character_set_results=", "collation_connection=" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strncmp(line, names[i], strlen(names[i])) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool
+px_vars_resets_names(const char *have, const char *want)
+{
+	for (const char *p = have; p != NULL && *p != '\0'; p += px_vars_line_len(p)) {
+		if (px_vars_is_names(p) && px_vars_find(want, p) == NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
 void
 px_vars_drop_charset(char **list)
 {
@@ -126,7 +153,7 @@ px_vars_drop_charset(char **list)
 	for (const char *p = *list; *p != '\0';) {
 		size_t len = px_vars_line_len(p);
 
-		if (strncmp(p, "character_set_", 14) != 0 && strncmp(p, "collation_", 10) != 0) {
+		if (!px_vars_is_names(p)) {
 			memmove(out + at, p, len);
 			at += len;
 		}

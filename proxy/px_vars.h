@@ -19,8 +19,13 @@ bool px_vars_merge(char **list, const char *set) MS_MUSTCHECK;
 /* The SET statement that turns a connection at <have> into <want>, malloc'd; NULL when out of
  * memory. Call only when !px_vars_same(have, want). */
 char *px_vars_sync_sql(const char *have, const char *want) MS_MUSTCHECK;
-/* Forgets, in *<list>, the character set and collation variables (a SET NAMES replaced them on
- * the server). */
+/* True if line <line> sets one of the four variables SET NAMES sets (character_set_client,
+ * _connection, _results, collation_connection). */
+bool px_vars_is_names(const char *line) MS_MUSTCHECK;
+/* True if going from <have> to <want> puts one of those four back to DEFAULT (the server's
+ * global value, not the session's SET NAMES: the connection then needs SET NAMES again). */
+bool px_vars_resets_names(const char *have, const char *want) MS_MUSTCHECK;
+/* Forgets, in *<list>, the four variables SET NAMES sets (it replaced them on the server). */
 void px_vars_drop_charset(char **list);
 
 #endif /* MYSHARD_PROXY_PX_VARS_H */

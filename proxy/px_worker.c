@@ -62,6 +62,7 @@ struct px_msg {
 	char shard[PX_NAME_MAX + 1]; /* PX_MSG_RESUME: the shard's name */
 	/* PX_MSG_KILL / PX_MSG_KILL_DONE */
 	uint64_t kill_id, from_session;
+	uint32_t req;
 	unsigned int from_worker;
 	bool query;
 	uint8_t result; /* KILL_DONE: 0 not here, 1 killed, 2 not the asker's */
@@ -262,6 +263,7 @@ px_worker_kill(struct px_worker *w, struct px_msg *m)
 	r->kind = PX_MSG_KILL_DONE;
 	r->fd = -1;
 	r->from_session = m->from_session;
+	r->req = m->req;
 	r->result = result;
 	if (m->from_worker >= w->n_all || !px_worker_post(&w->all[m->from_worker], r)) {
 		free(r);
@@ -275,15 +277,15 @@ px_worker_kill_done(struct px_worker *w, const struct px_msg *m)
 
 	TAILQ_FOREACH (s, &w->sessions, link) {
 		if (s->id == m->from_session) {
-			px_cmd_kill_answer(s, m->result);
+			px_cmd_kill_answer(s, m->req, m->result);
 			return; /* (it may be freed now) */
 		}
 	}
 }
 
-bool
-px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint64_t id, bool query,
-		    const char *user)
+unsigned int
+px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint32_t req, uint64_t id,
+		    bool query, const char *user)
 {
 	unsigned int posted = 0;
 
@@ -297,6 +299,7 @@ px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint64_t id, boo
 		m->fd = -1;
 		m->kill_id = id;
 		m->from_session = from_session;
+		m->req = req;
 		m->from_worker = w->idx;
 		m->query = query;
 		snprintf(m->user, sizeof(m->user), "%s", user);
@@ -306,7 +309,7 @@ px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint64_t id, boo
 		}
 		posted++;
 	}
-	return posted == w->n_all;
+	return posted;
 }
 
 static void

@@ -71,11 +71,11 @@ bool px_workers_branches(struct px_worker *ws, unsigned int n, unsigned int time
 /* Marks the open transaction of session <id> a deadlock victim (px_tx.h). True if found. */
 bool px_workers_victim(struct px_worker *ws, unsigned int n, uint64_t id,
 		       unsigned int timeout_ms) MS_MUSTCHECK;
-/* A client's KILL [QUERY] <id> from session <from_session> of <w>: asks every worker (worker
- * thread). Each answers with px_cmd_kill_answer() on the asker. False if some mailbox was full
- * (that worker will not answer). */
-bool px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint64_t id, bool query,
-			 const char *user) MS_MUSTCHECK;
+/* A client's KILL [QUERY] <id>, number <req> of session <from_session> of <w>: asks every
+ * worker (worker thread); each answers with px_cmd_kill_answer() on the asker. Returns how
+ * many were asked (a full mailbox is skipped). */
+unsigned int px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint32_t req,
+				 uint64_t id, bool query, const char *user) MS_MUSTCHECK;
 /* Tells <w> that shard <shard> was resumed (RESUME SHARD); any thread. False if the mailbox is
  * full or memory ran out. */
 bool px_worker_send_resume(struct px_worker *w, const char *shard) MS_MUSTCHECK;

@@ -678,8 +678,9 @@ px_xa_abandon(const struct px_backend *b)
 }
 
 void
-px_xa_kill_query(const struct px_backend *b)
+px_xa_kill_query(struct px_backend *b)
 {
+	b->killed = true; /* the KILL may land after the statement: the connection is not reused */
 	px_xa_post_kill(b, true);
 }
 

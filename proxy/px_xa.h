@@ -63,7 +63,7 @@ struct px_backend;
 void px_xa_abandon(const struct px_backend *b);
 /* The statement running on backend connection <b> is to be interrupted (KILL QUERY from a
  * client): the recovery thread sends KILL QUERY to its server. Worker thread. */
-void px_xa_kill_query(const struct px_backend *b);
+void px_xa_kill_query(struct px_backend *b);
 
 /* One in-doubt branch seen by the last pass (SHOW TRANSACTIONS on the admin port). */
 struct px_xa_doubt {

@@ -303,8 +303,17 @@ rt_tx_implicit_commit(const char *text, size_t len)
 static bool
 rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at)
 {
+	/* not replayed (the statement pins as before): syntax of their own, state myshard keeps
+	 * itself (session tracking, autocommit), values used up by the next statement, and
+	 * variables about replication, profiling or the connection's identity */
 	static const char *const refused[] = { "autocommit", "names", "character", "charset",
-					       "transaction", "password", "role", "statement" };
+					       "transaction", "password", "role", "statement",
+					       "insert_id", "last_insert_id", "identity",
+					       "completion_type", "sql_log_bin", "pseudo_thread_id",
+					       "pseudo_slave_mode", "profiling", "profiling_history_size",
+					       "rand_seed1", "rand_seed2", "skip_replication", "server_id",
+					       "default_master_connection", "last_gtid" };
+	static const char *const refused_prefix[] = { "session_track_", "gtid_", "wsrep_", "debug" };
 	const char *name = t->ptr;
 	size_t n = t->len;
 	struct rt_tok v;
@@ -338,6 +347,12 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 			return false;
 		}
 	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(refused_prefix); i++) {
+		if (n >= strlen(refused_prefix[i]) &&
+		    strncasecmp(name, refused_prefix[i], strlen(refused_prefix[i])) == 0) {
+			return false;
+		}
+	}
 	*t = rt_lex_next(lx);
 	if (!rt_tok_punct(t, '=') && !(t->kind == RT_TOK_PUNCT && t->len == 2 &&
 				       memcmp(t->ptr, ":=", 2) == 0)) {
@@ -353,8 +368,12 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 		v.len = (size_t)(num.ptr + num.len - v.ptr);
 		v.kind = RT_TOK_NUMBER;
 	}
+	/* values are replayed as written: nothing whose reading depends on sql_mode (backslash
+	 * escapes, "double quotes" under ANSI_QUOTES) or that a line list cannot hold */
 	if ((v.kind != RT_TOK_NUMBER && v.kind != RT_TOK_STRING && v.kind != RT_TOK_WORD) ||
-	    v.intro != 0 || memchr(v.ptr, '\n', v.len) != NULL || n == 0 || n > 64) {
+	    v.intro != 0 || memchr(v.ptr, '\n', v.len) != NULL || memchr(v.ptr, '\0', v.len) != NULL ||
+	    memchr(v.ptr, '\\', v.len) != NULL || memchr(v.ptr, '"', v.len) != NULL || n == 0 ||
+	    n > 64) {
 		return false;
 	}
 	if (*at + n + v.len + 2 >= cap) {

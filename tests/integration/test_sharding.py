@@ -458,11 +458,21 @@ def test_set_variables_are_replayed_not_pinned(sh):
         # back to the server's value for this session only
         q(c, "SET wait_timeout = DEFAULT")
         assert q(c, "SELECT @@wait_timeout") == ((default_wait,),)
-        # the other session, on the same connections, never sees c's values
+        # what Connector/J sends: results in the column's own character set
+        q(c, "SET character_set_results = NULL, character_set_server = 'latin1'")
+        assert q(c, "SELECT @@character_set_results IS NULL, @@character_set_server") == \
+            ((1, "latin1"),)
+        server_cs = q(d, "SELECT @@global.character_set_server")[0][0]
+        # the other session, on the same connections, never sees c's values; the charset
+        # variables come back to its own SET NAMES, not to the server's defaults
         for _ in range(2):
             for n in sh.shard_names:
                 assert q(d, f"/* myshard:shard={n} */ SELECT @@div_precision_increment, "
-                            "@@sql_mode <> 'STRICT_ALL_TABLES'") == ((4, 1),), n
+                            "@@sql_mode <> 'STRICT_ALL_TABLES', @@character_set_results, "
+                            "@@character_set_server") == ((4, 1, "utf8mb4", server_cs),), n
+            for n in sh.shard_names:
+                assert q(c, f"/* myshard:shard={n} */ SELECT @@character_set_results IS NULL")\
+                    == ((1,),), n
     finally:
         c.close()
         d.close()

@@ -61,15 +61,21 @@ test_vars_sync(void **state)
 static void
 test_vars_drop_charset(void **state)
 {
-	char *list = strdup("collation_connection='x'\nsql_mode='A'\ncharacter_set_server='y'\n");
+	char *list = strdup("collation_connection='x'\nsql_mode='A'\ncharacter_set_server='y'\n"
+			    "character_set_results=NULL\n");
 
 	(void)state;
+	/* SET NAMES sets client, connection, results and collation_connection; not _server */
 	px_vars_drop_charset(&list);
-	assert_string_equal(list, "sql_mode='A'\n");
+	assert_string_equal(list, "sql_mode='A'\ncharacter_set_server='y'\n");
 	free(list);
-	list = strdup("collation_server='x'\n");
+	list = strdup("character_set_client='x'\n");
 	px_vars_drop_charset(&list);
 	assert_null(list);
+	assert_true(px_vars_resets_names("character_set_results=NULL\n", NULL));
+	assert_false(px_vars_resets_names("character_set_results=NULL\n",
+					  "character_set_results=NULL\n"));
+	assert_false(px_vars_resets_names("character_set_server='y'\n", NULL));
 	px_vars_drop_charset(&list); /* NULL stays NULL */
 	assert_null(list);
 }

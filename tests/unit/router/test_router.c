@@ -780,6 +780,16 @@ test_set_vars(void **state)
 		{ "SET time_zone = _utf8mb4'+00:00'", NULL },
 		{ "SET a = 1; SET b = 2", NULL },
 		{ "SELECT 1", NULL },
+		{ "SET session_track_schema = OFF", NULL },
+		{ "SET @@session_track_state_change = 0", NULL },
+		{ "SET insert_id = 5", NULL },
+		{ "SET last_insert_id = 5", NULL },
+		{ "SET completion_type = CHAIN", NULL },
+		{ "SET sql_log_bin = 0", NULL },
+		{ "SET gtid_domain_id = 2", NULL },
+		{ "SET sql_mode = \"ANSI\"", NULL },
+		{ "SET time_zone = 'a\\b'", NULL },
+		{ "SET character_set_results = NULL", "character_set_results=NULL\n" },
 	};
 	char out[256];
 
