@@ -903,8 +903,9 @@ px_adm_digest_by_time(const void *x, const void *y)
 static void
 px_adm_show_digests(struct px_adm_conn *c)
 {
-	static const char *const names[] = { "digest", "count", "errors", "total_us", "max_us",
-					     "rows_sent", "shards_touched", "scatter" };
+	static const char *const names[] = { "digest",	  "count",	    "errors",
+					     "total_us",  "max_us",	    "rows_sent",
+					     "shards_touched", "scatter", "pins", "pin_reason" };
 	struct px_digest *d = NULL;
 	size_t n = 0, k = 0;
 	struct px_rs rs;
@@ -924,6 +925,10 @@ px_adm_show_digests(struct px_adm_conn *c)
 				d[k].rows += d[i].rows;
 				d[k].shards += d[i].shards;
 				d[k].scatter += d[i].scatter;
+				d[k].pins += d[i].pins;
+				if (d[i].pin_reason[0] != '\0') {
+					memcpy(d[k].pin_reason, d[i].pin_reason, sizeof(d[k].pin_reason));
+				}
 			} else {
 				d[++k] = d[i];
 			}
@@ -933,15 +938,16 @@ px_adm_show_digests(struct px_adm_conn *c)
 	}
 	px_rs_begin(&rs, c, MS_ARRAY_LEN(names), names);
 	for (size_t i = 0; i < n; i++) {
-		char v[7][24];
-		const uint64_t nums[7] = { d[i].count, d[i].errors, d[i].total_us, d[i].max_us,
-					   d[i].rows,  d[i].shards, d[i].scatter };
-		const char *row[8] = { d[i].text };
+		char v[8][24];
+		const uint64_t nums[8] = { d[i].count, d[i].errors, d[i].total_us, d[i].max_us,
+					   d[i].rows,  d[i].shards, d[i].scatter,  d[i].pins };
+		const char *row[10] = { d[i].text };
 
-		for (size_t j = 0; j < 7; j++) {
+		for (size_t j = 0; j < 8; j++) {
 			snprintf(v[j], sizeof(v[j]), "%llu", (unsigned long long)nums[j]);
 			row[j + 1] = v[j];
 		}
+		row[9] = d[i].pin_reason;
 		px_rs_row(&rs, row, NULL);
 	}
 	px_rs_end(&rs);

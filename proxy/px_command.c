@@ -57,6 +57,7 @@ px_cmd_pin(struct px_session *s, unsigned int bits)
 	}
 	ms_log_debug("session %llu: pinned to its backend (%s)", (unsigned long long)s->id,
 		     rt_sticky_name(bits & ~s->sticky));
+	s->q_pin = rt_sticky_name(bits & ~s->sticky); /* counted with the statement's digest */
 	s->w->stats.pins += s->sticky == 0;
 	s->sticky |= bits;
 }
@@ -176,6 +177,7 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
 	s->q_on = true;
 	s->q_err = false;
+	s->q_pin = NULL;
 	s->q_rows = 0;
 	s->q_scatter = p->scatter;
 	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
@@ -235,6 +237,11 @@ px_cmd_digest_end(struct px_session *s)
 	d->rows += s->q_rows;
 	d->shards += s->q_shards;
 	d->scatter += s->q_scatter;
+	if (s->q_pin != NULL) {
+		d->pins++;
+		snprintf(d->pin_reason, sizeof(d->pin_reason), "%s", s->q_pin);
+		s->q_pin = NULL;
+	}
 }
 
 void

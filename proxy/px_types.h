@@ -87,6 +87,8 @@ struct px_seq_cache {
 struct px_digest {
 	char text[PX_DIGEST_LEN]; /* "" = free slot */
 	uint64_t count, errors, total_us, max_us, rows, shards, scatter;
+	uint64_t pins;            /* executions that pinned their session to a connection */
+	char pin_reason[16];      /* why, the last time (rt_sticky_name) */
 };
 
 /* One connection to a backend server. */
@@ -251,6 +253,7 @@ struct px_session {
 	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
 	/* the routed statement running now, for SHOW QUERY DIGESTS (q_on: one is) */
 	bool q_on, q_err, q_scatter;
+	const char *q_pin;         /* static: why this statement pinned the session, or NULL */
 	unsigned int q_shards;
 	uint64_t q_start_us, q_rows;
 	char q_digest[PX_DIGEST_LEN];

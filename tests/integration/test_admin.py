@@ -284,6 +284,14 @@ def test_show_query_digests(env):
     assert (scat[0], scat[1], scat[4], scat[5], scat[6]) == ("2", "0", "2", "4", "2"), scat
     bad = rows["SELECT a.id AS dg FROM customers a JOIN customers b ON a.name = b.name"]
     assert (bad[0], bad[1]) == ("1", "1"), bad
+    assert (point[7], point[8]) == ("0", "")  # pins, pin_reason
+    # a statement that pins its session is counted, with the reason
+    d = env.client()
+    q(d, "SELECT @dgv := 1 AS dg FROM customers WHERE id = 1")
+    rows = {r[0]: r[1:] for r in q(a, "SHOW QUERY DIGESTS")}
+    pinned = rows["SELECT @dgv := ? AS dg FROM customers WHERE id = ?"]
+    assert (pinned[0], pinned[7], pinned[8]) == ("1", "1", "user_var"), pinned
+    d.close()
     c.close()
     a.close()
 
