@@ -1008,7 +1008,7 @@ static bool
 px_cmd_kill_start(struct px_session *s, uint64_t id, bool query)
 {
 	px_cmd_drain(s);
-	if (id == s->id && !query) {
+	if ((uint32_t)id == (uint32_t)s->id && !query) {
 		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1927, "70100", "Connection was killed");
 		px_sess_close(s, "KILL of itself");
 		return false;

@@ -238,7 +238,9 @@ px_worker_kill(struct px_worker *w, struct px_msg *m)
 	uint8_t result = 0;
 
 	TAILQ_FOREACH (s, &w->sessions, link) {
-		if (s->id != m->kill_id || s->state == PX_SESS_CLOSING || s->state == PX_SESS_DONE) {
+		/* clients know the low 32 bits (the handshake's connection id) */
+		if ((uint32_t)s->id != (uint32_t)m->kill_id || s->state == PX_SESS_CLOSING ||
+		    s->state == PX_SESS_DONE) {
 			continue;
 		}
 		if (strcmp(s->user, m->user) != 0) {
