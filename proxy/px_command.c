@@ -933,7 +933,8 @@ px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *sn
 
 /* Plans the statement on the current topology and runs the plan. */
 static bool
-px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sticky)
+px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sticky,
+	     bool prev_state)
 {
 	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
 	struct rt_plan_in in = { .sql = sql, .len = len, .snap = snap, .schema = s->schema };
@@ -960,6 +961,14 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 					  rt_tx_implicit_commit(sql, len))) != 0) {
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 		ret = entered == 1 || s->state == PX_SESS_IDLE;
+	} else if (prev_state && s->be != NULL && p->kind == RT_PLAN_SHARDS && p->n_legs == 1 &&
+		   p->legs[0].sql == NULL && p->merge.kind == RT_MERGE_NONE && !p->write &&
+		   p->legs[0].shard == snap->map.default_shard) {
+		/* ROW_COUNT(), LAST_INSERT_ID(), SHOW WARNINGS ... (no configured table): they ask
+		 * about the previous statement, which ran on the connection still held */
+		rt_plan_free(p);
+		s->shard = s->be->pool->shard;
+		px_cmd_acquire(s);
 	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
 		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0) {
 		size_t shard = p->legs[0].shard;
@@ -1198,7 +1207,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		ret = true;
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
-		ret = px_cmd_route(s, sql, n, 0); /* runs (and is checked) like any statement */
+		ret = px_cmd_route(s, sql, n, 0, false); /* runs (and is checked) like any statement */
 	} else if (px_cmd_local_connection_id(s, sql, n)) {
 		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
@@ -1211,7 +1220,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 				    "backend connection was already returned to the pool; run them in "
 				    "one transaction");
 	} else {
-		ret = px_cmd_route(s, sql, n, cls.sticky);
+		ret = px_cmd_route(s, sql, n, cls.sticky, (cls.flags & RT_CLASS_PREV_STATE) != 0);
 	}
 	free(copy);
 	return ret;

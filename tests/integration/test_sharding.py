@@ -478,6 +478,33 @@ def test_set_variables_are_replayed_not_pinned(sh):
         d.close()
 
 
+def test_previous_statement_state_comes_from_its_shard(sh, px):
+    """ROW_COUNT() and SHOW WARNINGS ask about the previous statement: they are answered by the
+    connection that ran it, on its shard (not the default shard), in autocommit mode and in a
+    transaction."""
+    keys = {}
+    for k in range(9100, 9300):
+        keys.setdefault(S.customer_shard(k), []).append(k)
+    k2 = keys["s2"][0]
+    q(px, f"INSERT INTO customers (id, name) VALUES ({k2}, 'prev')")
+    for tx in (False, True):
+        if tx:
+            q(px, "BEGIN")
+        q(px, f"UPDATE customers SET name = CONCAT(name, 'x') WHERE id = {k2}")
+        assert q(px, "SELECT ROW_COUNT()") == ((1,),), tx
+        code, _ = refused(px, f"UPDATE customers SET name = REPEAT('z', 60) WHERE id = {k2}")
+        assert code == 1406, code  # data too long (strict mode)
+        # (refused() ran SELECT 1 after it; run the failing statement again, then ask)
+        with pytest.raises(pymysql.err.MySQLError):
+            q(px, f"UPDATE customers SET name = REPEAT('z', 60) WHERE id = {k2}")
+        warnings = q(px, "SHOW WARNINGS")
+        assert [(w[0], w[1]) for w in warnings] == [("Error", 1406)], (tx, warnings)
+        if tx:
+            q(px, "COMMIT")
+    assert q(px, f"SELECT name FROM customers WHERE id = {k2}") == (("prevxx",),)
+    q(px, f"DELETE FROM customers WHERE id = {k2}")
+
+
 def test_merge_memory_cap(sh, px):
     """merge_max bounds what a merge holds (groups, DISTINCT values, sorted rows without a
     pushed-down LIMIT): past it the client gets ERR 1038 (HY001) and its session goes on;
