@@ -799,16 +799,17 @@ px_cmd_text(struct px_session *s, uint32_t first_len, size_t *len, char **copy)
 	return *copy;
 }
 
-/* SELECT LAST_INSERT_ID() right after an INSERT whose ids came from a sequence. */
+/* If <sql> is exactly `SELECT <func>()` (an optional ';'), answers it with the one BIGINT
+ * <value> in a column named "<func>()" and returns true. */
 static bool
-px_cmd_local_insert_id(struct px_session *s, const char *sql, size_t len)
+px_cmd_local_call(struct px_session *s, const char *sql, size_t len, const char *func,
+		  uint64_t value)
 {
-	static const char *const want[] = { "SELECT", "LAST_INSERT_ID", "(", ")" };
+	const char *const want[] = { "SELECT", func, "(", ")" };
 	struct rt_lex lx;
 	struct rt_tok t;
-	char val[24];
-	const char *name = "LAST_INSERT_ID()";
-	const char *cell = val;
+	char val[24], name[40];
+	const char *cell = val, *col = name;
 
 	rt_lex_init(&lx, sql, len);
 	for (size_t i = 0; i < MS_ARRAY_LEN(want); i++) {
@@ -824,41 +825,10 @@ px_cmd_local_insert_id(struct px_session *s, const char *sql, size_t len)
 	if (t.kind != RT_TOK_END) {
 		return false;
 	}
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)s->seq_insert_id);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)value);
+	snprintf(name, sizeof(name), "%s()", func);
 	px_cmd_drain(s);
-	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, (const uint8_t[]){ 8 }, &cell, 1);
-	return true;
-}
-
-/* SELECT CONNECTION_ID(): the id the client got at login (the one KILL takes), not the id of
- * whichever backend connection would run it. */
-static bool
-px_cmd_local_connection_id(struct px_session *s, const char *sql, size_t len)
-{
-	static const char *const want[] = { "SELECT", "CONNECTION_ID", "(", ")" };
-	struct rt_lex lx;
-	struct rt_tok t;
-	char val[24];
-	const char *name = "CONNECTION_ID()";
-	const char *cell = val;
-
-	rt_lex_init(&lx, sql, len);
-	for (size_t i = 0; i < MS_ARRAY_LEN(want); i++) {
-		t = rt_lex_next(&lx);
-		if (t.len != strlen(want[i]) || strncasecmp(t.ptr, want[i], t.len) != 0) {
-			return false;
-		}
-	}
-	t = rt_lex_next(&lx);
-	if (t.kind == RT_TOK_PUNCT && t.len == 1 && t.ptr[0] == ';') {
-		t = rt_lex_next(&lx);
-	}
-	if (t.kind != RT_TOK_END) {
-		return false;
-	}
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)(uint32_t)s->id);
-	px_cmd_drain(s);
-	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &name, (const uint8_t[]){ 8 }, &cell, 1);
+	px_exec_send_rows(s, (uint8_t)s->cmd_pkts, 1, &col, (const uint8_t[]){ 8 }, &cell, 1);
 	return true;
 }
 
@@ -1208,10 +1178,12 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
 		ret = px_cmd_route(s, sql, n, 0, false); /* runs (and is checked) like any statement */
-	} else if (px_cmd_local_connection_id(s, sql, n)) {
+	} else if (px_cmd_local_call(s, sql, n, "CONNECTION_ID", (uint32_t)s->id)) {
+		/* the id the client got at login (the one KILL takes), not a backend's */
 		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL && s->seq_insert_id != 0 &&
-		   px_cmd_local_insert_id(s, sql, n)) {
+		   px_cmd_local_call(s, sql, n, "LAST_INSERT_ID", s->seq_insert_id)) {
+		/* right after an INSERT whose ids came from a sequence */
 		ret = true;
 	} else if ((cls.flags & RT_CLASS_PREV_STATE) && s->be == NULL) {
 		ret = px_cmd_refuse(s, 1235, "HY000",
