@@ -435,8 +435,7 @@ px_cmd_go(struct px_session *s)
 	px_cmd_forward(s);
 }
 
-/* Reads one complete packet of at most <max> bytes from <in>: payload view or NULL. */
-static const uint8_t *
+const uint8_t *
 px_cmd_packet(struct evbuffer *in, struct mp_hdr *hdr, uint32_t max, bool *too_big)
 {
 	uint8_t h[MP_HDR_LEN];

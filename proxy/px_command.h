@@ -9,6 +9,8 @@
 
 #include "proxy/px_types.h"
 
+struct evbuffer;
+
 /* IDLE: handles the next complete command in the client input. False when it must wait. */
 bool px_cmd_step(struct px_session *s) MS_MUSTCHECK;
 /* Gets a backend for the pending command (or the login schema check) and carries on. */
@@ -35,6 +37,11 @@ bool px_cmd_pinned(const struct px_session *s) MS_MUSTCHECK;
 /* A worker's answer to this session's KILL number <req> (0 no such session there, 1 killed,
  * 2 not ours). Outermost frame for <s>. */
 void px_cmd_kill_answer(struct px_session *s, uint32_t req, uint8_t result);
+/* Reads one complete packet of at most <max> payload bytes from <in>: a view of its payload
+ * (header in *<hdr>; the caller drains MP_HDR_LEN + hdr->len), or NULL while incomplete or
+ * when it is bigger (*<too_big>). */
+const uint8_t *px_cmd_packet(struct evbuffer *in, struct mp_hdr *hdr, uint32_t max,
+			     bool *too_big) MS_MUSTCHECK;
 /* Pool wait timer callback (libevent). */
 void px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg);
 

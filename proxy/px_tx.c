@@ -1030,22 +1030,25 @@ px_tx_pump(struct px_session *s)
 
 		while (br->busy && br->be != NULL) {
 			struct evbuffer *in = br->be->conn.in;
-			size_t have = evbuffer_get_length(in);
-			uint8_t h[MP_HDR_LEN];
-			uint32_t len;
-			const uint8_t *pl;
+			struct mp_hdr hdr;
+			bool too_big;
+			const uint8_t *pl = px_cmd_packet(in, &hdr, 65536, &too_big);
 
-			if (have < MP_HDR_LEN) {
+			if (pl == NULL && too_big) {
+				/* no OK or ERR is that big: the stream is not what we asked for */
+				br->busy = false;
+				br->failed = br->lost = true;
+				br->code = 1180;
+				snprintf(br->msg, sizeof(br->msg), "shard %s: unexpected reply",
+					 px_pool_shard_name(br->be->pool));
+				px_tx_drop(s, br);
 				break;
 			}
-			evbuffer_copyout(in, h, sizeof(h));
-			len = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
-			if (have < MP_HDR_LEN + (size_t)len) {
+			if (pl == NULL) {
 				break;
 			}
-			pl = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)len) + MP_HDR_LEN;
-			px_tx_reply(s, br, pl, len);
-			evbuffer_drain(in, MP_HDR_LEN + (size_t)len);
+			px_tx_reply(s, br, pl, hdr.len);
+			evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
 			if (br->lost) {
 				px_tx_drop(s, br);
 			}
