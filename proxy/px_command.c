@@ -171,8 +171,7 @@ px_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* A routed statement starts: what SHOW QUERY DIGESTS will count for it. */
-static void
+void
 px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
 	s->q_on = true;

@@ -24,6 +24,9 @@ void px_cmd_pump(struct px_session *s);
 unsigned int px_cmd_variant(const struct px_session *s) MS_MUSTCHECK;
 /* The command is over: keep the backend only if the session's state lives on it. */
 void px_cmd_finish(struct px_session *s);
+struct rt_plan;
+/* A routed statement (plan <p>) starts: what SHOW QUERY DIGESTS will count for it. */
+void px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p);
 /* Counts the routed statement that just ended (if any) in the worker's digest table. */
 void px_cmd_digest_end(struct px_session *s);
 /* Drops the current command from the client input; its pins (pend_sticky) stay pending. */

@@ -388,6 +388,8 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	if (rt_plan_build(&in, &p) != MS_OK) {
 		px_sess_close(s, "out of memory");
 	} else if (p->kind == RT_PLAN_ERROR || p->kind == RT_PLAN_EXPLAIN) {
+		px_cmd_digest_begin(s, p); /* counted with its digest, as an error */
+		s->q_err = true;
 		px_cmd_drain_keep_pins(s);
 		px_sess_send_err(s, 1, p->kind == RT_PLAN_ERROR ? p->err_code : 1295,
 				 p->kind == RT_PLAN_ERROR ? p->err_state : "HY000", "%s",
@@ -400,6 +402,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 			       rt_tx_implicit_commit(in.sql, in.len)) != 0) {
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 	} else {
+		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
 		px_exec_start_binary(s, p, snap, in.sql, in.len);
 	}
 	topo_read_end(s->w->topo);

@@ -292,6 +292,17 @@ def test_show_query_digests(env):
     pinned = rows["SELECT @dgv := ? AS dg FROM customers WHERE id = ?"]
     assert (pinned[0], pinned[7], pinned[8]) == ("1", "1", "user_var"), pinned
     d.close()
+    # server-side prepared executions count under their statement's digest (Perl DBD::MariaDB)
+    perl = ("use DBI; my $d = DBI->connect('DBI:MariaDB:database=%s;host=127.0.0.1;port=%d;"
+            "mariadb_server_prepare=1', '%s', '%s', {RaiseError => 1}); my $s = $d->prepare("
+            "'SELECT name AS pdg FROM customers WHERE id = ?'); for my $i (1 .. 3) "
+            "{ $s->execute($i); $s->fetchall_arrayref(); } print qq(ok\\n);"
+            % (DB, env.proxy.port, H.APP_USER, H.APP_PASSWORD))
+    r = subprocess.run(["perl", "-e", perl], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout == "ok\n", (r.stdout, r.stderr)
+    rows = {r[0]: r[1:] for r in q(a, "SHOW QUERY DIGESTS")}
+    prep = rows["SELECT name AS pdg FROM customers WHERE id = ?"]
+    assert (prep[0], prep[1], prep[4], prep[5]) == ("3", "0", "3", "3"), prep
     c.close()
     a.close()
 
