@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MS_MUSTCHECK __attribute__((warn_unused_result))
 #define MS_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -29,6 +30,11 @@ struct ms_slice {
 	const uint8_t *ptr; /* borrowed */
 	size_t len;
 };
+
+/* Microseconds of the monotonic clock (durations, timeouts). */
+uint64_t ms_now_us(void) MS_MUSTCHECK;
+/* The wall-clock time <ms> milliseconds from now, as pthread_cond_timedwait() wants it. */
+struct timespec ms_deadline(unsigned int ms) MS_MUSTCHECK;
 
 /* Aborts with file:line and a message: marks a broken invariant, never bad input. */
 void ms_bug(const char *file, int line, const char *what) __attribute__((noreturn));

@@ -162,15 +162,6 @@ px_cmd_pinned(const struct px_session *s)
 							     !(s->status & MP_STATUS_AUTOCOMMIT))));
 }
 
-static uint64_t
-px_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 void
 px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
@@ -180,7 +171,7 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 	s->q_rows = 0;
 	s->q_scatter = p->scatter;
 	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
-	s->q_start_us = px_now_us();
+	s->q_start_us = ms_now_us();
 	memcpy(s->q_digest, p->digest, sizeof(s->q_digest));
 	s->q_digest[sizeof(s->q_digest) - 1] = '\0';
 }
@@ -227,7 +218,7 @@ px_cmd_digest_end(struct px_session *s)
 			return; /* no figures rather than no service */
 		}
 	}
-	us = px_now_us() - s->q_start_us;
+	us = ms_now_us() - s->q_start_us;
 	d = px_cmd_digest_slot(w, s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
 	d->count++;
 	d->errors += s->q_err;

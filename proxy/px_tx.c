@@ -50,15 +50,6 @@ static void px_tx_phase_start(struct px_session *s, enum px_tx_phase ph);
 static struct px_branch *px_tx_coord(struct px_session *s);
 static void px_tx_drop(struct px_session *s, struct px_branch *br);
 
-static uint64_t
-px_tx_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 bool
 px_tx_owns(const struct px_session *s, const struct px_backend *b)
 {
@@ -621,25 +612,21 @@ px_tx_send(struct px_backend *b, const char *sql)
 	px_conn_flush(&b->conn);
 }
 
-/* Runs up to three statements on branch <br>, one after the other; with <pipe> they are all
- * sent at once (for statements whose later ones are harmless after an earlier failure: XA END
- * then XA PREPARE / XA COMMIT / XA ROLLBACK), saving round trips. */
+/* Runs one or two statements on branch <br>, sent together: a second one is always harmless
+ * after a failed first (XA END, then XA PREPARE / XA COMMIT / XA ROLLBACK), and sending both
+ * at once saves a round trip. The replies are read in order. */
 static void
-px_tx_script(struct px_branch *br, bool pipe, const char *a, const char *b, const char *c)
+px_tx_script(struct px_branch *br, const char *a, const char *b)
 {
-	const char *v[3] = { a, b, c };
-
 	br->n_sql = 0;
 	br->at = 0;
-	for (int i = 0; i < 3; i++) {
-		if (v[i] != NULL) {
-			snprintf(br->sql[br->n_sql++], PX_TX_SQL, "%s", v[i]);
-		}
+	snprintf(br->sql[br->n_sql++], PX_TX_SQL, "%s", a);
+	if (b != NULL) {
+		snprintf(br->sql[br->n_sql++], PX_TX_SQL, "%s", b);
 	}
-	br->busy = br->n_sql > 0 && br->be != NULL;
+	br->busy = br->be != NULL;
 	br->failed = false;
-	br->pipe = pipe;
-	for (uint8_t i = 0; br->busy && i < (pipe ? br->n_sql : 1); i++) {
+	for (uint8_t i = 0; br->busy && i < br->n_sql; i++) {
 		ms_log_debug("transaction branch on %s: %s", px_pool_shard_name(br->be->pool), br->sql[i]);
 		px_tx_send(br->be, br->sql[i]);
 	}
@@ -779,19 +766,18 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 		switch (ph) {
 		case PX_PH_ROLLBACK:
 			if (br->xa) {
-				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
-					     px_tx_sql(b, sizeof(b), "XA ROLLBACK", t->xid, ""), NULL);
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     px_tx_sql(b, sizeof(b), "XA ROLLBACK", t->xid, ""));
 			} else {
-				px_tx_script(br, false, "ROLLBACK", NULL, NULL);
+				px_tx_script(br, "ROLLBACK", NULL);
 			}
 			break;
 		case PX_PH_ONEPHASE:
 			if (br->xa) {
-				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
-					     px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid, " ONE PHASE"),
-					     NULL);
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     px_tx_sql(b, sizeof(b), "XA COMMIT", t->xid, " ONE PHASE"));
 			} else {
-				px_tx_script(br, false, "COMMIT", NULL, NULL);
+				px_tx_script(br, "COMMIT", NULL);
 			}
 			break;
 		case PX_PH_PREPARE:
@@ -800,34 +786,34 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 			 * Meanwhile the deciding branch writes its decision row, uncommitted: it
 			 * becomes the decision with that branch's COMMIT (DECIDE) */
 			if (br->xa) {
-				px_tx_script(br, true, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
-					     px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, ""), NULL);
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA END", t->xid, ""),
+					     px_tx_sql(b, sizeof(b), "XA PREPARE", t->xid, ""));
 			} else {
 				char ins[PX_TX_SQL];
 
 				snprintf(ins, sizeof(ins),
 					 "INSERT INTO %s (gtrid, decision) VALUES ('%s', 'C')",
 					 PX_XA_TABLE, t->gtrid);
-				px_tx_script(br, false, ins, NULL, NULL);
+				px_tx_script(br, ins, NULL);
 			}
 			break;
 		case PX_PH_DECIDE:
 			if (!br->xa) {
-				px_tx_script(br, false, "COMMIT", NULL, NULL);
+				px_tx_script(br, "COMMIT", NULL);
 			}
 			break;
 		case PX_PH_COMMIT2:
 			if (br->xa && br->prepared) {
-				px_tx_script(br, false, px_tx_sql(a, sizeof(a), "XA COMMIT", t->xid, ""),
-					     NULL, NULL);
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA COMMIT", t->xid, ""),
+					     NULL);
 			}
 			break;
 		case PX_PH_ABORT:
 			if (!br->xa) {
-				px_tx_script(br, false, "ROLLBACK", NULL, NULL);
+				px_tx_script(br, "ROLLBACK", NULL);
 			} else if (br->prepared) {
-				px_tx_script(br, false, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""),
-					     NULL, NULL);
+				px_tx_script(br, px_tx_sql(a, sizeof(a), "XA ROLLBACK", t->xid, ""),
+					     NULL);
 			} else {
 				px_tx_drop(s, br); /* not prepared: the server rolls it back */
 			}
@@ -837,7 +823,7 @@ px_tx_phase_start(struct px_session *s, enum px_tx_phase ph)
 		}
 	}
 	if (ph == PX_PH_PREPARE) {
-		t->prepare_us = px_tx_now_us();
+		t->prepare_us = ms_now_us();
 	}
 	px_tx_pump(s);
 }
@@ -862,7 +848,7 @@ px_tx_first_failure(const struct px_session *s, bool writers_only)
 	for (unsigned int i = 0; i < s->tx.n; i++) {
 		const struct px_branch *br = &s->tx.br[i];
 
-		if ((br->failed || br->lost) && (!writers_only || br->wrote || br->xa)) {
+		if ((br->failed || br->lost) && (!writers_only || br->wrote)) {
 			return br;
 		}
 	}
@@ -918,7 +904,7 @@ px_tx_phase_done(struct px_session *s)
 			return;
 		}
 		px_xa_fault("xa_after_prepare");
-		if (px_tx_now_us() - t->prepare_us > (uint64_t)s->w->conf->xa_abandon_ms * 1000u / 3u) {
+		if (ms_now_us() - t->prepare_us > (uint64_t)s->w->conf->xa_abandon_ms * 1000u / 3u) {
 			px_tx_abort(s, "myshard: transaction rolled back: preparing the shards took too long");
 			return;
 		}
@@ -967,9 +953,9 @@ px_tx_phase_done(struct px_session *s)
 	}
 }
 
-/* One reply for branch <br>: OK moves its script on; ERR stops it (a pipelined script still
- * reads the replies already asked for). While rolling back, XA END may fail (a branch the
- * server made rollback-only) and XA ROLLBACK still ends it. */
+/* One reply for branch <br>, in the order its statements were sent. An ERR fails the script
+ * (the reply to the statement after it is still read), except while rolling back, where XA END
+ * may fail (a branch the server made rollback-only) and XA ROLLBACK still ends it. */
 static void
 px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_t len)
 {
@@ -1004,11 +990,8 @@ px_tx_reply(struct px_session *s, struct px_branch *br, const uint8_t *pl, size_
 		}
 	}
 	br->at++;
-	if (br->at < br->n_sql && !br->lost && (ok || lenient || br->pipe)) {
-		if (!br->pipe) {
-			px_tx_send(br->be, br->sql[br->at]);
-		}
-		return; /* more replies to come */
+	if (br->at < br->n_sql && !br->lost) {
+		return; /* the next statement's reply is still to come */
 	}
 	br->busy = false;
 	if (ok && !br->failed && (s->tx.phase == PX_PH_COMMIT2 || s->tx.phase == PX_PH_ABORT)) {

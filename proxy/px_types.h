@@ -172,12 +172,11 @@ struct px_branch {
 	size_t slot;           /* pool slot */
 	bool xa;               /* started with XA START */
 	bool wrote;            /* ran something other than a read */
-	/* ending (COMMIT / ROLLBACK): a script of up to 3 statements */
+	/* ending (COMMIT / ROLLBACK): a script of one or two statements */
 	uint8_t n_sql, at;
 	bool busy, failed, lost, prepared;
-	bool pipe;             /* the script was sent whole (replies are read in order) */
 	uint16_t code;
-	char sql[3][PX_TX_SQL];
+	char sql[2][PX_TX_SQL];
 	char msg[256];
 };
 

@@ -412,13 +412,7 @@ px_ask_run(struct px_worker *ws, unsigned int n, struct px_ask *a, unsigned int 
 			pthread_mutex_unlock(&a->mu);
 		}
 	}
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = ms_deadline(timeout_ms);
 	pthread_mutex_lock(&a->mu);
 	while (a->pending > 0 && pthread_cond_timedwait(&a->cv, &a->mu, &until) == 0) {
 	}

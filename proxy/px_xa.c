@@ -113,15 +113,6 @@ px_xa_fault(const char *point)
 	}
 }
 
-static uint64_t
-px_xa_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static MYSQL *
 px_xa_connect(const struct topo_shard *sh)
 {
@@ -338,7 +329,7 @@ px_xa_pass(struct px_xa *x, struct topo_reader *r, bool first)
 	const struct topo_snapshot *s = snap != NULL ? topo_ref(snap) : NULL;
 	struct px_xa_branch *bs = NULL;
 	size_t n = 0, cap = 0, nd = 0;
-	uint64_t now = px_xa_now_ms(), committed = 0, rolled = 0;
+	uint64_t now = (ms_now_us() / 1000u), committed = 0, rolled = 0;
 	struct px_xa_doubt *doubts = calloc(PX_XA_MAX_DOUBTS, sizeof(*doubts));
 	MYSQL **conns;
 	bool all_ok = true;
@@ -801,7 +792,7 @@ px_xa_main(void *arg)
 	pthread_mutex_lock(&x->mu);
 	while (!x->stop) {
 		struct timespec until;
-		uint64_t now = px_xa_now_ms();
+		uint64_t now = (ms_now_us() / 1000u);
 		unsigned int step;
 
 		pthread_mutex_unlock(&x->mu);
@@ -809,7 +800,7 @@ px_xa_main(void *arg)
 		if (first || now >= next_pass) {
 			px_xa_pass(x, r, first);
 			first = false;
-			next_pass = px_xa_now_ms() + x->interval_ms;
+			next_pass = (ms_now_us() / 1000u) + x->interval_ms;
 		} else if (x->deadlock_ms != 0) {
 			px_xa_deadlock_check(x, r);
 		}
@@ -818,18 +809,12 @@ px_xa_main(void *arg)
 			x->first_done = true;
 			pthread_cond_broadcast(&x->cv);
 		}
-		now = px_xa_now_ms();
+		now = (ms_now_us() / 1000u);
 		step = next_pass > now ? (unsigned int)(next_pass - now) : 0;
 		if (x->deadlock_ms != 0 && x->deadlock_ms < step) {
 			step = x->deadlock_ms;
 		}
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += step / 1000;
-		until.tv_nsec += (long)(step % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = ms_deadline(step);
 		while (!x->stop && x->n_kills == 0 &&
 		       pthread_cond_timedwait(&x->cv, &x->mu, &until) != ETIMEDOUT) {
 		}

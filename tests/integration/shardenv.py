@@ -207,6 +207,20 @@ class ShardedCluster:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=timeout)
 
+    def create_schema(self, db, statements, reference=False):
+        """CREATE DATABASE <db> and runs <statements> in it through myshard (DDL goes to every
+        shard, rows to theirs) and, with <reference>, the same on the reference server."""
+        for connect in (self.proxy_connect,) + ((self.reference_connect,) if reference else ()):
+            c = connect()
+            try:
+                with c.cursor() as cur:
+                    cur.execute(f"CREATE DATABASE {db}")
+                    cur.execute(f"USE {db}")
+                    for sql in statements:
+                        cur.execute(sql)
+            finally:
+                c.close()
+
     def explain_route(self, conn, sql):
         """Rows of EXPLAIN ROUTE <sql> through myshard: (step, shard, text) tuples."""
         with conn.cursor() as cur:

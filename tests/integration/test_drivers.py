@@ -40,15 +40,7 @@ def q(conn, sql, args=None):
 def sh(sharded):
     if sharded.is_fake:
         pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
-    for connect in (sharded.proxy_connect, sharded.reference_connect):
-        c = connect()
-        try:
-            q(c, f"CREATE DATABASE {DB}")
-            q(c, f"USE {DB}")
-            for ddl in SCHEMA:
-                q(c, ddl)
-        finally:
-            c.close()
+    sharded.create_schema(DB, SCHEMA, reference=True)
     return sharded
 
 

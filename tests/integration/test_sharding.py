@@ -60,14 +60,7 @@ def refused(conn, sql):
 def sh(sharded):
     if sharded.is_fake:
         pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
-    c = sharded.proxy_connect()
-    try:
-        q(c, f"CREATE DATABASE {DB}")
-        q(c, f"USE {DB}")
-        for ddl in SCHEMA:
-            q(c, ddl)
-    finally:
-        c.close()
+    sharded.create_schema(DB, SCHEMA)
     return sharded
 
 
@@ -611,15 +604,7 @@ def peer(sharded):
              "INSERT INTO orders (id, customer_id, amount, qty, status, note) VALUES "
              + ", ".join(f"({i}, {keys[s]}, {G.lit(a)}, {G.lit(qn)}, {G.lit(st)}, {G.lit(n)})"
                          for i, s, a, qn, st, n in PEER_ORDERS)]
-    for connect in (sharded.proxy_connect, sharded.reference_connect):
-        c = connect()
-        try:
-            q(c, f"CREATE DATABASE {PEER_DB}")
-            q(c, f"USE {PEER_DB}")
-            for s in PEER_SCHEMA + stmts:
-                q(c, s)
-        finally:
-            c.close()
+    sharded.create_schema(PEER_DB, PEER_SCHEMA + stmts, reference=True)
     # each customer and its orders on its own shard
     for i in range(4 if not sharded.is_fake else 0):
         assert shard_rows(sharded, i, "SELECT id FROM customers", db=PEER_DB) == ((keys[i],),)

@@ -35,14 +35,8 @@ def q(conn, sql):
 def sh(sharded):
     if sharded.is_fake:
         pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
-    c = sharded.proxy_connect()
-    try:
-        q(c, f"CREATE DATABASE {DB}")
-        q(c, f"USE {DB}")
-        q(c, "CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, name VARCHAR(40) NULL, "
-             "balance DECIMAL(12,2) NULL)")
-    finally:
-        c.close()
+    sharded.create_schema(DB, ["CREATE TABLE customers (id BIGINT NOT NULL PRIMARY KEY, "
+                               "name VARCHAR(40) NULL, balance DECIMAL(12,2) NULL)"])
     return sharded
 
 
@@ -631,6 +625,13 @@ def test_change_user_resets_the_session(sh):
 # KILL
 
 
+def running(sh, where):
+    """How many statements run on the shards (all of them) with INFO matching <where>."""
+    return sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                               f"{where} AND INFO NOT LIKE '%PROCESSLIST%'", db=None)[0][0]
+               for n in S.SHARD_NAMES)
+
+
 def _sleeper(conn, sql, out):
     try:
         q(conn, sql)
@@ -659,10 +660,8 @@ def test_kill_query_and_connection(sh):
             out = {}
             t = threading.Thread(target=_sleeper, args=(a, sql, out))
             t.start()
-            H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
-                                             "PROCESSLIST WHERE INFO LIKE '%SLEEP(30)%' AND "
-                                             "INFO NOT LIKE '%PROCESSLIST%'", db=None)[0][0]
-                                     for n in S.SHARD_NAMES) == (1 if "SUM" not in sql else 2),
+            H.wait_until(lambda: running(sh, "INFO LIKE '%SLEEP(30)%'")
+                         == (1 if "SUM" not in sql else 2),
                          10, "the statement to run on the shards", 0.1)
             assert q(b, f"KILL QUERY {a.thread_id()}") == ()
             t.join(15)
@@ -684,16 +683,14 @@ def test_kill_query_and_connection(sh):
         out = {}
         t = threading.Thread(target=_sleeper, args=(a, "SELECT SLEEP(30)", out))
         t.start()
-        H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
-                                         "PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'", db=None)[0][0]
-                                 for n in S.SHARD_NAMES) == 1, 10, "the sleep to run", 0.1)
+        H.wait_until(lambda: running(sh, "INFO = 'SELECT SLEEP(30)'") == 1, 10,
+                     "the sleep to run", 0.1)
         assert q(b, f"KILL CONNECTION {a.thread_id()}") == ()
         t.join(15)
         assert not t.is_alive() and out["r"] in (2013, 2006), out  # the connection is gone
         # ... and so is its statement on the shard (killed, not left to run 30 s)
-        H.wait_until(lambda: sum(on_shard(sh, n, "SELECT COUNT(*) FROM information_schema."
-                                         "PROCESSLIST WHERE INFO = 'SELECT SLEEP(30)'", db=None)[0][0]
-                                 for n in S.SHARD_NAMES) == 0, 10, "the sleep to be killed", 0.1)
+        H.wait_until(lambda: running(sh, "INFO = 'SELECT SLEEP(30)'") == 0, 10,
+                     "the sleep to be killed", 0.1)
     finally:
         a.close()
         b.close()
