@@ -12,6 +12,9 @@ MS_PACKAGES=(
 	python3-pymysql python3-pytest python3-pytest-timeout
 	sysbench haproxy
 	python3-mysqldb php-cli php-mysql libdbd-mariadb-perl
+	golang-go golang-github-go-sql-driver-mysql-dev
+	default-jdk-headless libmariadb-java
+	nodejs
 )
 
 # The interpreter that has Debian's python3-pymysql and python3-pytest (a python3 earlier on
