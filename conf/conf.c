@@ -505,6 +505,27 @@ conf_hash(struct conf_ctx *x, const yaml_node_t *n, const char *path, uint8_t ou
 	return MS_OK;
 }
 
+/* A YAML true/false. */
+static enum ms_rc
+conf_bool(struct conf_ctx *x, const yaml_node_t *n, const char *path, bool *out)
+{
+	const char *s = NULL;
+	size_t len = 0;
+	enum ms_rc rc = conf_scalar(x, n, path, "true or false", &s, &len);
+
+	if (rc != MS_OK) {
+		return rc;
+	}
+	if (len == 4 && memcmp(s, "true", 4) == 0) {
+		*out = true;
+	} else if (len == 5 && memcmp(s, "false", 5) == 0) {
+		*out = false;
+	} else {
+		return conf_bad(x, n, path, "true or false");
+	}
+	return MS_OK;
+}
+
 /* Fills <u>'s verifier from exactly one of <pw> (plaintext) and <hash>. */
 static enum ms_rc
 conf_user_secret(struct conf_ctx *x, const yaml_node_t *map, const char *path,
@@ -547,7 +568,7 @@ static enum ms_rc
 conf_user_in(struct conf_ctx *x, const yaml_node_t *map, const char *list,
 	     struct conf_user *users, size_t i)
 {
-	static const char *const keys[] = { "name", "password", "password_hash" };
+	static const char *const keys[] = { "name", "password", "password_hash", "require_ssl" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	char path[CONF_PATH_LEN], sub[CONF_PATH_LEN], got[CONF_GOT_LEN];
 	struct conf_user *u = &users[i];
@@ -575,6 +596,13 @@ conf_user_in(struct conf_ctx *x, const yaml_node_t *map, const char *list,
 		if (strcmp(users[j].name, u->name) == 0) {
 			return conf_err(x, conf_line(v[0]), sub, "duplicate user %s (also %s[%zu])",
 					conf_quote(u->name, len, got, sizeof(got)), list, j);
+		}
+	}
+	if (v[3] != NULL) {
+		rc = conf_bool(x, v[3], conf_join(sub, sizeof(sub), path, "require_ssl"),
+			       &u->require_ssl);
+		if (rc != MS_OK) {
+			return rc;
 		}
 	}
 	return conf_user_secret(x, map, path, v[1], v[2], u);
@@ -615,6 +643,35 @@ static enum ms_rc
 conf_users(struct conf_ctx *x, const yaml_node_t *seq)
 {
 	return conf_user_list(x, seq, "users", &x->c->users, &x->c->n_users);
+}
+
+/* tls: cert and key (both required; files are loaded when myshard starts). */
+static enum ms_rc
+conf_tls(struct conf_ctx *x, const yaml_node_t *map)
+{
+	static const char *const keys[] = { "cert", "key" };
+	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
+	struct conf_tls *t;
+	enum ms_rc rc;
+
+	rc = conf_keys(x, map, "tls", keys, MS_ARRAY_LEN(keys), v);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		return conf_oom(x);
+	}
+	x->c->tls = t;
+	t->cert_line = v[0] != NULL ? (unsigned int)conf_line(v[0]) : 0;
+	t->key_line = v[1] != NULL ? (unsigned int)conf_line(v[1]) : 0;
+	rc = v[0] != NULL ? conf_str(x, v[0], "tls.cert", false, &t->cert)
+			  : conf_missing(x, map, "tls", "cert");
+	if (rc == MS_OK) {
+		rc = v[1] != NULL ? conf_str(x, v[1], "tls.key", false, &t->key)
+				  : conf_missing(x, map, "tls", "key");
+	}
+	return rc;
 }
 
 /* admin: listen {address, port}, users (required), store. */
@@ -772,7 +829,7 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	static const char *const keys[] = { "listen",    "workers", "max_packet",
 					    "log_level", "pool",    "timeouts",
 					    "users",     "shards",  "sharding",
-					    "merge_max", "admin" };
+					    "merge_max", "admin",   "tls" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -809,6 +866,16 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	}
 	if (rc == MS_OK && v[10] != NULL) {
 		rc = conf_admin(x, v[10]);
+	}
+	if (rc == MS_OK && v[11] != NULL) {
+		rc = conf_tls(x, v[11]);
+	}
+	for (size_t i = 0; rc == MS_OK && x->c->tls == NULL && i < x->c->n_users; i++) {
+		if (x->c->users[i].require_ssl) {
+			rc = conf_err(x, conf_line(v[6]), "users",
+				      "users[%zu] (%s) has require_ssl: true, which needs a tls: "
+				      "section", i, x->c->users[i].name);
+		}
 	}
 	if (rc == MS_OK && x->c->admin != NULL && x->c->admin->listen_port == x->c->listen_port &&
 	    strcmp(x->c->admin->listen_addr, x->c->listen_addr) == 0) {
@@ -1084,6 +1151,11 @@ conf_free(struct conf *c)
 		free(c->admin->listen_addr);
 		free(c->admin->store);
 		free(c->admin);
+	}
+	if (c->tls != NULL) {
+		free(c->tls->cert);
+		free(c->tls->key);
+		free(c->tls);
 	}
 	free(c->listen_addr);
 	free(c->path);

@@ -20,6 +20,14 @@ struct conf_user {
 	/* SHA1(SHA1(password)), the mysql_native_password verifier; all zero if no password */
 	uint8_t native_stored[MS_SHA1_LEN];
 	bool empty_password; /* true: the user logs in with an empty password */
+	bool require_ssl;    /* true: only over TLS (needs a tls: section) */
+};
+
+/* TLS for the client port; absent from the file: no TLS is offered. */
+struct conf_tls {
+	char *cert;        /* owned; PEM certificate chain, leaf first */
+	char *key;         /* owned; PEM private key of the leaf */
+	unsigned int cert_line, key_line; /* for messages about the files */
 };
 
 /* A backend MariaDB/MySQL server holding one shard (issue #2: the first one is used). */
@@ -65,6 +73,7 @@ struct conf {
 	 * section: everything goes to shards[0]. */
 	struct topo_map map;
 	struct conf_admin *admin; /* owned; NULL without an admin: section */
+	struct conf_tls *tls;     /* owned; NULL without a tls: section */
 };
 
 /*

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CS_SCHEMA_VERSION 1
+#define CS_SCHEMA_VERSION 2
 #define CS_MAX_LENGTH     (16 << 20) /* largest string or blob a statement may build */
 #define CS_TICK_OPS       1000       /* VM operations between progress-handler calls */
 #define CS_TICKS_MAX      20000ul    /* => 20 million VM operations per operator statement */
@@ -60,8 +60,9 @@ static const struct cs_table cs_table_list[] = {
 	  "name TEXT PRIMARY KEY NOT NULL, shard TEXT, block INTEGER NOT NULL DEFAULT 1000",
 	  { "name" }, { "shard", "block" }, "name", true },
 	{ "users",
-	  "name TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL",
-	  { "name" }, { "password_hash" }, "name", true },
+	  "name TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL, "
+	  "require_ssl INTEGER NOT NULL DEFAULT 0",
+	  { "name" }, { "password_hash", "require_ssl" }, "name", true },
 	{ "admin_users",
 	  "name TEXT PRIMARY KEY NOT NULL, password_hash TEXT NOT NULL",
 	  { "name" }, { "password_hash" }, "name", false },
@@ -249,7 +250,7 @@ cs_schema_version(struct conf_store *cs, const char *path, char *err, size_t err
 			       path, (long long)v, CS_SCHEMA_VERSION);
 	}
 	if (rc == MS_OK && v < CS_SCHEMA_VERSION) {
-		rc = cs_run(cs, "PRAGMA user_version = 1", err, errlen);
+		rc = cs_run(cs, "PRAGMA user_version = 2", err, errlen);
 	}
 	return rc;
 }
@@ -289,6 +290,22 @@ cs_schema(struct conf_store *cs, const char *path, char *err, size_t errlen)
 	}
 	if (rc == MS_OK) {
 		rc = cs_run(cs, CS_HISTORY_DDL, err, errlen);
+	}
+	/* schema 1 -> 2: users gained require_ssl (an older store's tables lack it) */
+	for (int i = 0; rc == MS_OK && i < 2; i++) {
+		static const char *const t[] = { "users", "runtime_users" };
+		char sql[128];
+		sqlite3_stmt *st = NULL;
+
+		snprintf(sql, sizeof(sql), "SELECT require_ssl FROM %s LIMIT 0", t[i]);
+		if (sqlite3_prepare_v2(cs->db, sql, -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_finalize(st);
+			continue;
+		}
+		sqlite3_finalize(st);
+		snprintf(sql, sizeof(sql),
+			 "ALTER TABLE %s ADD COLUMN require_ssl INTEGER NOT NULL DEFAULT 0", t[i]);
+		rc = cs_run(cs, sql, err, errlen);
 	}
 	return cs_end(cs, rc, err, errlen);
 }

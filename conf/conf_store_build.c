@@ -449,6 +449,16 @@ cs_user_row(struct cs_build *b, sqlite3_stmt *st, size_t i, const void *arg)
 		rc = cs_fail(b, where, "password_hash",
 			     "must be '' or '*' followed by 40 hex digits");
 	}
+	if (rc == MS_OK && strcmp(l->table, "users") == 0) {
+		int64_t req = 0;
+
+		rc = cs_int(b, st, 2, where, "require_ssl", 0, 1, &req);
+		u->require_ssl = req == 1;
+		if (rc == MS_OK && u->require_ssl && b->c->tls == NULL) {
+			rc = cs_fail(b, where, "require_ssl",
+				     "needs TLS, and the config file has no tls: section");
+		}
+	}
 	return rc;
 }
 
@@ -474,7 +484,8 @@ cs_build_users(struct cs_build *b, struct cs_user_list *l, bool required)
 		return cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
 	}
 	l->n = n;
-	snprintf(sql, sizeof(sql), "SELECT name, password_hash FROM %s ORDER BY rowid", l->table);
+	snprintf(sql, sizeof(sql), "SELECT name, password_hash%s FROM %s ORDER BY rowid",
+		 strcmp(l->table, "users") == 0 ? ", require_ssl" : "", l->table);
 	return cs_rows(b, sql, NULL, n, cs_user_row, l);
 }
 
@@ -575,7 +586,19 @@ cs_conf_copy(const struct conf *base)
 	c->path = base->path != NULL ? strdup(base->path) : NULL;
 	c->listen_addr = base->listen_addr != NULL ? strdup(base->listen_addr) : NULL;
 	c->admin = base->admin != NULL ? cs_admin_copy(base->admin) : NULL;
+	c->tls = base->tls != NULL ? calloc(1, sizeof(*c->tls)) : NULL;
+	if (c->tls != NULL) {
+		c->tls->cert_line = base->tls->cert_line;
+		c->tls->key_line = base->tls->key_line;
+		c->tls->cert = strdup(base->tls->cert);
+		c->tls->key = strdup(base->tls->key);
+		if (c->tls->cert == NULL || c->tls->key == NULL) {
+			conf_free(c);
+			return NULL;
+		}
+	}
 	if ((c->path == NULL) != (base->path == NULL) ||
+	    (c->tls == NULL) != (base->tls == NULL) ||
 	    (c->listen_addr == NULL) != (base->listen_addr == NULL) ||
 	    (c->admin == NULL) != (base->admin == NULL)) {
 		conf_free(c);

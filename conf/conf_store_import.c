@@ -81,7 +81,7 @@ cs_put_users(struct conf_store *cs, const struct conf *c, char *err, size_t errl
 
 	for (size_t i = 0; rc == MS_OK && i < c->n_users; i++) {
 		const struct conf_user *u = &c->users[i];
-		const char *v[] = { u->name, hash };
+		const char *v[] = { u->name, hash, u->require_ssl ? "1" : "0" };
 
 		hash[0] = '\0';
 		for (size_t k = 0; !u->empty_password && k < MS_SHA1_LEN; k++) {
@@ -90,7 +90,8 @@ cs_put_users(struct conf_store *cs, const struct conf *c, char *err, size_t errl
 			hash[2 + 2 * k] = hex[u->native_stored[k] & 0xf];
 			hash[3 + 2 * k] = '\0';
 		}
-		rc = cs_put(cs, "INSERT INTO users VALUES (?1, ?2)", 2, v, NULL, err, errlen);
+		rc = cs_put(cs, "INSERT INTO users (name, password_hash, require_ssl) VALUES (?1, ?2, ?3)",
+			    3, v, NULL, err, errlen);
 	}
 	return rc;
 }

@@ -126,6 +126,7 @@ px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_
 		}
 		memcpy(snap->users[i].native_stored, c->users[i].native_stored, MS_SHA1_LEN);
 		snap->users[i].empty_password = c->users[i].empty_password;
+		snap->users[i].require_ssl = c->users[i].require_ssl;
 	}
 	for (size_t i = 0; i < c->n_shards; i++) {
 		struct topo_shard *t = &snap->shards[i];

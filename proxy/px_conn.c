@@ -5,6 +5,8 @@
  */
 #include "proxy/px_conn.h"
 
+#include "proxy/px_tls.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <fcntl.h>
@@ -87,6 +89,8 @@ px_conn_fill(struct px_conn *c)
 	return what;
 }
 
+static void px_conn_set_write(struct px_conn *c, bool on);
+
 static void
 px_conn_read_ev(evutil_socket_t fd, short ev, void *arg)
 {
@@ -98,7 +102,12 @@ px_conn_read_ev(evutil_socket_t fd, short ev, void *arg)
 		c->cb(c, PX_CONN_TIMEOUT, c->arg);
 		return;
 	}
-	what = px_conn_fill(c);
+	if (c->tls != NULL) {
+		what = px_tls_fill(c);
+		px_conn_set_write(c, (what & PX_CONN_ERROR) == 0 && px_tls_pending_out(c) > 0);
+	} else {
+		what = px_conn_fill(c);
+	}
 	if (what & (PX_CONN_EOF | PX_CONN_ERROR)) {
 		px_conn_set_read(c, false);
 	}
@@ -178,6 +187,7 @@ px_conn_init(struct px_conn *c, struct event_base *base, evutil_socket_t fd, px_
 	c->read_hw = 0;
 	c->write_lw = 0;
 	c->err = 0;
+	c->tls = NULL;
 	c->cb = cb;
 	c->arg = arg;
 	if (c->in == NULL || c->out == NULL) {
@@ -211,6 +221,8 @@ px_conn_deinit(struct px_conn *c)
 		close(c->fd);
 		c->fd = -1;
 	}
+	px_tls_free(c->tls);
+	c->tls = NULL;
 }
 
 enum ms_rc
@@ -273,6 +285,16 @@ px_conn_flush(struct px_conn *c)
 	if (c->connecting || c->failed || c->fd < 0) {
 		return;
 	}
+	if (c->tls != NULL) {
+		if (!px_tls_flush(c)) {
+			c->failed = true;
+			px_conn_set_write(c, false);
+			event_active(&c->wev, EV_WRITE, 0);
+			return;
+		}
+		px_conn_set_write(c, px_tls_pending_out(c) > 0);
+		return;
+	}
 	while (evbuffer_get_length(c->out) > 0) {
 		int n = evbuffer_write(c->out, c->fd);
 
@@ -298,5 +320,9 @@ px_conn_resume(struct px_conn *c)
 	if (c->hw_stopped && evbuffer_get_length(c->in) < c->read_hw) {
 		c->hw_stopped = false;
 		px_conn_set_read(c, true);
+		if (c->tls != NULL) {
+			/* ciphertext already read may be waiting in the TLS buffers */
+			event_active(&c->rev, EV_READ, 0);
+		}
 	}
 }

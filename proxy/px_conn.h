@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 struct evbuffer;
+struct px_tls;
 
 enum px_conn_what {
 	PX_CONN_READ = 1u << 0,      /* new bytes in <in> */
@@ -47,6 +48,7 @@ struct px_conn {
 	size_t read_hw;         /* stop reading while <in> holds this much; 0 = no limit */
 	size_t write_lw;        /* DRAINED fires when <out> falls to this */
 	int err;                /* errno of the last ERROR */
+	struct px_tls *tls;     /* owned; NULL: plain TCP (proxy/px_tls.h) */
 	px_conn_cb *cb;         /* borrowed */
 	void *arg;              /* borrowed */
 };

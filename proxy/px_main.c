@@ -9,6 +9,7 @@
 #include "proxy/px_admin.h"
 #include "proxy/px_xa.h"
 #include "proxy/px_listener.h"
+#include "proxy/px_tls.h"
 #include "proxy/px_worker.h"
 #include "topology/topo.h"
 
@@ -239,7 +240,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (px_tls_init(c, err, sizeof(err)) != MS_OK) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(c);
+		return 1;
+	}
 	if (check) {
+		px_tls_shutdown();
 		printf("%s: OK\n", path);
 		conf_free(c);
 		return 0;
@@ -247,6 +254,7 @@ main(int argc, char **argv)
 	ms_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	rc = px_main_run(c, reset);
+	px_tls_shutdown();
 	conf_free(c);
 	return rc;
 }

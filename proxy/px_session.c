@@ -11,6 +11,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
+#include "proxy/px_tls.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
@@ -341,7 +342,7 @@ px_sess_greet(struct px_session *s)
 	struct mp_greeting g = {
 		.version = PX_SERVER_VERSION,
 		.conn_id = (uint32_t)s->id,
-		.caps = PX_SERVER_CAPS,
+		.caps = PX_SERVER_CAPS | (px_tls_enabled() ? MP_CLIENT_SSL : 0),
 		.collation = 45,
 		.status = MP_STATUS_AUTOCOMMIT,
 		.auth_plugin = MP_NATIVE_PLUGIN,
@@ -432,9 +433,14 @@ px_sess_check_token(struct px_session *s, const uint8_t *token, size_t len)
 	const struct topo_user *u = topo_user_find(snap, s->user, strlen(s->user));
 	bool ok = u != NULL &&
 		  mp_native_verify(s->scramble, u->native_stored, u->empty_password, token, len);
+	bool need_tls = ok && u->require_ssl && s->cl.tls == NULL;
 
 	topo_read_end(s->w->topo);
-	if (!ok) {
+	if (need_tls) {
+		ms_log_warn("session %llu (%s): user '%s' must log in over TLS (require_ssl)",
+			    (unsigned long long)s->id, s->peer, s->user);
+	}
+	if (!ok || need_tls) {
 		px_sess_deny(s, len > 0);
 		return;
 	}
@@ -451,7 +457,13 @@ px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
 		return;
 	}
 	if (r.ssl_request) {
-		px_sess_bad_handshake(s, "client asked for TLS, which this listener does not offer");
+		if (!px_tls_enabled() || s->cl.tls != NULL) {
+			px_sess_bad_handshake(s, s->cl.tls != NULL
+							 ? "a second SSLRequest inside TLS"
+							 : "client asked for TLS, which is not configured");
+			return;
+		}
+		s->tls_pending = true; /* after this packet is consumed: px_sess_login_step() */
 		return;
 	}
 	if (r.user.len == 0 || r.user.len > PX_USER_MAX || r.schema.len > PX_NAME_MAX ||
@@ -595,6 +607,14 @@ px_sess_login_step(struct px_session *s)
 		px_sess_check_token(s, payload, hdr.len);
 	}
 	evbuffer_drain(s->cl.in, MP_HDR_LEN + (size_t)hdr.len);
+	if (s->tls_pending) {
+		s->tls_pending = false;
+		if (px_tls_start(&s->cl) != MS_OK) {
+			px_sess_close(s, "cannot start TLS");
+			return false;
+		}
+		/* the HandshakeResponse comes next, inside TLS, with the next sequence id */
+	}
 	return true;
 }
 

@@ -6,7 +6,7 @@
 
 # Everything the build, the tests and the demo need (Debian 12 package names).
 MS_PACKAGES=(
-	meson ninja-build pkg-config gcc
+	meson ninja-build pkg-config gcc libssl-dev openssl
 	libevent-dev libmariadb-dev libck-dev libcmocka-dev libyaml-dev libsqlite3-dev
 	mariadb-server mariadb-client
 	python3-pymysql python3-pytest python3-pytest-timeout
@@ -59,6 +59,28 @@ ms_install_missing() {
 
 ms_install_deps() {
 	ms_install_missing "${MS_PACKAGES[@]}"
+}
+
+# ms_install_node_deps: npm (Debian's package, only if no npm is on PATH) and the Node.js driver
+# battery's modules (tests/integration/drivers/package-lock.json) in ${MYSHARD_NODE_DIR:-build-node},
+# which is not committed. `npm ci` runs only when that directory's lock differs from the
+# repository's; if it fails, only test_driver_node.py fails (it says why).
+ms_install_node_deps() {
+	local src=tests/integration/drivers dir=${MYSHARD_NODE_DIR:-build-node}
+	if ! command -v npm >/dev/null 2>&1; then
+		ms_install_missing npm
+	fi
+	if cmp -s "$src/package-lock.json" "$dir/package-lock.json" &&
+		[ -f "$dir/node_modules/mysql2/package.json" ]; then
+		return 0
+	fi
+	mkdir -p "$dir"
+	cp "$src/package.json" "$src/package-lock.json" "$dir/"
+	ms_say "npm ci in $dir"
+	if ! (cd "$dir" && npm ci --omit=peer --no-audit --no-fund); then
+		rm -f "$dir/package-lock.json"
+		ms_say "warning: npm ci failed in $dir; test_driver_node.py will fail"
+	fi
 }
 
 # ms_build DIR [MESON_OPTION...]: configures DIR (or applies the options to an existing one)

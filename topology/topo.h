@@ -30,6 +30,7 @@ struct topo_user {
 	char *name;                /* owned */
 	uint8_t native_stored[20]; /* SHA1(SHA1(password)); all zero with an empty password */
 	bool empty_password;
+	bool require_ssl;          /* logins only over TLS */
 };
 
 struct topo_snapshot {

@@ -335,9 +335,9 @@ def default_myshard_bin():
 
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
                       pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000,
-                      xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml=""):
+                      xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml="", extra_users=()):
     """shards: list of (name, host, port). extra_yaml: more top-level keys (e.g. a `sharding:`
-    section), appended as given."""
+    section), appended as given. extra_users: more `users:` entries, as YAML flow mappings."""
     lines = [
         f"listen: {{address: 127.0.0.1, port: {listen_port}}}",
         f"workers: {workers}",
@@ -350,6 +350,7 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         "users:",
         f"  - {{name: {APP_USER}, password: {APP_PASSWORD}}}",
         f"  - {{name: {NOPW_USER}, password: \"\"}}",
+        *[f"  - {u}" for u in extra_users],
         "shards:",
     ]
     for name, host, port in shards:

@@ -306,7 +306,7 @@ struct bad_case {
 
 /* clang-format off */
 #define KNOWN_TOP "(known: listen, workers, max_packet, log_level, pool, timeouts, users, shards, " \
-		  "sharding, merge_max, admin)"
+		  "sharding, merge_max, admin, tls)"
 #define SIZE_WANT "must be a size 1KiB..1GiB (bytes, or a number with suffix KiB, MiB or GiB)"
 #define HASH_WANT "must be '*' followed by 40 hex digits"
 #define SHARD_NAME_WANT "must be 1..64 characters from A-Z a-z 0-9 _ -"
@@ -333,7 +333,7 @@ static const struct bad_case bad_cases[] = {
 	{ "timeouts.login_ms zero", "timeouts:\n  login_ms: 0\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.login_ms: must be an integer 1..3600000, got \"0\"" },
 	{ "unknown user key", "users:\n  - name: app\n    pasword: x\n" SHARDS,
-	  "t.yaml:3: users[0].pasword: unknown key (known: name, password, password_hash)" },
+	  "t.yaml:3: users[0].pasword: unknown key (known: name, password, password_hash, require_ssl)" },
 	{ "unknown shard key", USERS "shards:\n  - name: s0\n    host: h\n    user: u\n    db: x\n",
 	  "t.yaml:8: shards[0].db: unknown key (known: name, host, port, user, password)" },
 	{ "unknown key with odd characters", "\"a b\": 1\n" USERS SHARDS,

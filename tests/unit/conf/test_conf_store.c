@@ -479,10 +479,10 @@ test_import_rows(void **state)
 	exec_ok(cs, "SELECT * FROM sequences", &r);
 	assert_string_equal(r.text, "name|shard|block\ncustomers_id|s1|500\nother|s2|1000\n");
 	exec_ok(cs, "SELECT * FROM users", &r);
-	assert_string_equal(r.text, "name|password_hash\n"
-				    "app|*14E65567ABDB5135D0CFD9A70B3032C179A49EE7\n"
-				    "ro|*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9\n"
-				    "guest|\n");
+	assert_string_equal(r.text, "name|password_hash|require_ssl\n"
+				    "app|*14E65567ABDB5135D0CFD9A70B3032C179A49EE7|0\n"
+				    "ro|*6BB4837EB74329105EE4568DDA7DC67ED2CA2AD9|0\n"
+				    "guest||0\n");
 	exec_ok(cs, "SELECT * FROM settings", &r);
 	assert_string_equal(r.text, "name|value\ndefault_shard|s2\n");
 	conf_free(c);
@@ -946,7 +946,7 @@ test_allowed(void **state)
 	assert_string_equal(r.text, "version\n");
 	exec_ok(cs, "WITH x(n) AS (SELECT name FROM users) SELECT upper(n) FROM x ORDER BY 1", &r);
 	assert_string_equal(r.text, "upper(n)\nAPP\nBOB\n");
-	exec_ok(cs, "INSERT INTO users VALUES ('carol', '') RETURNING name", &r);
+	exec_ok(cs, "INSERT INTO users VALUES ('carol', '', 0) RETURNING name", &r);
 	assert_string_equal(r.text, "name\ncarol\n");
 	assert_int_equal(r.dones, 0);
 	exec_ok(cs, "UPDATE users SET name = name || '2' WHERE name = 'carol'", &r);
@@ -1137,7 +1137,7 @@ store_edited(struct conf **c)
 
 	commit_ok(cs, 1, "first");
 	exec_quiet(cs, "DELETE FROM users WHERE name = 'ro'");
-	exec_quiet(cs, "INSERT INTO users VALUES ('zed', '')");
+	exec_quiet(cs, "INSERT INTO users VALUES ('zed', '', 0)");
 	exec_quiet(cs, "INSERT INTO admin_users VALUES ('root', '')");
 	return cs;
 }
@@ -1190,15 +1190,49 @@ test_save(void **state)
 	cs_close(cs);
 }
 
-/* A database at <path> that a later myshard made: schema version 2. */
+/* A database at <path> that a later myshard made: schema version 3. */
 static void
 newer_schema(const char *path)
 {
 	sqlite3 *db = NULL;
 
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 3", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* A store saved by schema 1 (users without require_ssl) loads, and its users gain the column
+ * with 0: nobody is locked out by an upgrade. */
+static void
+test_load_schema1(void **state)
+{
+	char err[ERR_LEN] = "";
+	struct conf_store *cs = store_open();
+	struct tmp_file t;
+	sqlite3 *db = NULL;
+	struct rec r;
+
+	(void)state;
+	tmp_file_make(&t);
+	assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+				      "CREATE TABLE users (name TEXT PRIMARY KEY NOT NULL, "
+				      "password_hash TEXT NOT NULL) STRICT;"
+				      "INSERT INTO users VALUES ('old', '');"
+				      "PRAGMA user_version = 1",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	if (cs_load(cs, t.path, err, sizeof(err)) != MS_OK) {
+		print_error("%s\n", err);
+		fail();
+	}
+	exec_ok(cs, "SELECT * FROM users", &r);
+	assert_string_equal(r.text, "name|password_hash|require_ssl\nold||0\n");
+	exec_ok(cs, "SELECT name, require_ssl FROM runtime_users", &r); /* created with it */
+	assert_string_equal(r.text, "name|require_ssl\n");
+	cs_close(cs);
+	tmp_file_remove(&t);
 }
 
 static void
@@ -1214,7 +1248,7 @@ test_load(void **state)
 	(void)state;
 	tmp_file_make(&t);
 	assert_int_equal(cs_save(cs, t.path, err, sizeof(err)), MS_OK);
-	exec_quiet(again, "INSERT INTO users VALUES ('gone', '')");
+	exec_quiet(again, "INSERT INTO users VALUES ('gone', '', 0)");
 	assert_int_equal(cs_load(again, t.path, err, sizeof(err)), MS_OK);
 	assert_same_tables(cs, again, "");
 	assert_same_tables(cs, again, "runtime_");
@@ -1242,9 +1276,9 @@ test_load(void **state)
 	assert_int_equal(unlink(junk), 0);
 	newer_schema(junk);
 	assert_int_equal(cs_open(junk, &again, err, sizeof(err)), MS_EIO);
-	assert_string_equal(strstr(err, ": schema version"), ": schema version 2 is newer than 1");
+	assert_string_equal(strstr(err, ": schema version"), ": schema version 3 is newer than 2");
 	assert_int_equal(cs_load(cs, junk, err, sizeof(err)), MS_EIO);
-	assert_string_equal(strstr(err, ": schema version"), ": schema version 2 is newer than 1");
+	assert_string_equal(strstr(err, ": schema version"), ": schema version 3 is newer than 2");
 	after = dump(cs, "");
 	assert_string_equal(before, after); /* <before> was a copy of <cs>'s tables */
 	free(before);
@@ -1271,6 +1305,7 @@ main(void)
 		cmocka_unit_test(test_commit_restore),
 		cmocka_unit_test(test_save),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_schema1),
 	};
 	/* clang-format on */
 
