@@ -674,6 +674,12 @@ px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
 		free(s->set_pending);
 		s->set_pending = NULL;
 	}
+	if (ev->kind == MP_PKT_ERR && s->cmd == MP_COM_STMT_PREPARE && s->prep_pin_new) {
+		/* the server kept no statement: nothing ties the session to this connection */
+		s->sticky &= ~(unsigned int)RT_STICKY_PREPARE;
+		s->q_pin = NULL;
+	}
+	s->prep_pin_new = false;
 	s->hold_prev = s->left_state;
 	px_cmd_finish(s);
 }
@@ -1069,9 +1075,24 @@ static bool
 px_cmd_set_vars(struct px_session *s, const char *sql, size_t len)
 {
 	char buf[2048];
+	int ac;
 
-	if (!rt_set_vars(sql, len, buf, sizeof(buf))) {
+	if (!rt_set_vars(sql, len, buf, sizeof(buf), &ac)) {
 		return false;
+	}
+	/* autocommit=1 beside other variables (drivers' connect statements) is a no-op only
+	 * while autocommit is on and no transaction is open; anything else pins, as before */
+	if (ac == 0 || (ac == 1 && (s->autocommit_off || s->tx.open || s->tx.n > 0))) {
+		return false;
+	}
+	/* an expression reading the variable is replayed with @@global.var: right only if the
+	 * session had not set it before */
+	for (const char *p = buf; *p != '\0'; p = strchr(p, '\n') + 1) {
+		const char *eq = strchr(p, '=');
+
+		if (eq[1] == '(' && px_vars_has(s->vars, p)) {
+			return false;
+		}
 	}
 	free(s->set_pending);
 	s->set_pending = strdup(buf);
@@ -1284,6 +1305,7 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 		/* no configured table: prepared on the default shard as it is */
 		__attribute__((fallthrough));
 	case MP_COM_SET_OPTION:
+		s->prep_pin_new = s->cmd == MP_COM_STMT_PREPARE && !(s->sticky & RT_STICKY_PREPARE);
 		s->pend_sticky = s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
 		px_cmd_acquire(s);
 		return true;

@@ -1379,17 +1379,24 @@ px_leg_err(struct px_merge *m, size_t leg, const uint8_t *pl, size_t len)
 	if (m->err_msg != NULL && m->err_leg < leg) {
 		return PX_MERGE_OK;
 	}
+	if (m->n_legs == 1) {
+		/* one shard (a routed prepared statement): the server's own words, as from a
+		 * single server; the shard is named only when several could have failed */
+		nl = 0;
+	}
 	msg = malloc(nl + e.message.len + 9);
 	if (msg == NULL) {
 		return PX_MERGE_ENOMEM;
 	}
-	memcpy(msg, "shard ", 6);
-	memcpy(msg + 6, name, nl);
-	memcpy(msg + 6 + nl, ": ", 2);
-	if (e.message.len > 0) {
-		memcpy(msg + 8 + nl, e.message.ptr, e.message.len);
+	if (nl > 0) {
+		memcpy(msg, "shard ", 6);
+		memcpy(msg + 6, name, nl);
+		memcpy(msg + 6 + nl, ": ", 2);
 	}
-	msg[8 + nl + e.message.len] = '\0';
+	if (e.message.len > 0) {
+		memcpy(msg + (nl > 0 ? 8 + nl : 0), e.message.ptr, e.message.len);
+	}
+	msg[(nl > 0 ? 8 + nl : 0) + e.message.len] = '\0';
 	free(m->err_msg);
 	m->err_msg = msg;
 	m->err_leg = leg;

@@ -228,6 +228,7 @@ struct px_session {
 	char schema[PX_NAME_MAX + 1]; /* the session's default schema ("" = none) */
 	uint8_t seq;               /* next sequence id towards the client (connection phase) */
 	bool login_pending;        /* CONNECT_WITH_DB: OK to the client after the schema check */
+	bool prep_pin_new;         /* this COM_STMT_PREPARE pins; undone if the server refuses it */
 	bool tls_pending;          /* SSLRequest read: switch the socket to TLS once it is consumed */
 	uint8_t login_ok_seq;
 	/* command phase */

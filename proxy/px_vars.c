@@ -28,6 +28,12 @@ px_vars_find(const char *list, const char *line)
 	return NULL;
 }
 
+bool
+px_vars_has(const char *list, const char *line)
+{
+	return px_vars_find(list, line) != NULL;
+}
+
 static size_t
 px_vars_line_len(const char *line)
 {

@@ -13,6 +13,8 @@
 
 /* True if the two lists (NULL = empty) are the same. */
 bool px_vars_same(const char *a, const char *b) MS_MUSTCHECK;
+/* True if <list> (NULL = empty) sets the variable that line <line> ("name=...") sets. */
+bool px_vars_has(const char *list, const char *line) MS_MUSTCHECK;
 /* *<list> with the assignments of <set> applied (a name already there takes the new value);
  * false when out of memory (*<list> unchanged). */
 bool px_vars_merge(char **list, const char *set) MS_MUSTCHECK;

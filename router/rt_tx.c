@@ -299,14 +299,139 @@ rt_tx_implicit_commit(const char *text, size_t len)
 	return true;
 }
 
+/* Functions an expression value of a replayed SET may call: deterministic string work. */
+static bool
+rt_set_func_ok(const struct rt_tok *t)
+{
+	static const char *const ok[] = { "CONCAT", "CONCAT_WS", "REPLACE", "TRIM", "LTRIM",
+					  "RTRIM", "LOWER", "UPPER", "IF", "IFNULL", "COALESCE",
+					  "SUBSTRING", "LEAST", "GREATEST" };
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(ok); i++) {
+		if (rt_tok_is(t, ok[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool
+rt_set_put(char *out, size_t cap, size_t *at, const char *p, size_t n)
+{
+	if (*at + n + 2 >= cap) {
+		return false;
+	}
+	memcpy(out + *at, p, n);
+	*at += n;
+	return true;
+}
+
+/*
+ * The expression value starting at <v> (already read) of variable <name>: written to <out> as
+ * "(expr)" with every @@name / @@session.name of the variable itself as @@global.name, so
+ * that it means the same on any connection (the caller replays it only if the session had not
+ * set the variable before: its value was the global one). Ends with *<t> at the token after
+ * the value. Only literals, parentheses, commas and rt_set_func_ok() calls are accepted.
+ */
+static bool
+rt_set_expr(struct rt_lex *lx, struct rt_tok v, struct rt_tok *t, const char *name, size_t n,
+	    char *out, size_t cap, size_t *at)
+{
+	int depth = 0;
+
+	if (!rt_set_put(out, cap, at, "(", 1)) {
+		return false;
+	}
+	for (*t = v;; *t = rt_lex_next(lx)) {
+		struct rt_tok cur = *t;
+
+		if (depth == 0 && (cur.kind == RT_TOK_END || rt_tok_punct(&cur, ',') ||
+				   rt_tok_punct(&cur, ';'))) {
+			break;
+		}
+		switch (cur.kind) {
+		case RT_TOK_WORD:
+			*t = rt_lex_next(lx);
+			if (!rt_set_func_ok(&cur) || !rt_tok_punct(t, '(') ||
+			    !rt_set_put(out, cap, at, cur.ptr, cur.len) ||
+			    !rt_set_put(out, cap, at, "(", 1)) {
+				return false;
+			}
+			depth++;
+			continue;
+		case RT_TOK_SYSVAR: {
+			const char *p = cur.ptr + 2;
+			size_t k = cur.len - 2;
+
+			if (k > 8 && strncasecmp(p, "session.", 8) == 0) {
+				p += 8;
+				k -= 8;
+			} else if (k > 6 && strncasecmp(p, "local.", 6) == 0) {
+				p += 6;
+				k -= 6;
+			}
+			if (k != n || strncasecmp(p, name, n) != 0 ||
+			    !rt_set_put(out, cap, at, "@@global.", 9) ||
+			    !rt_set_put(out, cap, at, name, n)) {
+				return false; /* another variable, or @@global.x already */
+			}
+			continue;
+		}
+		case RT_TOK_STRING:
+			if (cur.intro != 0 || cur.ptr[0] != '\'' ||
+			    memchr(cur.ptr, '\\', cur.len) != NULL ||
+			    memchr(cur.ptr, '\n', cur.len) != NULL ||
+			    memchr(cur.ptr, '\0', cur.len) != NULL ||
+			    !rt_set_put(out, cap, at, cur.ptr, cur.len)) {
+				return false;
+			}
+			continue;
+		case RT_TOK_NUMBER:
+			if (cur.intro != 0 || !rt_set_put(out, cap, at, cur.ptr, cur.len)) {
+				return false;
+			}
+			continue;
+		case RT_TOK_PUNCT:
+			if (rt_tok_punct(&cur, ')') && depth > 0) {
+				depth--;
+			} else if (!(rt_tok_punct(&cur, ',') && depth > 0)) {
+				return false;
+			}
+			if (!rt_set_put(out, cap, at, cur.ptr, 1)) {
+				return false;
+			}
+			continue;
+		default:
+			return false; /* user variables, placeholders, quoted identifiers */
+		}
+	}
+	return depth == 0 && rt_set_put(out, cap, at, ")", 1);
+}
+
+/* autocommit's value in a SET: 1 or 0, -1 if not a plain boolean. */
+static int
+rt_set_bool(const struct rt_tok *v)
+{
+	if ((v->kind == RT_TOK_NUMBER && v->len == 1 && v->ptr[0] == '1') || rt_tok_is(v, "ON") ||
+	    rt_tok_is(v, "TRUE")) {
+		return 1;
+	}
+	if ((v->kind == RT_TOK_NUMBER && v->len == 1 && v->ptr[0] == '0') || rt_tok_is(v, "OFF") ||
+	    rt_tok_is(v, "FALSE")) {
+		return 0;
+	}
+	return -1;
+}
+
 /* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
 static bool
-rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at)
+rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at,
+	       int *autocommit)
 {
 	/* not replayed (the statement pins as before): syntax of their own, state myshard keeps
 	 * itself (session tracking, autocommit), values used up by the next statement, and
 	 * variables about replication, profiling or the connection's identity */
-	static const char *const refused[] = { "autocommit", "names", "character", "charset",
+	static const char *const refused[] = { "names", "character", "charset",
 					       "transaction", "password", "role", "statement",
 					       "insert_id", "last_insert_id", "identity",
 					       "completion_type", "sql_log_bin", "pseudo_thread_id",
@@ -316,7 +441,8 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	static const char *const refused_prefix[] = { "session_track_", "gtid_", "wsrep_", "debug" };
 	const char *name = t->ptr;
 	size_t n = t->len;
-	struct rt_tok v;
+	struct rt_tok v, after;
+	bool is_ac;
 
 	if (rt_tok_is(t, "SESSION") || rt_tok_is(t, "LOCAL")) {
 		*t = rt_lex_next(lx);
@@ -347,6 +473,7 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 			return false;
 		}
 	}
+	is_ac = n == 10 && strncasecmp(name, "autocommit", 10) == 0;
 	for (size_t i = 0; i < MS_ARRAY_LEN(refused_prefix); i++) {
 		if (n >= strlen(refused_prefix[i]) &&
 		    strncasecmp(name, refused_prefix[i], strlen(refused_prefix[i])) == 0) {
@@ -367,6 +494,38 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 		}
 		v.len = (size_t)(num.ptr + num.len - v.ptr);
 		v.kind = RT_TOK_NUMBER;
+	}
+	if (is_ac) { /* myshard's own state: returned, not replayed */
+		*autocommit = rt_set_bool(&v);
+		*t = rt_lex_next(lx);
+		return *autocommit >= 0 && !rt_tok_punct(t, '(');
+	}
+	after = rt_lex_next(lx);
+	if (!(after.kind == RT_TOK_END || rt_tok_punct(&after, ',') || rt_tok_punct(&after, ';'))) {
+		size_t start = *at;
+
+		if (n == 0 || n > 64) {
+			return false;
+		}
+		for (size_t i = 0; i < n; i++) {
+			char c = name[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			      (c >= '0' && c <= '9') || c == '_') ||
+			    *at + 2 >= cap) {
+				return false;
+			}
+			out[(*at)++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		}
+		out[(*at)++] = '=';
+		/* rt_set_expr() lexes from <v> again: restart the lexer at <v> */
+		lx->pos = v.ptr + v.len;
+		if (!rt_set_expr(lx, v, t, out + start, n, out, cap, at)) {
+			return false;
+		}
+		out[(*at)++] = '\n';
+		out[*at] = '\0';
+		return true;
 	}
 	/* values are replayed as written: nothing whose reading depends on sql_mode (backslash
 	 * escapes, "double quotes" under ANSI_QUOTES) or that a line list cannot hold */
@@ -393,17 +552,18 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	*at += v.len;
 	out[(*at)++] = '\n';
 	out[*at] = '\0';
-	*t = rt_lex_next(lx);
+	*t = after;
 	return true;
 }
 
 bool
-rt_set_vars(const char *text, size_t len, char *out, size_t cap)
+rt_set_vars(const char *text, size_t len, char *out, size_t cap, int *autocommit)
 {
 	struct rt_lex lx;
 	struct rt_tok t;
 	size_t at = 0;
 
+	*autocommit = -1;
 	if (cap == 0) {
 		return false;
 	}
@@ -415,7 +575,7 @@ rt_set_vars(const char *text, size_t len, char *out, size_t cap)
 	}
 	t = rt_lex_next(&lx);
 	for (;;) {
-		if (!rt_set_var_one(&lx, &t, out, cap, &at)) {
+		if (!rt_set_var_one(&lx, &t, out, cap, &at, autocommit)) {
 			out[0] = '\0';
 			return false;
 		}

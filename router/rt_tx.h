@@ -47,13 +47,17 @@ bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;
 
 /*
  * If <text> is exactly one `SET [SESSION | LOCAL] var = value [, ...]` (also `@@var`,
- * `@@session.var`) of system variables to literals (numbers, 'strings', words such as ON or
- * DEFAULT), writes the assignments to <out> as "name=value\n" lines, names lower-cased
- * without @@/session., values as written, and returns true. Anything else (user variables,
- * GLOBAL, NAMES, CHARACTER SET, TRANSACTION, autocommit, expressions, more than <cap> bytes):
- * false. The proxy replays such SETs on every connection the session uses instead of pinning.
+ * `@@session.var`) of system variables, writes the assignments to <out> as "name=value\n"
+ * lines, names lower-cased without @@/session., and returns true. A value is a literal as
+ * written (numbers, 'strings', words such as ON or DEFAULT), or an expression of literals and
+ * a few string functions (CONCAT, REPLACE, IF, ...) that may read the variable itself, written
+ * as "(expr)" with @@var turned into @@global.var (replayable only where the session had not
+ * set the variable before: the caller checks). An autocommit assignment is not a line: its
+ * value goes to *<autocommit> (-1: none). Anything else (user variables, GLOBAL, NAMES,
+ * CHARACTER SET, TRANSACTION, other expressions, more than <cap> bytes): false. The proxy
+ * replays such SETs on every connection the session uses instead of pinning.
  */
-bool rt_set_vars(const char *text, size_t len, char *out, size_t cap) MS_MUSTCHECK;
+bool rt_set_vars(const char *text, size_t len, char *out, size_t cap, int *autocommit) MS_MUSTCHECK;
 
 /* KILL [HARD | SOFT] [CONNECTION | QUERY] <id>: returns 1 with *<query> (QUERY) and *<id> set;
  * -1 for the KILL forms myshard does not offer (QUERY ID, USER, an id that is no number);

@@ -773,9 +773,21 @@ test_set_vars(void **state)
 		{ "SET @@global.max_connections = 10", NULL },
 		{ "SET NAMES utf8mb4", NULL },
 		{ "SET CHARACTER SET utf8", NULL },
-		{ "SET autocommit = 0", NULL },
+		{ "SET autocommit = 0", "" },
+		{ "set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')",
+		  "sql_mode=(concat(@@global.sql_mode,',STRICT_TRANS_TABLES'))\n" },
+		{ "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'ANSI_QUOTES', ''), "
+		  "wait_timeout = 60",
+		  "sql_mode=(REPLACE(@@global.sql_mode,'ANSI_QUOTES',''))\nwait_timeout=60\n" },
+		{ "SET sql_mode = CONCAT(@@sql_mode, @@time_zone)", NULL },
+		{ "SET sql_mode = CONCAT(@@global.sql_mode, 'X')", NULL },
+		{ "SET sql_mode = CONCAT(@x, 'X')", NULL },
+		{ "SET sql_mode = SLEEP(1)", NULL },
+		{ "SET sql_mode = CONCAT(@@sql_mode, 'X'", NULL },
+		{ "SET sql_mode = CONCAT(@@sql_mode, (SELECT 'x'))", NULL },
+		{ "SET time_zone = UUID()", NULL },
+		{ "SET autocommit = 2, wait_timeout = 1", NULL },
 		{ "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", NULL },
-		{ "SET sql_mode = CONCAT(@@sql_mode, ',X')", NULL },
 		{ "SET wait_timeout = 600, @y = 2", NULL },
 		{ "SET time_zone = _utf8mb4'+00:00'", NULL },
 		{ "SET a = 1; SET b = 2", NULL },
@@ -792,10 +804,11 @@ test_set_vars(void **state)
 		{ "SET character_set_results = NULL", "character_set_results=NULL\n" },
 	};
 	char out[256];
+	int ac;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		bool ok = rt_set_vars(cases[i].sql, strlen(cases[i].sql), out, sizeof(out));
+		bool ok = rt_set_vars(cases[i].sql, strlen(cases[i].sql), out, sizeof(out), &ac);
 
 		if (cases[i].want == NULL) {
 			if (ok) {
@@ -808,7 +821,13 @@ test_set_vars(void **state)
 		}
 		assert_string_equal(out, cases[i].want);
 	}
-	assert_false(rt_set_vars("SET wait_timeout = 600", 22, out, 10)); /* too long for out */
+	assert_false(rt_set_vars("SET wait_timeout = 600", 22, out, 10, &ac)); /* too long */
+	assert_true(rt_set_vars("SET autocommit=ON, wait_timeout=5", 33, out, sizeof(out), &ac));
+	assert_int_equal(ac, 1);
+	assert_true(rt_set_vars("SET autocommit = 0", 18, out, sizeof(out), &ac));
+	assert_int_equal(ac, 0);
+	assert_true(rt_set_vars("SET wait_timeout=5", 18, out, sizeof(out), &ac));
+	assert_int_equal(ac, -1);
 }
 
 static void
