@@ -471,6 +471,32 @@ def test_set_variables_are_replayed_not_pinned(sh):
         d.close()
 
 
+def test_set_expression_and_autocommit_are_replayed(sh):
+    """What Connector/J 2.7 sends at connect, `SET autocommit=1, sql_mode =
+    concat(@@sql_mode, ',STRICT_TRANS_TABLES')`, does not pin: the expression is replayed as
+    concat(@@global.sql_mode, ...) on every shard's connection, so scatters keep working and
+    every shard has the same mode. Once the session has its own sql_mode, a second expression
+    over it cannot be replayed that way and pins (a scatter is then refused with 1235)."""
+    conf = [(n, "127.0.0.1", s.port) for n, s in zip(sh.shard_names, sh.shards)]
+    one = sh.start_proxy("setexpr", conf, extra_yaml=S.sharding_yaml(), workers=1, pool_max=1)
+    c = S._connect("127.0.0.1", one.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
+    try:
+        base = q(c, "SELECT @@global.sql_mode")[0][0]
+        want_mode = ",".join(m for m in (base, "STRICT_TRANS_TABLES") if m) \
+            if "STRICT_TRANS_TABLES" not in base.split(",") else base
+        q(c, "set autocommit=1, sql_mode = concat(@@sql_mode,',STRICT_TRANS_TABLES')")
+        modes = {q(c, f"/* myshard:shard={n} */ SELECT @@sql_mode")[0][0] for n in sh.shard_names}
+        assert modes == {want_mode}, (modes, want_mode)
+        want = sum(shard_rows(sh, i, "SELECT COUNT(*) FROM customers")[0][0] for i in range(4))
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
+        q(c, "SET sql_mode = concat(@@sql_mode, ',NO_ENGINE_SUBSTITUTION')")
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            q(c, "SELECT COUNT(*) FROM customers")
+        assert ei.value.args[0] == 1235, ei.value.args
+    finally:
+        c.close()
+
+
 def test_previous_statement_state_comes_from_its_shard(sh, px):
     """ROW_COUNT() and SHOW WARNINGS ask about the previous statement: they are answered by the
     connection that ran it, on its shard (not the default shard), in autocommit mode and in a
