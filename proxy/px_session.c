@@ -12,6 +12,8 @@
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
 #include "proxy/px_tls.h"
+
+#include <openssl/evp.h>
 #include "proxy/px_stmt.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
@@ -415,6 +417,7 @@ px_sess_logged_in(struct px_session *s)
 {
 	ms_log_debug("session %llu (%s): user '%s' logged in", (unsigned long long)s->id, s->peer,
 		     s->user);
+	s->sha2_switched = s->sha2_full = false; /* a later COM_CHANGE_USER starts afresh */
 	if (s->schema[0] == '\0') {
 		px_sess_send_ok(s, s->seq);
 		px_sess_set_state(s, PX_SESS_IDLE);
@@ -426,6 +429,24 @@ px_sess_logged_in(struct px_session *s)
 	px_cmd_acquire(s);
 }
 
+/* The password was right: refuses a require_ssl user over plain TCP, else logs in. */
+static void
+px_sess_login_checked(struct px_session *s)
+{
+	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
+	const struct topo_user *u = topo_user_find(snap, s->user, strlen(s->user));
+	bool need_tls = u == NULL || (u->require_ssl && s->cl.tls == NULL);
+
+	topo_read_end(s->w->topo);
+	if (need_tls) {
+		ms_log_warn("session %llu (%s): user '%s' must log in over TLS (require_ssl)",
+			    (unsigned long long)s->id, s->peer, s->user);
+		px_sess_deny(s, true);
+		return;
+	}
+	px_sess_logged_in(s);
+}
+
 static void
 px_sess_check_token(struct px_session *s, const uint8_t *token, size_t len)
 {
@@ -433,18 +454,174 @@ px_sess_check_token(struct px_session *s, const uint8_t *token, size_t len)
 	const struct topo_user *u = topo_user_find(snap, s->user, strlen(s->user));
 	bool ok = u != NULL &&
 		  mp_native_verify(s->scramble, u->native_stored, u->empty_password, token, len);
-	bool need_tls = ok && u->require_ssl && s->cl.tls == NULL;
 
 	topo_read_end(s->w->topo);
-	if (need_tls) {
-		ms_log_warn("session %llu (%s): user '%s' must log in over TLS (require_ssl)",
-			    (unsigned long long)s->id, s->peer, s->user);
-	}
-	if (!ok || need_tls) {
+	if (!ok) {
 		px_sess_deny(s, len > 0);
 		return;
 	}
-	px_sess_logged_in(s);
+	px_sess_login_checked(s);
+}
+
+/* ---- caching_sha2_password (the fast path, and the full path over TLS) ---- */
+
+#define PX_SHA2_PLUGIN    "caching_sha2_password"
+#define PX_SHA2_CACHE_LEN 64
+
+/* A worker's cache of SHA256(SHA256(password)) per user, filled by full authentications (as a
+ * server's cache is): it lets the fast path check a scramble. Keyed by name and the user's
+ * native verifier, so a changed password misses. Worker thread only (thread-local). */
+struct px_sha2_entry {
+	char name[PX_USER_MAX + 1];
+	uint8_t native[20];
+	uint8_t stage2[32];
+	bool used;
+};
+static __thread struct px_sha2_entry px_sha2_cache[PX_SHA2_CACHE_LEN];
+static __thread unsigned int px_sha2_next;
+
+static void
+px_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int n = 32;
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, a, alen) != 1 || (blen > 0 && EVP_DigestUpdate(ctx, b, blen) != 1) ||
+	    EVP_DigestFinal_ex(ctx, out, &n) != 1) {
+		memset(out, 0xff, 32); /* matches no real digest pair: the check fails */
+	}
+	EVP_MD_CTX_free(ctx);
+}
+
+static struct px_sha2_entry *
+px_sha2_find(const char *name, const uint8_t native[20])
+{
+	for (unsigned int i = 0; i < PX_SHA2_CACHE_LEN; i++) {
+		struct px_sha2_entry *e = &px_sha2_cache[i];
+
+		if (e->used && strcmp(e->name, name) == 0 && memcmp(e->native, native, 20) == 0) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static bool
+px_sess_sha2_fast(struct px_session *s, const struct topo_user *u, const uint8_t *token, size_t len)
+{
+	const struct px_sha2_entry *e = px_sha2_find(s->user, u->native_stored);
+	uint8_t mix[32], cand[32], check[32], diff = 0;
+
+	if (e == NULL || len != 32) {
+		return false;
+	}
+	px_sha256(e->stage2, 32, s->scramble, MP_SCRAMBLE_LEN, mix);
+	for (int i = 0; i < 32; i++) {
+		cand[i] = token[i] ^ mix[i]; /* SHA256(password) if the token is right */
+	}
+	px_sha256(cand, 32, NULL, 0, check);
+	for (int i = 0; i < 32; i++) {
+		diff |= check[i] ^ e->stage2[i];
+	}
+	return diff == 0;
+}
+
+/* The first caching_sha2_password answer: fast path, or ask for the password (full path). */
+static void
+px_sess_sha2_token(struct px_session *s, const uint8_t *token, size_t len)
+{
+	const struct topo_snapshot *snap = topo_read_begin(s->w->topo);
+	const struct topo_user *u = topo_user_find(snap, s->user, strlen(s->user));
+	bool empty = u != NULL && u->empty_password, fast = false;
+	static const uint8_t fast_ok[2] = { 0x01, 0x03 }, full[2] = { 0x01, 0x04 };
+
+	if (u != NULL && !empty) {
+		fast = px_sess_sha2_fast(s, u, token, len);
+	}
+	topo_read_end(s->w->topo);
+	if (u != NULL && !empty && len == 0 && !s->sha2_switched) {
+		/* libmariadb answers an empty token when the greeting named another plugin: ask
+		 * again, naming caching_sha2_password, with the same scramble */
+		uint8_t buf[64];
+		struct mp_writer w;
+
+		mp_writer_init(&w, buf, sizeof(buf));
+		mp_auth_switch_write(&w, PX_SHA2_PLUGIN, s->scramble, MP_SCRAMBLE_LEN);
+		px_sess_send(s, s->seq++, buf, mp_writer_len(&w));
+		s->sha2_switched = true;
+		px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+		return;
+	}
+	if (u == NULL || (empty && len > 0) || (!empty && len == 0)) {
+		px_sess_deny(s, len > 0);
+		return;
+	}
+	if (empty) {
+		px_sess_check_token(s, token, 0);
+		return;
+	}
+	if (fast) {
+		px_sess_send(s, s->seq++, fast_ok, sizeof(fast_ok));
+		px_sess_login_checked(s);
+		return;
+	}
+	px_sess_send(s, s->seq++, full, sizeof(full));
+	s->sha2_full = true;
+	px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+}
+
+/* The full path's answer: the password itself (NUL-terminated), only accepted over TLS. */
+static void
+px_sess_sha2_full(struct px_session *s, const uint8_t *p, size_t len)
+{
+	const struct topo_snapshot *snap;
+	const struct topo_user *u;
+	uint8_t stage1[MS_SHA1_LEN], native[MS_SHA1_LEN], stage2[32], diff = 0;
+	bool ok = false;
+
+	s->sha2_full = false;
+	if (s->cl.tls == NULL) {
+		/* 0x02 asks for our RSA public key: myshard has none (no RSA key exchange) */
+		ms_log_warn("session %llu (%s): caching_sha2_password full authentication of '%s' "
+			    "needs TLS (myshard offers no RSA key exchange)",
+			    (unsigned long long)s->id, s->peer, s->user);
+		px_sess_deny(s, true);
+		return;
+	}
+	if (len > 0 && p[len - 1] == '\0') {
+		len--;
+	}
+	ms_sha1(p, len, stage1);
+	ms_sha1(stage1, sizeof(stage1), native);
+	snap = topo_read_begin(s->w->topo);
+	u = topo_user_find(snap, s->user, strlen(s->user));
+	if (u != NULL && !u->empty_password && len > 0) {
+		for (int i = 0; i < MS_SHA1_LEN; i++) {
+			diff |= native[i] ^ u->native_stored[i];
+		}
+		ok = diff == 0;
+	}
+	if (ok) {
+		struct px_sha2_entry *e = px_sha2_find(s->user, u->native_stored);
+
+		if (e == NULL) {
+			e = &px_sha2_cache[px_sha2_next++ % PX_SHA2_CACHE_LEN];
+		}
+		px_sha256(p, len, NULL, 0, stage2); /* SHA256(password) */
+		px_sha256(stage2, 32, NULL, 0, e->stage2);
+		snprintf(e->name, sizeof(e->name), "%s", s->user);
+		memcpy(e->native, u->native_stored, 20);
+		e->used = true;
+	}
+	topo_read_end(s->w->topo);
+	explicit_bzero(stage1, sizeof(stage1));
+	explicit_bzero(stage2, sizeof(stage2));
+	if (!ok) {
+		px_sess_deny(s, true);
+		return;
+	}
+	px_sess_login_checked(s);
 }
 
 static void
@@ -479,6 +656,11 @@ px_sess_on_response(struct px_session *s, const uint8_t *p, uint32_t len)
 		memcpy(s->schema, r.schema.ptr, r.schema.len);
 	}
 	s->schema[r.schema.len] = '\0';
+	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len == strlen(PX_SHA2_PLUGIN) &&
+	    memcmp(r.plugin.ptr, PX_SHA2_PLUGIN, r.plugin.len) == 0) {
+		px_sess_sha2_token(s, r.auth.ptr, r.auth.len);
+		return;
+	}
 	if ((s->caps & MP_CLIENT_PLUGIN_AUTH) && r.plugin.len > 0 &&
 	    !(r.plugin.len == strlen(MP_NATIVE_PLUGIN) &&
 	      memcmp(r.plugin.ptr, MP_NATIVE_PLUGIN, r.plugin.len) == 0)) {
@@ -603,6 +785,10 @@ px_sess_login_step(struct px_session *s)
 	}
 	if (s->state == PX_SESS_HANDSHAKE) {
 		px_sess_on_response(s, payload, hdr.len);
+	} else if (s->sha2_full) {
+		px_sess_sha2_full(s, payload, hdr.len);
+	} else if (s->sha2_switched) {
+		px_sess_sha2_token(s, payload, hdr.len);
 	} else {
 		px_sess_check_token(s, payload, hdr.len);
 	}

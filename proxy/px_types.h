@@ -229,7 +229,9 @@ struct px_session {
 	uint8_t seq;               /* next sequence id towards the client (connection phase) */
 	bool login_pending;        /* CONNECT_WITH_DB: OK to the client after the schema check */
 	bool prep_pin_new;         /* this COM_STMT_PREPARE pins; undone if the server refuses it */
-	bool tls_pending;          /* SSLRequest read: switch the socket to TLS once it is consumed */
+	bool tls_pending;
+	bool sha2_switched;        /* caching_sha2_password: switched to it; the token follows */
+	bool sha2_full;            /* caching_sha2_password: the next packet is the password */          /* SSLRequest read: switch the socket to TLS once it is consumed */
 	uint8_t login_ok_seq;
 	/* command phase */
 	uint8_t cmd;               /* command being executed */

@@ -10,6 +10,7 @@ certificate path is reported by --check-config with file:line.
 
 import os
 import ssl
+import struct
 import subprocess
 
 import pymysql
@@ -225,3 +226,93 @@ def test_check_config_names_bad_certificate(session_root, myshard_bin, certs):
     r = H.run_check_config(myshard_bin, path)
     err = r.stderr.decode()
     assert r.returncode == 1 and "require_ssl: true, which needs a tls: section" in err, err
+
+
+# ---- caching_sha2_password ----------------------------------------------------------------
+
+def sha2_token(password, scramble):
+    """The caching_sha2_password scramble: SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + nonce);
+    empty for an empty password, as clients send it."""
+    import hashlib
+    if password == "":
+        return b""
+    s1 = hashlib.sha256(password.encode()).digest()
+    s2 = hashlib.sha256(s1).digest()
+    mix = hashlib.sha256(s2 + scramble).digest()
+    return bytes(a ^ b for a, b in zip(s1, mix))
+
+
+@pytest.fixture(scope="module")
+def sha2_proxy(request, session_root, myshard_bin, backends, certs):
+    """One worker, so the fast-path cache that full authentications fill is the one every
+    connection meets."""
+    import conftest
+    return conftest.start_proxy(
+        request, myshard_bin, session_root, "sha2", conftest._shards_of(backends[:1]),
+        workers=1, extra_yaml=tls_yaml(certs),
+        extra_users=[f"{{name: {TLS_USER}, password: {TLS_PASSWORD}, require_ssl: true}}"])
+
+
+def sha2_login(p, certs, user, password, tls, answer_full=True):
+    """Logs in with caching_sha2_password; returns ("fast" | "full", final packet payload).
+    Over TLS the full path sends the password; over plain TCP it asks for the RSA key (0x02)."""
+    rc = H.RawClient("127.0.0.1", p.port)
+    g = rc.read_greeting()
+    caps = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000  # + PLUGIN_AUTH
+    seq = 1
+    if tls:
+        rc.send_packet(struct.pack("<IIB", caps | 0x800, 1 << 24, 45) + b"\0" * 23, seq)
+        seq += 1
+        rc.sock = verified(certs).wrap_socket(rc.sock, server_hostname="127.0.0.1")
+        caps |= 0x800
+    token = sha2_token(password, g["scramble"])
+    rc.send_packet(struct.pack("<IIB", caps, 1 << 24, 45) + b"\0" * 23 + user.encode() + b"\0"
+                   + bytes([len(token)]) + token + b"caching_sha2_password\0", seq)
+    try:
+        seq, pl = rc.read_packet()
+        if pl == b"\x01\x03":
+            seq, pl = rc.read_packet()
+            return "fast", pl
+        if pl != b"\x01\x04":
+            return "other", pl
+        rc.send_packet(password.encode() + b"\0" if tls else b"\x02", seq + 1)
+        seq, pl = rc.read_packet()
+        return "full", pl
+    finally:
+        rc.close()
+
+
+def test_caching_sha2_full_then_fast(sha2_proxy, certs):
+    # nothing cached: the password is asked for, and sent inside TLS
+    how, pl = sha2_login(sha2_proxy, certs, TLS_USER, TLS_PASSWORD, tls=True)
+    assert (how, pl[:1]) == ("full", b"\x00"), (how, pl)
+    # now the scramble is checked against the cache: no password crosses the wire
+    how, pl = sha2_login(sha2_proxy, certs, TLS_USER, TLS_PASSWORD, tls=True)
+    assert (how, pl[:1]) == ("fast", b"\x00"), (how, pl)
+    # a require_ssl user is refused over plain TCP even with a right scramble
+    how, pl = sha2_login(sha2_proxy, certs, TLS_USER, TLS_PASSWORD, tls=False)
+    assert how == "fast" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
+    # a user not cached, over plain TCP: the full path needs TLS (no RSA key): refused
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False)
+    assert how == "full" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
+    # once cached by a TLS login, the fast path works over plain TCP too
+    assert sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=True)[0] == "full"
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False)
+    assert (how, pl[:1]) == ("fast", b"\x00"), (how, pl)
+    # a wrong password misses the fast path, then fails the full one
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, "wrong", tls=True)
+    assert how == "full" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
+    # and the empty-password user logs in with an empty answer
+    how, pl = sha2_login(sha2_proxy, certs, H.NOPW_USER, "", tls=False)
+    assert pl[:1] == b"\x00", (how, pl)
+
+
+def test_caching_sha2_with_the_cli(sha2_proxy, certs):
+    for _ in range(2):  # full authentication, then the fast path
+        r = subprocess.run(["mariadb", "-h", "127.0.0.1", "-P", str(sha2_proxy.port), "-u",
+                            TLS_USER, f"-p{TLS_PASSWORD}", "--default-auth=caching_sha2_password",
+                            "--ssl", f"--ssl-ca={certs['ca']}", "--ssl-verify-server-cert",
+                            "-N", "-B", "-e", "SELECT 'sha2', 6 * 7", H.TEST_DB],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "sha2\t42\n"
