@@ -417,7 +417,7 @@ px_sess_logged_in(struct px_session *s)
 {
 	ms_log_debug("session %llu (%s): user '%s' logged in", (unsigned long long)s->id, s->peer,
 		     s->user);
-	s->sha2_switched = s->sha2_full = false; /* a later COM_CHANGE_USER starts afresh */
+	s->sha2_switched = s->sha2_full = s->sha2_rsa = false; /* for a later COM_CHANGE_USER */
 	if (s->schema[0] == '\0') {
 		px_sess_send_ok(s, s->seq);
 		px_sess_set_state(s, PX_SESS_IDLE);
@@ -568,27 +568,20 @@ px_sess_sha2_token(struct px_session *s, const uint8_t *token, size_t len)
 	}
 	px_sess_send(s, s->seq++, full, sizeof(full));
 	s->sha2_full = true;
-	px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+	if (s->state != PX_SESS_AUTH_SWITCH) {
+		px_sess_set_state(s, PX_SESS_AUTH_SWITCH);
+	}
 }
 
-/* The full path's answer: the password itself (NUL-terminated), only accepted over TLS. */
+/* The full path's password <p> (cleartext, maybe NUL-terminated): checked, then cached. */
 static void
-px_sess_sha2_full(struct px_session *s, const uint8_t *p, size_t len)
+px_sess_sha2_password(struct px_session *s, const uint8_t *p, size_t len)
 {
 	const struct topo_snapshot *snap;
 	const struct topo_user *u;
 	uint8_t stage1[MS_SHA1_LEN], native[MS_SHA1_LEN], stage2[32], diff = 0;
 	bool ok = false;
 
-	s->sha2_full = false;
-	if (s->cl.tls == NULL) {
-		/* 0x02 asks for our RSA public key: myshard has none (no RSA key exchange) */
-		ms_log_warn("session %llu (%s): caching_sha2_password full authentication of '%s' "
-			    "needs TLS (myshard offers no RSA key exchange)",
-			    (unsigned long long)s->id, s->peer, s->user);
-		px_sess_deny(s, true);
-		return;
-	}
 	if (len > 0 && p[len - 1] == '\0') {
 		len--;
 	}
@@ -622,6 +615,52 @@ px_sess_sha2_full(struct px_session *s, const uint8_t *p, size_t len)
 		return;
 	}
 	px_sess_login_checked(s);
+}
+
+/*
+ * The full path's answer. Over TLS: the password itself. Over plain TCP: 0x02 (send me your
+ * public key), answered with our RSA key's PEM, then the password XOR the scramble, encrypted
+ * with it (RSA-OAEP).
+ */
+static void
+px_sess_sha2_full(struct px_session *s, const uint8_t *p, size_t len)
+{
+	uint8_t plain[512];
+	size_t plen = sizeof(plain);
+
+	if (s->cl.tls != NULL) {
+		s->sha2_full = false;
+		px_sess_sha2_password(s, p, len);
+		return;
+	}
+	if (!s->sha2_rsa && len == 1 && p[0] == 0x02) {
+		size_t n;
+		const char *pem = px_tls_rsa_public_pem(&n);
+		uint8_t *buf = malloc(n + 1);
+
+		if (buf == NULL) {
+			px_sess_close(s, "out of memory");
+			return;
+		}
+		buf[0] = 0x01; /* AuthMoreData */
+		memcpy(buf + 1, pem, n);
+		px_sess_send(s, s->seq++, buf, n + 1);
+		free(buf);
+		s->sha2_rsa = true;
+		return; /* the encrypted password comes next */
+	}
+	s->sha2_full = false;
+	if (!s->sha2_rsa || !px_tls_rsa_decrypt(p, len, plain, &plen)) {
+		ms_log_info("session %llu (%s): caching_sha2_password: no password over TLS or RSA "
+			    "from '%s'", (unsigned long long)s->id, s->peer, s->user);
+		px_sess_deny(s, true);
+		return;
+	}
+	for (size_t i = 0; i < plen; i++) {
+		plain[i] ^= s->scramble[i % MP_SCRAMBLE_LEN];
+	}
+	px_sess_sha2_password(s, plain, plen);
+	explicit_bzero(plain, sizeof(plain));
 }
 
 static void

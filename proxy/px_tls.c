@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,6 +31,9 @@ struct px_tls {
 };
 
 static SSL_CTX *px_tls_ctx; /* written once before the workers start, then read-only */
+static EVP_PKEY *px_rsa_key; /* likewise */
+static char *px_rsa_pem;
+static size_t px_rsa_pem_len;
 
 static void
 px_tls_errstr(char *buf, size_t len)
@@ -43,12 +48,58 @@ px_tls_errstr(char *buf, size_t len)
 	ERR_clear_error();
 }
 
+static enum ms_rc
+px_tls_rsa_init(char *err, size_t errlen)
+{
+	char why[256];
+	BIO *mem = NULL;
+	BUF_MEM *bm = NULL;
+
+	px_rsa_key = EVP_RSA_gen(2048);
+	mem = px_rsa_key != NULL ? BIO_new(BIO_s_mem()) : NULL;
+	if (mem == NULL || PEM_write_bio_PUBKEY(mem, px_rsa_key) != 1 ||
+	    BIO_get_mem_ptr(mem, &bm) != 1 || (px_rsa_pem = malloc(bm->length + 1)) == NULL) {
+		px_tls_errstr(why, sizeof(why));
+		snprintf(err, errlen, "cannot make the RSA key for caching_sha2_password: %s", why);
+		BIO_free(mem);
+		return MS_ENOMEM;
+	}
+	memcpy(px_rsa_pem, bm->data, bm->length);
+	px_rsa_pem[bm->length] = '\0';
+	px_rsa_pem_len = bm->length;
+	BIO_free(mem);
+	return MS_OK;
+}
+
+const char *
+px_tls_rsa_public_pem(size_t *len)
+{
+	*len = px_rsa_pem_len;
+	return px_rsa_pem;
+}
+
+bool
+px_tls_rsa_decrypt(const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+	EVP_PKEY_CTX *ctx = px_rsa_key != NULL ? EVP_PKEY_CTX_new(px_rsa_key, NULL) : NULL;
+	bool ok = ctx != NULL && EVP_PKEY_decrypt_init(ctx) == 1 &&
+		  EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
+		  EVP_PKEY_decrypt(ctx, out, outlen, in, inlen) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
 enum ms_rc
 px_tls_init(const struct conf *c, char *err, size_t errlen)
 {
 	char why[256];
 	SSL_CTX *ctx;
 
+	if (px_rsa_key == NULL && px_tls_rsa_init(err, errlen) != MS_OK) {
+		return MS_ENOMEM;
+	}
 	if (c->tls == NULL) {
 		return MS_OK;
 	}
@@ -85,6 +136,10 @@ px_tls_init(const struct conf *c, char *err, size_t errlen)
 void
 px_tls_shutdown(void)
 {
+	EVP_PKEY_free(px_rsa_key);
+	px_rsa_key = NULL;
+	free(px_rsa_pem);
+	px_rsa_pem = NULL;
 	if (px_tls_ctx != NULL) {
 		SSL_CTX_free(px_tls_ctx);
 		px_tls_ctx = NULL;

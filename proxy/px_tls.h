@@ -23,6 +23,13 @@ struct px_tls;
  * Main thread, before the workers start.
  */
 enum ms_rc px_tls_init(const struct conf *c, char *err, size_t errlen) MS_MUSTCHECK;
+/*
+ * The RSA key pair for caching_sha2_password's key exchange over plain TCP (made at startup,
+ * 2048 bits, never written anywhere): its public half as PEM, and a decryption of one
+ * RSA-OAEP block with the private half (false if it does not decrypt). Any thread.
+ */
+const char *px_tls_rsa_public_pem(size_t *len);
+bool px_tls_rsa_decrypt(const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen) MS_MUSTCHECK;
 /* Frees the context (at exit). */
 void px_tls_shutdown(void);
 /* True if clients may ask for TLS. */

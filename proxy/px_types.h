@@ -231,7 +231,8 @@ struct px_session {
 	bool prep_pin_new;         /* this COM_STMT_PREPARE pins; undone if the server refuses it */
 	bool tls_pending;
 	bool sha2_switched;        /* caching_sha2_password: switched to it; the token follows */
-	bool sha2_full;            /* caching_sha2_password: the next packet is the password */          /* SSLRequest read: switch the socket to TLS once it is consumed */
+	bool sha2_full;
+	bool sha2_rsa;             /* caching_sha2_password: our public key was sent */            /* caching_sha2_password: the next packet is the password */          /* SSLRequest read: switch the socket to TLS once it is consumed */
 	uint8_t login_ok_seq;
 	/* command phase */
 	uint8_t cmd;               /* command being executed */

@@ -9,7 +9,7 @@ MS_PACKAGES=(
 	meson ninja-build pkg-config gcc libssl-dev openssl
 	libevent-dev libmariadb-dev libck-dev libcmocka-dev libyaml-dev libsqlite3-dev
 	mariadb-server mariadb-client
-	python3-pymysql python3-pytest python3-pytest-timeout
+	python3-pymysql python3-pytest python3-pytest-timeout python3-cryptography
 	sysbench haproxy
 	python3-mysqldb php-cli php-mysql libdbd-mariadb-perl
 	golang-go golang-github-go-sql-driver-mysql-dev

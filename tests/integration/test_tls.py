@@ -250,12 +250,25 @@ def sha2_proxy(request, session_root, myshard_bin, backends, certs):
     return conftest.start_proxy(
         request, myshard_bin, session_root, "sha2", conftest._shards_of(backends[:1]),
         workers=1, extra_yaml=tls_yaml(certs),
-        extra_users=[f"{{name: {TLS_USER}, password: {TLS_PASSWORD}, require_ssl: true}}"])
+        extra_users=[f"{{name: {TLS_USER}, password: {TLS_PASSWORD}, require_ssl: true}}",
+                     "{name: rsauser, password: rsa-secret}"])
 
 
-def sha2_login(p, certs, user, password, tls, answer_full=True):
+def rsa_encrypt(pem, password, scramble):
+    """What clients send over plain TCP: (password NUL) XOR scramble, RSA-OAEP (SHA-1)."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+    key = serialization.load_pem_public_key(pem)
+    raw = password.encode() + b"\0"
+    mixed = bytes(b ^ scramble[i % len(scramble)] for i, b in enumerate(raw))
+    return key.encrypt(mixed, padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA1()),
+                                           algorithm=hashes.SHA1(), label=None))
+
+
+def sha2_login(p, certs, user, password, tls, rsa_blob=None):
     """Logs in with caching_sha2_password; returns ("fast" | "full", final packet payload).
-    Over TLS the full path sends the password; over plain TCP it asks for the RSA key (0x02)."""
+    Over TLS the full path sends the password; over plain TCP it asks for the RSA key (0x02)
+    and sends the password encrypted with it (or <rsa_blob> instead, if given)."""
     rc = H.RawClient("127.0.0.1", p.port)
     g = rc.read_greeting()
     caps = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000  # + PLUGIN_AUTH
@@ -275,7 +288,15 @@ def sha2_login(p, certs, user, password, tls, answer_full=True):
             return "fast", pl
         if pl != b"\x01\x04":
             return "other", pl
-        rc.send_packet(password.encode() + b"\0" if tls else b"\x02", seq + 1)
+        if tls:
+            rc.send_packet(password.encode() + b"\0", seq + 1)
+        else:
+            rc.send_packet(b"\x02", seq + 1)
+            seq, pl = rc.read_packet()
+            assert pl.startswith(b"\x01-----BEGIN PUBLIC KEY-----\n"), pl[:40]
+            blob = rsa_blob if rsa_blob is not None else rsa_encrypt(pl[1:], password,
+                                                                     g["scramble"])
+            rc.send_packet(blob, seq + 1)
         seq, pl = rc.read_packet()
         return "full", pl
     finally:
@@ -292,12 +313,19 @@ def test_caching_sha2_full_then_fast(sha2_proxy, certs):
     # a require_ssl user is refused over plain TCP even with a right scramble
     how, pl = sha2_login(sha2_proxy, certs, TLS_USER, TLS_PASSWORD, tls=False)
     assert how == "fast" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
-    # a user not cached, over plain TCP: the full path needs TLS (no RSA key): refused
-    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False)
+    # a user not cached, over plain TCP: the full path through the RSA key exchange, first
+    # with a block that does not decrypt, then with the password encrypted
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False,
+                         rsa_blob=b"\x00" * 256)
     assert how == "full" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
-    # once cached by a TLS login, the fast path works over plain TCP too
-    assert sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=True)[0] == "full"
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, "wrong", tls=False)
+    assert how == "full" and pl[0] == 0xFF and struct.unpack_from("<H", pl, 1)[0] == 1045, pl
     how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False)
+    assert (how, pl[:1]) == ("full", b"\x00"), (how, pl)
+    # now cached: the fast path, over plain TCP as over TLS
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=False)
+    assert (how, pl[:1]) == ("fast", b"\x00"), (how, pl)
+    how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, H.APP_PASSWORD, tls=True)
     assert (how, pl[:1]) == ("fast", b"\x00"), (how, pl)
     # a wrong password misses the fast path, then fails the full one
     how, pl = sha2_login(sha2_proxy, certs, H.APP_USER, "wrong", tls=True)
@@ -316,3 +344,15 @@ def test_caching_sha2_with_the_cli(sha2_proxy, certs):
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "sha2\t42\n"
+
+
+def test_caching_sha2_cli_over_plain_tcp_uses_rsa(sha2_proxy):
+    """libmariadb's caching_sha2_password without TLS: it asks for myshard's public key and
+    sends the password encrypted with it; the second login takes the fast path."""
+    for _ in range(2):
+        r = subprocess.run(["mariadb", "-h", "127.0.0.1", "-P", str(sha2_proxy.port), "-u",
+                            "rsauser", "-prsa-secret", "--default-auth=caching_sha2_password",
+                            "--skip-ssl", "-N", "-B", "-e", "SELECT 'rsa', 1 + 1", H.TEST_DB],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "rsa\t2\n"
