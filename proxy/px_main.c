@@ -253,6 +253,12 @@ main(int argc, char **argv)
 	}
 	ms_log_set_level(c->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	if (px_tls_rsa_init(err, sizeof(err)) != MS_OK) { /* not needed by --check-config */
+		fprintf(stderr, "%s\n", err);
+		px_tls_shutdown();
+		conf_free(c);
+		return 1;
+	}
 	rc = px_main_run(c, reset);
 	px_tls_shutdown();
 	conf_free(c);

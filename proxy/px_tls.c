@@ -48,7 +48,7 @@ px_tls_errstr(char *buf, size_t len)
 	ERR_clear_error();
 }
 
-static enum ms_rc
+enum ms_rc
 px_tls_rsa_init(char *err, size_t errlen)
 {
 	char why[256];
@@ -97,9 +97,6 @@ px_tls_init(const struct conf *c, char *err, size_t errlen)
 	char why[256];
 	SSL_CTX *ctx;
 
-	if (px_rsa_key == NULL && px_tls_rsa_init(err, errlen) != MS_OK) {
-		return MS_ENOMEM;
-	}
 	if (c->tls == NULL) {
 		return MS_OK;
 	}

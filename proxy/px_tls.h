@@ -28,6 +28,7 @@ enum ms_rc px_tls_init(const struct conf *c, char *err, size_t errlen) MS_MUSTCH
  * 2048 bits, never written anywhere): its public half as PEM, and a decryption of one
  * RSA-OAEP block with the private half (false if it does not decrypt). Any thread.
  */
+enum ms_rc px_tls_rsa_init(char *err, size_t errlen) MS_MUSTCHECK; /* at startup */
 const char *px_tls_rsa_public_pem(size_t *len);
 bool px_tls_rsa_decrypt(const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen) MS_MUSTCHECK;
 /* Frees the context (at exit). */
