@@ -517,7 +517,7 @@ px_stmt_bin_temporal(uint8_t type, struct ms_slice v, uint8_t *o)
 		if (n < 3) {
 			return 0;
 		}
-		o[0] = us ? 12 : 8;
+		o[0] = us ? 12 : (f[0] | f[1] | f[2]) ? 8 : 0;
 		o[1] = neg;
 		o[2] = (uint8_t)(f[0] / 24);
 		o[3] = (uint8_t)(f[0] / 24 >> 8);
@@ -530,7 +530,8 @@ px_stmt_bin_temporal(uint8_t type, struct ms_slice v, uint8_t *o)
 		return (size_t)o[0] + 1;
 	}
 	(void)px_stmt_fields(v, f, 6, &us);
-	o[0] = us ? 11 : 7;
+	/* as the server encodes it: the shortest length that holds every non-zero part */
+	o[0] = us ? 11 : (f[3] | f[4] | f[5]) ? 7 : (f[0] | f[1] | f[2]) ? 4 : 0;
 	o[1] = (uint8_t)f[0];
 	o[2] = (uint8_t)(f[0] >> 8);
 	o[3] = (uint8_t)f[1];
@@ -540,7 +541,7 @@ px_stmt_bin_temporal(uint8_t type, struct ms_slice v, uint8_t *o)
 	o[7] = (uint8_t)f[5];
 	memcpy(o + 8, (uint8_t[4]){ (uint8_t)us, (uint8_t)(us >> 8), (uint8_t)(us >> 16), 0 }, 4);
 	if (type == PX_T_DATE) {
-		o[0] = 4;
+		o[0] = (f[0] | f[1] | f[2]) ? 4 : 0;
 	}
 	return (size_t)o[0] + 1;
 }

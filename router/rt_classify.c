@@ -75,14 +75,24 @@ rt_classify_verb(const struct rt_tok *first, const struct rt_tok *second, struct
 	}
 }
 
-/* Looks at one token anywhere in the statement; <next> is the token after it. */
+/* Looks at one token anywhere in the statement; <next> is the token after it, <args> true if
+ * a call's parentheses hold something (LAST_INSERT_ID(expr) sets the value, it reads none). */
 static void
-rt_classify_tok(const struct rt_tok *t, const struct rt_tok *next, struct rt_class *out)
+rt_classify_tok(const struct rt_tok *t, const struct rt_tok *next, bool args, bool assigning,
+		struct rt_class *out)
 {
 	bool call = next->kind == RT_TOK_PUNCT && next->len == 1 && next->ptr[0] == '(';
 
+	if (call && args && rt_tok_is(t, "LAST_INSERT_ID")) {
+		return;
+	}
 	if (t->kind == RT_TOK_USERVAR) {
-		out->sticky |= RT_STICKY_USER_VAR;
+		if (assigning || (next->kind == RT_TOK_PUNCT && next->len == 2 &&
+				  memcmp(next->ptr, ":=", 2) == 0)) {
+			out->sticky |= RT_STICKY_USER_VAR;
+		} else {
+			out->flags |= RT_CLASS_USER_VAR_READ;
+		}
 	} else if (t->kind == RT_TOK_SYSVAR) {
 		if (rt_sysvar_is_prev(t)) {
 			out->flags |= RT_CLASS_PREV_STATE;
@@ -118,6 +128,7 @@ rt_classify(const char *text, size_t len, struct rt_class *out)
 	bool at_start = true;
 	bool seen_stmt = false;
 	bool create_head = false;
+	bool assigning = false; /* SET, or INTO seen: user variables there are written */
 
 	memset(out, 0, sizeof(*out));
 	rt_lex_init(&lx, text, len);
@@ -132,13 +143,25 @@ rt_classify(const char *text, size_t len, struct rt_class *out)
 					out->flags |= RT_CLASS_MULTI;
 				}
 				rt_classify_verb(&cur, &next, out);
+				assigning = rt_tok_is(&cur, "SET");
 				seen_stmt = true;
 				at_start = false;
 				create_head = rt_tok_is(&cur, "CREATE");
 			} else if (create_head) {
 				create_head = rt_classify_create_head(&cur, out);
 			}
-			rt_classify_tok(&cur, &next, out);
+			bool args = false;
+
+			if (rt_tok_is(&cur, "INTO")) {
+				assigning = true; /* SELECT ... INTO @x, also INTO after a table */
+			}
+			if (rt_tok_is(&cur, "LAST_INSERT_ID") && rt_tok_punct(&next, '(')) {
+				struct rt_lex peek = lx; /* one token further, for this name only */
+				struct rt_tok after = rt_lex_next(&peek);
+
+				args = !rt_tok_punct(&after, ')');
+			}
+			rt_classify_tok(&cur, &next, args, assigning, out);
 		}
 		cur = next;
 	}

@@ -14,7 +14,7 @@
 /* Why a statement pins its connection for the rest of the session (bits of rt_class.sticky). */
 enum rt_sticky {
 	RT_STICKY_SET = 1u << 0,       /* SET ... (session variables, names, autocommit, ...) */
-	RT_STICKY_USER_VAR = 1u << 1,  /* reads or writes @user variables */
+	RT_STICKY_USER_VAR = 1u << 1,  /* writes @user variables (SET @x, @x :=, INTO @x) */
 	RT_STICKY_TEMP_TABLE = 1u << 2,/* CREATE TEMPORARY TABLE */
 	RT_STICKY_LOCK = 1u << 3,      /* LOCK TABLES / FLUSH TABLES ... WITH READ LOCK */
 	RT_STICKY_GET_LOCK = 1u << 4,  /* GET_LOCK() and friends */
@@ -31,6 +31,9 @@ enum rt_class_flag {
 	RT_CLASS_MULTI = 1u << 2,      /* more than one statement in the text */
 	RT_CLASS_LEX_ERROR = 1u << 3,  /* unterminated string/comment; the server will reject it */
 	RT_CLASS_EMPTY = 1u << 4,      /* no statement at all (only comments/space) */
+	/* reads @user variables without setting any: where the session never set one (no
+	 * USER_VAR pin) they are NULL on every connection, so nothing pins */
+	RT_CLASS_USER_VAR_READ = 1u << 5,
 };
 
 struct rt_class {

@@ -398,6 +398,7 @@ struct class_case {
 #define PREV    RT_CLASS_PREV_STATE
 #define KILL    RT_CLASS_KILL
 #define MULTI   RT_CLASS_MULTI
+#define UREAD   RT_CLASS_USER_VAR_READ
 #define LEXERR  RT_CLASS_LEX_ERROR
 #define EMPTY   RT_CLASS_EMPTY
 
@@ -422,10 +423,13 @@ static const struct class_case class_cases[] = {
 	{ "/* hi */ SET x=1", SET, 0 },
 	{ "# hi\n-- there\nset x=1", SET, 0 },
 	/* user variables, but not in strings, quoted identifiers or comments */
-	{ "select @x", UVAR, 0 },
+	/* reading user variables pins nothing by itself; writing them does */
+	{ "select @x", 0, UREAD },
 	{ "select 1 into @x", UVAR, 0 },
-	{ "SELECT @`x`, @'y'", UVAR, 0 },
-	{ "select 1 --@x", UVAR, 0 }, /* "--@" is not a comment: 1 - -@x */
+	{ "select a from t where id = 1 into @x, @y", UVAR, 0 },
+	{ "select @n := @n + 1 from t", UVAR, UREAD },
+	{ "SELECT @`x`, @'y'", 0, UREAD },
+	{ "select 1 --@x", 0, UREAD }, /* "--@" is not a comment: 1 - -@x */
 	{ "select '@x'", 0, 0 },
 	{ "select `@x`", 0, 0 },
 	{ "select \"@x\"", 0, 0 },
@@ -443,6 +447,10 @@ static const struct class_case class_cases[] = {
 	{ "SELECT LAST_INSERT_ID()", 0, PREV },
 	{ "select last_insert_id ( )", 0, PREV },
 	{ "select last_insert_id from t", 0, 0 },
+	/* with an argument it sets the value (reported in the OK packet): it reads nothing */
+	{ "INSERT INTO t VALUES (1, LAST_INSERT_ID(5))", 0, 0 },
+	{ "UPDATE t SET n = LAST_INSERT_ID(n + 1) WHERE id = 3", 0, 0 },
+	{ "SELECT LAST_INSERT_ID(LAST_INSERT_ID())", 0, PREV },
 	{ "select 'LAST_INSERT_ID()'", 0, 0 },
 	{ "SELECT ROW_COUNT()", 0, PREV },
 	{ "SELECT FOUND_ROWS()", 0, PREV },
@@ -465,7 +473,7 @@ static const struct class_case class_cases[] = {
 	{ "select get_lock from t", 0, 0 },
 	{ "PREPARE s FROM 'select 1'", PREP, 0 },
 	{ "EXECUTE s", PREP, 0 },
-	{ "execute s using @a", PREP | UVAR, 0 },
+	{ "execute s using @a", PREP, UREAD },
 	{ "DEALLOCATE PREPARE s", PREP, 0 },
 	{ "HANDLER t OPEN", HANDLER, 0 },
 	{ "handler t read first", HANDLER, 0 },
