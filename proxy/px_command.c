@@ -1275,6 +1275,40 @@ px_cmd_reset(struct px_session *s)
 	return true;
 }
 
+/*
+ * COM_SET_OPTION turns multi-statements on (0) or off (1) for the session. Holding nothing, the
+ * session just changes its capability: its next statements take pooled connections of the
+ * matching kind, and nothing pins. A session holding a connection (transaction, pins) sends it
+ * there, which pins as before. Returns false if it must be forwarded.
+ */
+static bool
+px_cmd_set_option(struct px_session *s, uint32_t first_len)
+{
+	const uint8_t *pl;
+	uint16_t opt;
+
+	if (s->be != NULL || s->tx.n > 0) {
+		return false;
+	}
+	pl = evbuffer_pullup(s->cl.in, MP_HDR_LEN + (ev_ssize_t)first_len) + MP_HDR_LEN;
+	if (first_len != 3 || (opt = (uint16_t)(pl[1] | pl[2] << 8)) > 1) {
+		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");
+	}
+	if (opt == 0) {
+		s->caps |= MP_CLIENT_MULTI_STATEMENTS;
+	} else {
+		s->caps &= ~(uint32_t)MP_CLIENT_MULTI_STATEMENTS;
+	}
+	px_cmd_drain(s);
+	{
+		uint8_t eof[5] = { MP_EOF_HDR, 0, 0, (uint8_t)s->status, (uint8_t)(s->status >> 8) };
+
+		px_sess_send(s, 1, eof, sizeof(eof));
+	}
+	px_cmd_digest_end(s);
+	return true;
+}
+
 /* Commands without SQL (PING, INIT_DB, PREPARE, ...) go to the default shard. */
 void
 px_cmd_use_default_shard(struct px_session *s)
@@ -1305,6 +1339,9 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 		/* no configured table: prepared on the default shard as it is */
 		__attribute__((fallthrough));
 	case MP_COM_SET_OPTION:
+		if (s->cmd == MP_COM_SET_OPTION && px_cmd_set_option(s, first_len)) {
+			return true;
+		}
 		s->prep_pin_new = s->cmd == MP_COM_STMT_PREPARE && !(s->sticky & RT_STICKY_PREPARE);
 		s->pend_sticky = s->cmd == MP_COM_STMT_PREPARE ? RT_STICKY_PREPARE : RT_STICKY_SET;
 		px_cmd_acquire(s);

@@ -149,6 +149,9 @@ struct px_merge {
 	uint16_t err_code;
 	char err_state[6];
 	char *err_msg; /* owned: "shard <name>: <message>" */
+	size_t err_prefix; /* length of "shard <name>: " in err_msg */
+	size_t n_err;      /* legs that answered ERR */
+	bool err_differ;   /* two of them differ (code or message) */
 	/* output */
 	uint64_t skipped, sent;
 	uint8_t *out; /* owned: the packet being built */
@@ -365,6 +368,10 @@ px_emit_fail(struct px_merge *m)
 	struct mp_writer w;
 	size_t need;
 
+	if (msg != NULL && m->n_err == m->n_legs && !m->err_differ) {
+		msg += m->err_prefix; /* every shard said the same (a global table's copies): say
+				       * it once, as one server would */
+	}
 	if (msg == NULL) {
 		snprintf(cap, sizeof(cap),
 			 "myshard: merge memory limit of %zu bytes exceeded; "
@@ -1118,6 +1125,8 @@ px_refuse(struct px_merge *m, uint16_t code, const char *state, const char *msg)
 	}
 	free(m->err_msg);
 	m->err_msg = copy;
+	m->err_prefix = 0;
+	m->err_differ = true; /* myshard's own refusal: shown as it is */
 	m->err_leg = 0;
 	m->err_code = code;
 	memcpy(m->err_state, state, 6);
@@ -1376,6 +1385,12 @@ px_leg_err(struct px_merge *m, size_t leg, const uint8_t *pl, size_t len)
 	}
 	m->legs[leg].st = PX_LEG_DONE;
 	m->failed = true;
+	m->n_err++;
+	if (m->err_msg != NULL &&
+	    (e.code != m->err_code || strlen(m->err_msg + m->err_prefix) != e.message.len ||
+	     memcmp(m->err_msg + m->err_prefix, e.message.ptr, e.message.len) != 0)) {
+		m->err_differ = true;
+	}
 	if (m->err_msg != NULL && m->err_leg < leg) {
 		return PX_MERGE_OK;
 	}
@@ -1399,6 +1414,7 @@ px_leg_err(struct px_merge *m, size_t leg, const uint8_t *pl, size_t len)
 	msg[(nl > 0 ? 8 + nl : 0) + e.message.len] = '\0';
 	free(m->err_msg);
 	m->err_msg = msg;
+	m->err_prefix = nl > 0 ? 8 + nl : 0;
 	m->err_leg = leg;
 	m->err_code = e.code;
 	memcpy(m->err_state, e.sqlstate, sizeof(m->err_state));
