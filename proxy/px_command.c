@@ -923,7 +923,8 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 		ret = px_cmd_explain(s, p, snap);
 	} else if ((entered = px_tx_enter(s, p->write,
 					  p->n_legs > 1 || (p->kind == RT_PLAN_NEED_IDS && p->need_ids > 1),
-					  rt_tx_implicit_commit(sql, len))) != 0) {
+					  rt_tx_implicit_commit(sql, len),
+					  s->autocommit_off && !s->tx.open && rt_tx_tableless(sql, len))) != 0) {
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 		ret = entered == 1 || s->state == PX_SESS_IDLE;
 	} else if (prev_state && s->be != NULL && p->kind == RT_PLAN_SHARDS && p->n_legs == 1 &&
@@ -1235,7 +1236,7 @@ px_cmd_stmt(struct px_session *s, uint32_t first_len)
 	if (s->be != NULL && (s->sticky & RT_STICKY_PREPARE)) {
 		/* a statement prepared on the pinned connection: inside a transaction that
 		 * connection joins it first */
-		if (s->cmd == MP_COM_STMT_EXECUTE && px_tx_enter(s, true, false, false) == 1) {
+		if (s->cmd == MP_COM_STMT_EXECUTE && px_tx_enter(s, true, false, false, false) == 1) {
 			return true;
 		}
 		px_cmd_acquire(s);

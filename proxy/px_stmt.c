@@ -399,7 +399,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 		px_cmd_finish(s);
 	} else if (px_tx_enter(s, p->write,
 			       p->n_legs > 1 || (p->kind == RT_PLAN_NEED_IDS && p->need_ids > 1),
-			       rt_tx_implicit_commit(in.sql, in.len)) != 0) {
+			       rt_tx_implicit_commit(in.sql, in.len), false) != 0) {
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */

@@ -414,7 +414,7 @@ px_tx_control(struct px_session *s, const struct rt_tx *tx, bool binary, bool *p
 }
 
 int
-px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit)
+px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit, bool tableless)
 {
 	struct px_tx *t = &s->tx;
 
@@ -429,7 +429,7 @@ px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit)
 		px_tx_end(s, true, PX_TX_RERUN);
 		return 2;
 	}
-	if (!t->open && s->autocommit_off && !implicit) {
+	if (!t->open && s->autocommit_off && !implicit && !tableless) {
 		px_tx_open(s, 0);
 	}
 	if (!t->open && write && multi && !implicit && s->sticky == 0) {

@@ -30,11 +30,12 @@ struct px_branch *px_tx_branch(struct px_session *s, size_t slot) MS_MUSTCHECK;
 bool px_tx_control(struct px_session *s, const struct rt_tx *tx, bool binary, bool *progress);
 /*
  * A routed statement (<write>: it changes data; <multi>: it runs on several shards; <implicit>:
- * it commits an open transaction first, like DDL) is about to run. Returns 0 to run it (inside
+ * it commits an open transaction first, like DDL; <tableless>: rt_tx_tableless(), it starts
+ * no transaction with autocommit off) is about to run. Returns 0 to run it (inside
  * the transaction if s->tx_stmt is set), 1 if it was answered here (refused), 2 if an implicit
  * commit is under way (the statement runs afterwards by itself).
  */
-int px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit);
+int px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit, bool tableless);
 /* SQL that makes connection <b> join the transaction: START TRANSACTION for the first (deciding)
  * branch, XA START for the others (*<xa>). NULL if the shard name cannot be an XA qualifier. */
 const char *px_tx_start_sql(struct px_session *s, const struct px_backend *b, char *buf,

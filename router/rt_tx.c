@@ -299,6 +299,42 @@ rt_tx_implicit_commit(const char *text, size_t len)
 	return true;
 }
 
+bool
+rt_tx_tableless(const char *text, size_t len)
+{
+	static const char *const funcs[] = { "NOW", "CURRENT_TIMESTAMP", "CURDATE", "CURTIME",
+					     "UTC_TIMESTAMP", "UNIX_TIMESTAMP", "VERSION",
+					     "DATABASE", "SCHEMA", "USER", "CURRENT_USER",
+					     "CONNECTION_ID", "CONCAT", "ABS", "LENGTH", "UPPER",
+					     "LOWER", "IF", "IFNULL", "COALESCE", "MD5", "HEX" };
+	struct rt_lex lx;
+	struct rt_tok t, next;
+
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "SELECT") && !rt_tok_is(&t, "DO")) {
+		return false;
+	}
+	for (t = rt_lex_next(&lx); t.kind != RT_TOK_END; t = next) {
+		next = rt_lex_next(&lx);
+		if (t.kind == RT_TOK_ERROR || t.kind == RT_TOK_USERVAR || rt_tok_punct(&t, ';') ||
+		    rt_tok_is(&t, "FROM") || rt_tok_is(&t, "INTO") || rt_tok_is(&t, "SELECT")) {
+			return false;
+		}
+		if (t.kind == RT_TOK_WORD && rt_tok_punct(&next, '(')) {
+			bool ok = false;
+
+			for (size_t i = 0; i < MS_ARRAY_LEN(funcs) && !ok; i++) {
+				ok = rt_tok_is(&t, funcs[i]);
+			}
+			if (!ok) {
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 /* Functions an expression value of a replayed SET may call: deterministic string work. */
 static bool
 rt_set_func_ok(const struct rt_tok *t)

@@ -41,6 +41,11 @@ struct rt_tx {
  * anything it does not recognize exactly is RT_TX_NONE. */
 void rt_tx_parse(const char *text, size_t len, struct rt_tx *out);
 
+/* True if the statement is a SELECT or DO that reads no table: no FROM, no INTO, and no
+ * function other than a few built-ins (a stored function could read tables). With autocommit
+ * off such a statement starts no transaction on a server, and none in myshard. */
+bool rt_tx_tableless(const char *text, size_t len) MS_MUSTCHECK;
+
 /* True if the statement commits an open transaction first on a server (DDL, LOCK TABLES,
  * GRANT, FLUSH, ...; CREATE/DROP TEMPORARY TABLE do not). */
 bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;

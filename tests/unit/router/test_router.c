@@ -839,6 +839,35 @@ test_set_vars(void **state)
 }
 
 static void
+test_tableless(void **state)
+{
+	static const struct {
+		const char *sql;
+		bool want;
+	} cases[] = {
+		{ "DO 1", true },
+		{ "SELECT 1", true },
+		{ "select NOW(), @@autocommit, 'x' /* from t */", true },
+		{ "SELECT CONCAT('a', UPPER('b'))", true },
+		{ "SELECT * FROM t", false },
+		{ "SELECT my_func()", false },
+		{ "SELECT (SELECT 1)", false },
+		{ "SELECT 1 INTO @x", false },
+		{ "SELECT @x", false },
+		{ "DO 1; DO 2", false },
+		{ "UPDATE t SET a = 1", false },
+		{ "SELECT 'unterminated", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (rt_tx_tableless(cases[i].sql, strlen(cases[i].sql)) != cases[i].want) {
+			fail_msg("%s: expected %d", cases[i].sql, cases[i].want);
+		}
+	}
+}
+
+static void
 test_kill_parse(void **state)
 {
 	static const struct {
@@ -897,6 +926,7 @@ main(void)
 		cmocka_unit_test(test_tx_table),
 		cmocka_unit_test(test_tx_implicit_commit),
 		cmocka_unit_test(test_set_vars),
+		cmocka_unit_test(test_tableless),
 		cmocka_unit_test(test_kill_parse),
 	};
 
