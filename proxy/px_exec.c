@@ -78,6 +78,8 @@ struct px_exec {
 	uint16_t n_params;
 	bool prepared;                    /* PX_EX_PREPARE: the shard said OK */
 	bool binary;                      /* EXECUTE: rows go out in the binary protocol */
+	struct px_stmt *cursor;           /* borrowed; EXECUTE with a cursor: the result is kept
+					     there, not sent (px_stmt_cursor_*) */
 	unsigned int bin_phase;           /* 0 first packet, 1 definitions, 2 their EOF, 3 rows */
 	unsigned int bin_cols, bin_seen;
 	uint8_t *bin_types;               /* owned; per column */
@@ -242,6 +244,44 @@ px_leg_cmp(const void *a, const void *b)
 	return x->shard < y->shard ? -1 : x->shard > y->shard;
 }
 
+/* One packet of an EXECUTE's result: to the client, or into the cursor being filled. */
+static void
+px_exec_bin_out(struct px_session *s, unsigned int phase, const uint8_t *pl, size_t len)
+{
+	struct px_exec *ex = s->ex;
+
+	if (ex->cursor == NULL) {
+		px_sess_send(s, ex->seq++, pl, len);
+		return;
+	}
+	if (phase == 0 && len > 0 && (pl[0] == MP_OK_HDR || pl[0] == MP_ERR_HDR)) {
+		ex->cursor = NULL; /* no result set: no cursor, the answer goes as it is */
+		px_sess_send(s, ex->seq++, pl, len);
+		return;
+	}
+	if (len > 0 && pl[0] == MP_ERR_HDR) {
+		px_stmt_cursor_drop(ex->cursor); /* the client gets the error alone */
+		ex->cursor = NULL;
+		px_sess_send(s, ex->seq++, pl, len);
+		return;
+	}
+	if (phase == 3 && len < 9 && len > 0 && pl[0] == MP_EOF_HDR) {
+		uint16_t st = len >= 5 ? (uint16_t)(pl[3] | pl[4] << 8) : 0;
+
+		px_stmt_cursor_open(s, ex->cursor, &ex->seq, st); /* the final EOF stays here */
+		ex->cursor = NULL;
+		return;
+	}
+	if (phase == 3 ? !px_stmt_cursor_row(ex->cursor, pl, len, s->w->conf->merge_max)
+			       : !px_stmt_cursor_head(ex->cursor, pl, len)) {
+		ex->cursor = NULL;
+		px_sess_send_err(s, ex->seq++, 1038, "HY001",
+				 "myshard: a cursor's rows exceed merge_max (%u bytes)",
+				 (unsigned int)s->w->conf->merge_max);
+		ex->bin_phase = 9; /* nothing more goes out */
+	}
+}
+
 /* EXECUTE of an emulated statement: notes the column types, re-encodes rows. */
 static void
 px_exec_emit_binary(struct px_session *s, const uint8_t *pl, size_t len)
@@ -250,6 +290,7 @@ px_exec_emit_binary(struct px_session *s, const uint8_t *pl, size_t len)
 	struct mp_coldef d;
 	struct mp_cursor c;
 	uint64_t n;
+	unsigned int phase = ex->bin_phase; /* what this packet is (px_exec_bin_out) */
 
 	if (ex->bin_phase == 0 && len > 0 && pl[0] != MP_OK_HDR && pl[0] != MP_ERR_HDR) {
 		mp_cursor_init(&c, pl, len);
@@ -289,11 +330,11 @@ px_exec_emit_binary(struct px_session *s, const uint8_t *pl, size_t len)
 			ex->bin_phase = 9; /* nothing more goes out */
 			return;
 		}
-		px_sess_send(s, s->ex->seq++, ex->bin_buf, out);
+		px_exec_bin_out(s, phase, ex->bin_buf, out);
 		return;
 	}
 	if (ex->bin_phase != 9) {
-		px_sess_send(s, s->ex->seq++, pl, len);
+		px_exec_bin_out(s, phase, pl, len);
 	}
 }
 
@@ -1148,11 +1189,12 @@ px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, si
 
 void
 px_exec_start_binary(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
-		     const char *sql, size_t len)
+		     const char *sql, size_t len, struct px_stmt *cursor)
 {
 	px_exec_start(s, plan, snap, sql, len);
 	if (s->ex != NULL) {
 		s->ex->binary = true;
+		s->ex->cursor = cursor;
 	}
 }
 

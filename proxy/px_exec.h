@@ -27,9 +27,12 @@ void px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo
  * the client with statement id <id>, closes the shard's statement and registers ours. */
 void px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
 			   const char *sql, size_t len, uint32_t id);
-/* As px_exec_start() for COM_STMT_EXECUTE: rows are re-encoded in the binary protocol. */
+struct px_stmt;
+/* As px_exec_start() for COM_STMT_EXECUTE: rows are re-encoded in the binary protocol; with
+ * <cursor>, the result is kept in that statement's cursor instead of sent (px_stmt.h). */
 void px_exec_start_binary(struct px_session *s, struct rt_plan *plan,
-			  const struct topo_snapshot *snap, const char *sql, size_t len);
+			  const struct topo_snapshot *snap, const char *sql, size_t len,
+			  struct px_stmt *cursor);
 /* Pool callbacks while s->ex is set. */
 void px_exec_backend_ready(struct px_session *s, struct px_backend *b);
 void px_exec_backend_failed(struct px_session *s, const char *why);

@@ -40,6 +40,11 @@ struct px_stmt {
 	uint16_t *types;      /* owned; n_params types (low byte type, 0x8000 unsigned) */
 	bool have_types;
 	struct evbuffer **long_data; /* owned; per parameter, NULL if none sent */
+	struct evbuffer *cur_head; /* owned; cursor: packets before the rows (4-byte length each) */
+	struct evbuffer *cur_rows; /* owned; cursor: rows not fetched yet (4-byte length each) */
+	size_t cur_left;      /* rows in cur_rows */
+	uint16_t cur_status;  /* status of the execution's final EOF */
+	bool cur_open;        /* the client was told a cursor exists */
 	struct px_stmt *next; /* owned list */
 };
 
@@ -65,9 +70,113 @@ px_stmt_reset_long(struct px_stmt *t)
 	}
 }
 
+void
+px_stmt_cursor_drop(struct px_stmt *t)
+{
+	if (t->cur_head != NULL) {
+		evbuffer_free(t->cur_head);
+	}
+	if (t->cur_rows != NULL) {
+		evbuffer_free(t->cur_rows);
+	}
+	t->cur_head = t->cur_rows = NULL;
+	t->cur_left = 0;
+	t->cur_open = false;
+}
+
+static bool
+px_stmt_cursor_put(struct evbuffer **b, const uint8_t *pl, size_t len)
+{
+	uint8_t n[4] = { (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+			 (uint8_t)(len >> 24) };
+
+	if (*b == NULL) {
+		*b = evbuffer_new();
+	}
+	return *b != NULL && len <= UINT32_MAX && evbuffer_add(*b, n, 4) == 0 &&
+	       evbuffer_add(*b, pl, len) == 0;
+}
+
+bool
+px_stmt_cursor_head(struct px_stmt *t, const uint8_t *pl, size_t len)
+{
+	return px_stmt_cursor_put(&t->cur_head, pl, len);
+}
+
+bool
+px_stmt_cursor_row(struct px_stmt *t, const uint8_t *pl, size_t len, size_t cap)
+{
+	if ((t->cur_rows != NULL ? evbuffer_get_length(t->cur_rows) : 0) + len > cap ||
+	    !px_stmt_cursor_put(&t->cur_rows, pl, len)) {
+		px_stmt_cursor_drop(t);
+		return false;
+	}
+	t->cur_left++;
+	return true;
+}
+
+/* Moves the next packet of <b> to the client with sequence id *<seq>; false when empty. */
+static bool
+px_stmt_cursor_send(struct px_session *s, struct evbuffer *b, uint8_t *seq, bool patch_eof,
+		    uint16_t status)
+{
+	uint8_t n[4];
+	size_t len;
+	uint8_t *pl;
+
+	if (b == NULL || evbuffer_copyout(b, n, 4) != 4) {
+		return false;
+	}
+	len = (size_t)n[0] | (size_t)n[1] << 8 | (size_t)n[2] << 16 | (size_t)n[3] << 24;
+	evbuffer_drain(b, 4);
+	pl = evbuffer_pullup(b, (ev_ssize_t)len);
+	if (patch_eof && len == 5 && pl[0] == MP_EOF_HDR) {
+		pl[3] = (uint8_t)status;
+		pl[4] = (uint8_t)(status >> 8);
+	}
+	px_sess_send(s, (*seq)++, pl, len);
+	evbuffer_drain(b, len);
+	return true;
+}
+
+void
+px_stmt_cursor_open(struct px_session *s, struct px_stmt *t, uint8_t *seq, uint16_t status)
+{
+	t->cur_status = (uint16_t)(status & ~(MP_STATUS_CURSOR_EXISTS | MP_STATUS_LAST_ROW_SENT |
+					       MP_STATUS_MORE_RESULTS));
+	while (px_stmt_cursor_send(s, t->cur_head, seq, true,
+				   t->cur_status | MP_STATUS_CURSOR_EXISTS)) {
+	}
+	evbuffer_free(t->cur_head);
+	t->cur_head = NULL;
+	t->cur_open = true;
+}
+
+/* COM_STMT_FETCH: the next <n> rows, then EOF (CURSOR_EXISTS, or LAST_ROW_SENT at the end,
+ * which closes the cursor). */
+static void
+px_stmt_fetch(struct px_session *s, struct px_stmt *t, uint32_t n)
+{
+	uint8_t seq = 1, eof[5] = { MP_EOF_HDR, 0, 0, 0, 0 };
+	uint16_t st;
+
+	for (; n > 0 && t->cur_left > 0; n--, t->cur_left--) {
+		(void)px_stmt_cursor_send(s, t->cur_rows, &seq, false, 0);
+	}
+	st = (uint16_t)(t->cur_status |
+			(t->cur_left > 0 ? MP_STATUS_CURSOR_EXISTS : MP_STATUS_LAST_ROW_SENT));
+	eof[3] = (uint8_t)st;
+	eof[4] = (uint8_t)(st >> 8);
+	px_sess_send(s, seq, eof, sizeof(eof));
+	if (t->cur_left == 0) {
+		px_stmt_cursor_drop(t);
+	}
+}
+
 static void
 px_stmt_free(struct px_stmt *t)
 {
+	px_stmt_cursor_drop(t);
 	px_stmt_reset_long(t);
 	free(t->long_data);
 	free(t->types);
@@ -356,6 +465,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	struct rt_plan *p = NULL;
 	struct rt_plan_in in = { .schema = s->schema };
 
+	px_stmt_cursor_drop(t); /* a new execution closes the cursor of the last one */
 	mp_cursor_init(&c, pl + 10, len - 10); /* cmd, id, flags, iteration count */
 	if (text == NULL || len < 10 || !px_stmt_text(t, &c, text)) {
 		if (text != NULL) {
@@ -403,7 +513,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
-		px_exec_start_binary(s, p, snap, in.sql, in.len);
+		px_exec_start_binary(s, p, snap, in.sql, in.len, (pl[5] & 0x01) ? t : NULL);
 	}
 	topo_read_end(s->w->topo);
 	evbuffer_free(text);
@@ -458,14 +568,19 @@ px_stmt_command(struct px_session *s, uint32_t first_len)
 	}
 	case MP_COM_STMT_RESET:
 		px_stmt_reset_long(t);
+		px_stmt_cursor_drop(t);
 		px_cmd_drain_keep_pins(s);
 		px_sess_send_ok(s, 1);
 		px_cmd_finish(s);
 		return true;
-	default: /* FETCH: no cursor is ever opened for an emulated statement */
+	default: /* FETCH */
 		px_cmd_drain_keep_pins(s);
-		px_sess_send_err(s, 1, 1421, "HY000",
-				 "myshard: the statement has no open cursor (results are sent whole)");
+		if (t->cur_open && first_len >= 9) {
+			px_stmt_fetch(s, t, (uint32_t)px_le(pl + 5, 4));
+		} else {
+			px_sess_send_err(s, 1, 1421, "HY000",
+					 "The statement (%" PRIu32 ") has no open cursor", id);
+		}
 		px_cmd_finish(s);
 		return true;
 	}

@@ -23,6 +23,21 @@ void px_stmt_prepared(struct px_session *s, uint32_t id, const char *sql, size_t
 /* COM_STMT_EXECUTE / CLOSE / RESET / SEND_LONG_DATA / FETCH for an emulated id: handled (true)
  * or not one of ours (false). <first_len>: payload of the command's first packet. */
 bool px_stmt_command(struct px_session *s, uint32_t first_len) MS_MUSTCHECK;
+/*
+ * Read-only cursors (COM_STMT_EXECUTE with CURSOR_TYPE_READ_ONLY, then COM_STMT_FETCH) of an
+ * emulated statement. The execution's result is collected whole (its rows count against
+ * merge_max); once complete, the client gets the column definitions with CURSOR_EXISTS, and
+ * each FETCH sends the next rows. px_exec calls these for an execution with a cursor.
+ */
+struct px_stmt;
+/* A packet before the rows (column count, definitions, their EOF); false when out of memory. */
+bool px_stmt_cursor_head(struct px_stmt *t, const uint8_t *pl, size_t len) MS_MUSTCHECK;
+/* One binary row; false past <cap> bytes of rows or out of memory (the cursor is dropped). */
+bool px_stmt_cursor_row(struct px_stmt *t, const uint8_t *pl, size_t len, size_t cap) MS_MUSTCHECK;
+/* The result is complete (final EOF status <status>): sends the head from sequence *<seq>. */
+void px_stmt_cursor_open(struct px_session *s, struct px_stmt *t, uint8_t *seq, uint16_t status);
+/* The execution failed: what was collected goes. */
+void px_stmt_cursor_drop(struct px_stmt *t);
 /* Forgets every emulated statement (COM_RESET_CONNECTION, session end). */
 void px_stmt_free_all(struct px_session *s);
 
