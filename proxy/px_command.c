@@ -648,6 +648,13 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 			return;
 		}
 	}
+	if (s->script_n > 0) {
+		/* renumbered as part of the multi-result reply (px_sess_send) */
+		px_sess_send(s, hdr->seq, evbuffer_pullup(s->be->conn.in, MP_HDR_LEN + (ev_ssize_t)hdr->len) +
+					      MP_HDR_LEN, hdr->len);
+		evbuffer_drain(s->be->conn.in, MP_HDR_LEN + (size_t)hdr->len);
+		return;
+	}
 	evbuffer_remove_buffer(s->be->conn.in, s->cl.out,
 			       MP_HDR_LEN + (size_t)hdr->len);
 }
@@ -1154,6 +1161,150 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 	return 0;
 }
 
+#define PX_SCRIPT_MAX 256 /* statements one multi-statement query may hold when split */
+
+/*
+ * A multi-statement query that names sharded or global tables (one server could run it whole;
+ * myshard routes each statement): its statements replace it at the front of the client input
+ * as COM_QUERY packets of their own and run one by one, as if sent one by one, while their
+ * replies form one multi-result reply (px_cmd_script_step). Returns false to handle the query
+ * as before (nothing to split, or a compound statement the server must see whole).
+ */
+static bool
+px_cmd_script_start(struct px_session *s, const char *sql, size_t len)
+{
+	struct rt_span *sp;
+	struct evbuffer *cmds;
+	size_t n;
+	bool named;
+	const struct topo_snapshot *snap;
+
+	if (!(s->caps & MP_CLIENT_MULTI_STATEMENTS) || s->script_n > 0 || s->cmd_pkts != 1) {
+		return false;
+	}
+	snap = topo_read_begin(s->w->topo);
+	named = px_stmt_names_table(&snap->map, sql, len);
+	topo_read_end(s->w->topo);
+	if (!named || (sp = calloc(PX_SCRIPT_MAX, sizeof(*sp))) == NULL) {
+		return false;
+	}
+	n = rt_split(sql, len, sp, PX_SCRIPT_MAX);
+	cmds = n > 1 ? evbuffer_new() : NULL;
+	for (size_t i = 0; cmds != NULL && i < n; i++) {
+		uint8_t hdr[MP_HDR_LEN + 1];
+
+		if (sp[i].len + 1 >= MP_MAX_PAYLOAD) {
+			evbuffer_free(cmds);
+			cmds = NULL;
+			break;
+		}
+		mp_hdr_put(hdr, (uint32_t)(sp[i].len + 1), 0);
+		hdr[MP_HDR_LEN] = MP_COM_QUERY;
+		evbuffer_add(cmds, hdr, sizeof(hdr));
+		evbuffer_add(cmds, sql + sp[i].off, sp[i].len);
+	}
+	if (cmds == NULL || (s->script_text = malloc(len + 1)) == NULL) {
+		if (cmds != NULL) {
+			evbuffer_free(cmds);
+		}
+		free(sp);
+		return false;
+	}
+	memcpy(s->script_text, sql, len);
+	s->script_len = len;
+	s->script_sp = sp;
+	ms_log_debug("session %llu: a query of %zu statements runs them one by one",
+		     (unsigned long long)s->id, n);
+	px_cmd_drain(s);
+	evbuffer_prepend_buffer(s->cl.in, cmds);
+	evbuffer_free(cmds);
+	s->script_n = (unsigned int)n;
+	s->script_i = 0;
+	s->script_base = 1;
+	s->script_last = 0;
+	s->script_running = false;
+	s->script_more = true;
+	s->script_err = false;
+	return true;
+}
+
+void
+px_cmd_script_end(struct px_session *s)
+{
+	s->script_n = 0;
+	s->script_more = false;
+	free(s->script_text);
+	s->script_text = NULL;
+	free(s->script_sp);
+	s->script_sp = NULL;
+}
+
+/*
+ * A syntax error (1064) of statement script_i quotes the text from the error on ("near '...'",
+ * at most 80 characters); a server that parsed the whole query would go on quoting past the
+ * statement's end into the statements after it. <msg>/<len> is rewritten so (into <out>);
+ * returns the new length, or 0 to leave it.
+ */
+size_t
+px_cmd_script_syntax(const struct px_session *s, const char *msg, size_t len, char *out,
+		     size_t cap)
+{
+	const struct rt_span *sp = &s->script_sp[s->script_i];
+	const char *near = memmem(msg, len, "near '", 6), *q, *end, *tail;
+	size_t qlen, more, at;
+
+	if (near == NULL) {
+		return 0;
+	}
+	q = near + 6;
+	end = memmem(q, (size_t)(msg + len - q), "' at line ", 10);
+	if (end == NULL) {
+		return 0;
+	}
+	qlen = (size_t)(end - q);
+	tail = s->script_text + sp->off + sp->len; /* right after the statement */
+	if (qlen >= 80 || qlen > sp->len || memcmp(tail - qlen, q, qlen) != 0) {
+		return 0; /* the quote does not reach the statement's end */
+	}
+	more = (size_t)(s->script_text + s->script_len - tail);
+	more = more < 80 - qlen ? more : 80 - qlen;
+	if (len + more >= cap) {
+		return 0;
+	}
+	at = (size_t)(end - msg);
+	memcpy(out, msg, at);
+	memcpy(out + at, tail, more);
+	memcpy(out + at + more, end, len - at);
+	return len + more;
+}
+
+/* Before the next command: a statement of a script has finished; the next one follows, or
+ * the script ends (after the last one, or at the first error, whose reply ends it; the
+ * statements left are dropped, as a server stops there). */
+static void
+px_cmd_script_step(struct px_session *s)
+{
+	if (s->script_n == 0 || !s->script_running) {
+		return;
+	}
+	s->script_running = false;
+	if (s->script_err || s->script_i + 1 >= s->script_n) {
+		for (unsigned int k = s->script_i + 1; k < s->script_n; k++) {
+			uint8_t h[MP_HDR_LEN];
+
+			if (evbuffer_copyout(s->cl.in, h, sizeof(h)) != (ev_ssize_t)sizeof(h)) {
+				break;
+			}
+			evbuffer_drain(s->cl.in, MP_HDR_LEN + px_hdr_len(h));
+		}
+		px_cmd_script_end(s);
+		return;
+	}
+	s->script_i++;
+	s->script_base = (uint8_t)(s->script_last + 1);
+	s->script_more = s->script_i + 1 < s->script_n;
+}
+
 static bool
 px_cmd_query(struct px_session *s, uint32_t len)
 {
@@ -1176,6 +1327,8 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		ret = held == 1;
 	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_kill(s, sql, n);
+	} else if ((cls.flags & RT_CLASS_MULTI) && px_cmd_script_start(s, sql, n)) {
+		ret = true; /* its statements are next in the input */
 	} else if ((cls.flags & RT_CLASS_MULTI) && (s->tx.open || s->autocommit_off) &&
 		   px_tx_runs(s)) {
 		ret = px_cmd_refuse(s, 1235, "42000",
@@ -1387,6 +1540,7 @@ px_cmd_step(struct px_session *s)
 	struct px_cmd_frame f = { 0 };
 	struct evbuffer_ptr ptr;
 
+	px_cmd_script_step(s);
 	switch (px_cmd_scan(in, s->w->conf->max_packet, &f)) {
 	case PX_SCAN_MORE:
 		return false;
@@ -1403,6 +1557,9 @@ px_cmd_step(struct px_session *s)
 	}
 	s->cmd_len = f.total;
 	s->cmd_pkts = f.npkts;
+	if (s->script_n > 0) {
+		s->script_running = true; /* one of the script's statements */
+	}
 	if (f.first_len == 0) {
 		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");
 	}

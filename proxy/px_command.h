@@ -13,6 +13,11 @@ struct evbuffer;
 
 /* IDLE: handles the next complete command in the client input. False when it must wait. */
 bool px_cmd_step(struct px_session *s) MS_MUSTCHECK;
+/* A multi-statement query run statement by statement (px_command.c): ends it; and the
+ * syntax error message of its current statement as a server would word it (0: unchanged). */
+void px_cmd_script_end(struct px_session *s);
+size_t px_cmd_script_syntax(const struct px_session *s, const char *msg, size_t len, char *out,
+			    size_t cap);
 /* Gets a backend for the pending command (or the login schema check) and carries on. */
 void px_cmd_acquire(struct px_session *s);
 /* FORWARD: moves complete response packets from the backend to the client. */

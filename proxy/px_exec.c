@@ -390,10 +390,11 @@ px_exec_make_legs(struct px_session *s)
 			 ex->names, s->w->conf->merge_max, px_exec_emit, s, &ex->merge) != MS_OK) {
 		return false;
 	}
-	if (px_tx_runs(s)) {
+	if (px_tx_runs(s) || s->script_more) {
 		px_merge_fix_status(ex->merge,
-				    (uint16_t)~(MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT |
-						MP_STATUS_IN_TRANS_READONLY),
+				    px_tx_runs(s) ? (uint16_t)~(MP_STATUS_IN_TRANS | MP_STATUS_AUTOCOMMIT |
+							       MP_STATUS_IN_TRANS_READONLY)
+						  : (uint16_t)0xffff,
 				    px_tx_status(s, 0));
 	}
 	return true;

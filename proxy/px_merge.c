@@ -325,7 +325,9 @@ px_emit_row(struct px_merge *m, const struct px_mval *v, const uint8_t *pl, size
 static uint16_t
 px_out_status(const struct px_merge *m, uint16_t st)
 {
-	return (uint16_t)(((st & m->st_keep) | m->st_set) & ~MP_STATUS_MORE_RESULTS);
+	/* a shard's MORE_RESULTS is its own business; the caller's (a multi-statement query
+	 * run statement by statement) is kept */
+	return (uint16_t)((st & m->st_keep & ~MP_STATUS_MORE_RESULTS) | m->st_set);
 }
 
 /* Column count, the visible definitions (the defining leg's bytes) and their EOF. */

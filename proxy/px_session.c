@@ -168,6 +168,34 @@ px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len)
 	uint8_t hdr[MP_HDR_LEN];
 	struct evbuffer *out = s->cl.out;
 
+	if (s->script_n > 0) {
+		const uint8_t *p = payload;
+		struct mp_err e;
+
+		seq = (uint8_t)(seq - 1 + s->script_base); /* replies are numbered from 1 */
+		s->script_last = seq;
+		s->script_err |= len > 0 && p[0] == MP_ERR_HDR;
+		if (len > 0 && p[0] == MP_ERR_HDR && mp_err_read(p, len, &e) == MP_OK &&
+		    e.code == 1064 && s->script_text != NULL) {
+			char msg[600];
+			uint8_t buf[700];
+			struct mp_writer w;
+			size_t n = px_cmd_script_syntax(s, (const char *)e.message.ptr,
+							e.message.len, msg, sizeof(msg) - 1);
+
+			if (n > 0) {
+				msg[n] = '\0';
+				mp_writer_init(&w, buf, sizeof(buf));
+				mp_err_write(&w, e.code, e.sqlstate, msg);
+				if (!w.overflow) {
+					mp_hdr_put(hdr, (uint32_t)mp_writer_len(&w), seq);
+					evbuffer_add(out, hdr, sizeof(hdr));
+					evbuffer_add(out, buf, mp_writer_len(&w));
+					return;
+				}
+			}
+		}
+	}
 	mp_hdr_put(hdr, (uint32_t)len, seq);
 	evbuffer_add(out, hdr, sizeof(hdr));
 	evbuffer_add(out, payload, len);
@@ -272,6 +300,7 @@ px_sess_free(struct px_session *s)
 	px_stmt_free_all(s);
 	free(s->vars);
 	free(s->set_pending);
+	px_cmd_script_end(s);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;

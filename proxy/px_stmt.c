@@ -197,7 +197,7 @@ px_stmt_free_all(struct px_session *s)
 
 /* True if some word of <sql> names a sharded or global table: such statements are emulated;
  * others (no configured table) are prepared on the default shard as they are. */
-static bool
+bool
 px_stmt_names_table(const struct topo_map *m, const char *sql, size_t len)
 {
 	struct rt_lex lx;

@@ -38,6 +38,9 @@ bool px_stmt_cursor_row(struct px_stmt *t, const uint8_t *pl, size_t len, size_t
 void px_stmt_cursor_open(struct px_session *s, struct px_stmt *t, uint8_t *seq, uint16_t status);
 /* The execution failed: what was collected goes. */
 void px_stmt_cursor_drop(struct px_stmt *t);
+/* True if <sql> names a table of <m> (sharded or global), as a word or `quoted`. */
+struct topo_map;
+bool px_stmt_names_table(const struct topo_map *m, const char *sql, size_t len) MS_MUSTCHECK;
 /* Forgets every emulated statement (COM_RESET_CONNECTION, session end). */
 void px_stmt_free_all(struct px_session *s);
 

@@ -90,6 +90,9 @@ px_tx_runs(const struct px_session *s)
 uint16_t
 px_tx_status(const struct px_session *s, uint16_t st)
 {
+	if (s->script_more) {
+		st |= MP_STATUS_MORE_RESULTS; /* another statement of the query follows */
+	}
 	if (!px_tx_runs(s)) {
 		return st;
 	}

@@ -215,6 +215,7 @@ struct px_tx {
 };
 
 /* One client connection. */
+struct rt_span;
 struct px_session {
 	uint64_t id;               /* also the connection id shown to the client (low 32 bits) */
 	struct px_worker *w;       /* borrowed */
@@ -238,6 +239,19 @@ struct px_session {
 	uint8_t cmd;               /* command being executed */
 	size_t cmd_len;            /* bytes (all packets, with headers) of the command in cl input */
 	unsigned int cmd_pkts;     /* packets in the command: the reply starts at this seq */
+	/* a multi-statement query run one statement at a time (px_cmd_script_*): its statements
+	 * wait at the front of the client input as COM_QUERY packets of their own; their replies
+	 * go out as one multi-result reply (sequence ids go on, MORE_RESULTS until the last) */
+	unsigned int script_n;     /* statements; 0: no script */
+	unsigned int script_i;     /* the one running or next */
+	uint8_t script_base;       /* sequence id of the reply's first packet for this statement */
+	uint8_t script_last;       /* sequence id of the last packet sent */
+	bool script_running;       /* statement script_i was dispatched */
+	bool script_more;          /* more statements follow this one (MORE_RESULTS) */
+	bool script_err;           /* an ERR went out: the script stops there */
+	char *script_text;         /* owned; the whole query, for syntax error messages */
+	size_t script_len;
+	struct rt_span *script_sp; /* owned; script_n statements of script_text */
 	uint8_t next_seq;          /* seq of the next response packet to the client */
 	bool left_state;           /* this response leaves state the next statement may read */
 	bool in_input;             /* px_sess_process_input() is on the stack */

@@ -299,6 +299,57 @@ rt_tx_implicit_commit(const char *text, size_t len)
 	return true;
 }
 
+size_t
+rt_split(const char *text, size_t len, struct rt_span *out, size_t cap)
+{
+	struct rt_lex lx;
+	struct rt_tok t, first = { 0 };
+	size_t n = 0, start = 0;
+	bool empty = true;
+
+	rt_lex_init(&lx, text, len);
+	for (;;) {
+		t = rt_lex_next(&lx);
+		if (t.kind == RT_TOK_ERROR) {
+			return 0;
+		}
+		if (t.kind == RT_TOK_END || rt_tok_punct(&t, ';')) {
+			size_t end = t.kind == RT_TOK_END ? len : (size_t)(t.ptr - text);
+
+			if (!empty) {
+				if (n == cap) {
+					return 0;
+				}
+				out[n].off = start;
+				out[n].len = end - start;
+				n++;
+			}
+			if (t.kind == RT_TOK_END) {
+				return n;
+			}
+			start = end + 1;
+			empty = true;
+			continue;
+		}
+		if (empty) {
+			first = t;
+			empty = false;
+			if (rt_tok_is(&t, "IF") || rt_tok_is(&t, "CASE") || rt_tok_is(&t, "LOOP") ||
+			    rt_tok_is(&t, "WHILE") || rt_tok_is(&t, "REPEAT") ||
+			    rt_tok_is(&t, "DECLARE")) {
+				return 0;
+			}
+			continue;
+		}
+		if ((rt_tok_is(&first, "BEGIN") && rt_tok_is(&t, "NOT")) ||
+		    (rt_tok_is(&first, "CREATE") &&
+		     (rt_tok_is(&t, "PROCEDURE") || rt_tok_is(&t, "FUNCTION") ||
+		      rt_tok_is(&t, "TRIGGER") || rt_tok_is(&t, "EVENT")))) {
+			return 0; /* a body of statements: the server must see it whole */
+		}
+	}
+}
+
 bool
 rt_tx_tableless(const char *text, size_t len)
 {

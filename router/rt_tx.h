@@ -41,6 +41,21 @@ struct rt_tx {
  * anything it does not recognize exactly is RT_TX_NONE. */
 void rt_tx_parse(const char *text, size_t len, struct rt_tx *out);
 
+/* One statement of a multi-statement text: bytes [off, off + len). */
+struct rt_span {
+	size_t off;
+	size_t len;
+};
+
+/*
+ * Splits <text> at its top-level semicolons into at most <cap> statements (empty ones, such as
+ * after a final ';', are left out). Returns how many, or 0 if it must not be split: a compound
+ * statement whose body holds semicolons (CREATE PROCEDURE / FUNCTION / TRIGGER / EVENT,
+ * BEGIN NOT ATOMIC, IF / CASE / LOOP / WHILE / REPEAT blocks), an unterminated token, or
+ * more than <cap> statements.
+ */
+size_t rt_split(const char *text, size_t len, struct rt_span *out, size_t cap) MS_MUSTCHECK;
+
 /* True if the statement is a SELECT or DO that reads no table: no FROM, no INTO, and no
  * function other than a few built-ins (a stored function could read tables). With autocommit
  * off such a statement starts no transaction on a server, and none in myshard. */

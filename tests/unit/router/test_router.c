@@ -839,6 +839,50 @@ test_set_vars(void **state)
 }
 
 static void
+test_split(void **state)
+{
+	static const struct {
+		const char *sql;
+		const char *want; /* the statements joined by '|', NULL: not split */
+	} cases[] = {
+		{ "SELECT 1", "SELECT 1" },
+		{ "SELECT 1;", "SELECT 1" },
+		{ "INSERT INTO t VALUES (1, ';'); SELECT `a;b` FROM t -- x;y\n;DO 2",
+		  "INSERT INTO t VALUES (1, ';')| SELECT `a;b` FROM t -- x;y\n|DO 2" },
+		{ "/* myshard:shard=s1 */ SELECT 1; /* c; */ SELECT 2",
+		  "/* myshard:shard=s1 */ SELECT 1| /* c; */ SELECT 2" },
+		{ ";; SELECT 1 ;; ", " SELECT 1 " },
+		{ "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END", NULL },
+		{ "CREATE DEFINER=u FUNCTION f() RETURNS INT BEGIN RETURN 1; END", NULL },
+		{ "BEGIN NOT ATOMIC SELECT 1; END", NULL },
+		{ "BEGIN; SELECT 1; COMMIT", "BEGIN| SELECT 1| COMMIT" },
+		{ "IF 1 THEN SELECT 1; END IF", NULL },
+		{ "SELECT 'unterminated; SELECT 2", NULL },
+		{ "SELECT 1;SELECT 2;SELECT 3;SELECT 4;SELECT 5", NULL }, /* more than cap */
+	};
+	struct rt_span sp[4];
+	char got[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = rt_split(cases[i].sql, strlen(cases[i].sql), sp, 4), at = 0;
+
+		if (cases[i].want == NULL) {
+			if (n != 0) {
+				fail_msg("%s: split in %zu", cases[i].sql, n);
+			}
+			continue;
+		}
+		got[0] = '\0';
+		for (size_t k = 0; k < n; k++) {
+			at += (size_t)snprintf(got + at, sizeof(got) - at, "%s%.*s", k ? "|" : "",
+					       (int)sp[k].len, cases[i].sql + sp[k].off);
+		}
+		assert_string_equal(got, cases[i].want);
+	}
+}
+
+static void
 test_tableless(void **state)
 {
 	static const struct {
@@ -926,6 +970,7 @@ main(void)
 		cmocka_unit_test(test_tx_table),
 		cmocka_unit_test(test_tx_implicit_commit),
 		cmocka_unit_test(test_set_vars),
+		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_tableless),
 		cmocka_unit_test(test_kill_parse),
 	};
