@@ -7,7 +7,8 @@ their codes; ping) runs against myshard, over a sharded and a global table, and 
 plain MariaDB holding the same tables. The outputs must be identical, line for line.
 
 Drivers: mysqlclient (MySQLdb, text protocol), PHP mysqli (binary protocol) and PDO with native
-prepares, Perl DBI with DBD::MariaDB and mariadb_server_prepare=1.
+prepares, Perl DBI with DBD::MariaDB (mariadb_server_prepare=1) and with DBD::mysql
+(mysql_server_prepare=1). Go, Java, Node, Connector/C and PyMySQL have files of their own.
 """
 
 import os
@@ -84,6 +85,19 @@ def test_perl_dbd_mariadb_server_prepare(sh):
     proxy, ref = run_both(sh, lambda port: [
         "perl", os.path.join(HERE, "drivers", "battery.pl"), "127.0.0.1", str(port),
         H.APP_USER, H.APP_PASSWORD, DB, str(base)])
+    assert proxy.splitlines() == ref.splitlines()
+    assert proxy.endswith("done\n") and len(proxy.splitlines()) == 18, proxy
+    assert "duplicate: ['1062', '23000']" in proxy
+    assert spread(sh, base) == {S.customer_shard(k) for k in range(base, base + 6)}
+
+
+def test_perl_dbd_mysql_server_prepare(sh):
+    """The same battery through DBD::mysql (Debian libdbd-mysql-perl) with
+    mysql_server_prepare=1."""
+    base = 6100
+    proxy, ref = run_both(sh, lambda port: [
+        "perl", os.path.join(HERE, "drivers", "battery.pl"), "127.0.0.1", str(port),
+        H.APP_USER, H.APP_PASSWORD, DB, str(base), "mysql"])
     assert proxy.splitlines() == ref.splitlines()
     assert proxy.endswith("done\n") and len(proxy.splitlines()) == 18, proxy
     assert "duplicate: ['1062', '23000']" in proxy

@@ -1,16 +1,18 @@
 #!/usr/bin/perl
 # SPDX-License-Identifier: Apache-2.0
-# The driver battery for Perl DBI with DBD::MariaDB and server-side prepared statements
-# (mariadb_server_prepare=1). Prints one normalized line per result; the test runs it against
-# myshard and against a plain server and compares the outputs.
-# Usage: perl battery.pl HOST PORT USER PASSWORD DB BASE_ID
+# The driver battery for Perl DBI with DBD::MariaDB (mariadb_server_prepare=1) or DBD::mysql
+# (mysql_server_prepare=1): server-side prepared statements. Prints one normalized line per
+# result; the test runs it against myshard and against a plain server and compares the outputs.
+# Usage: perl battery.pl HOST PORT USER PASSWORD DB BASE_ID [MariaDB|mysql]
 use strict;
 use warnings;
 use utf8;
 use DBI;
 
 binmode(STDOUT, ':encoding(UTF-8)');
-my ($host, $port, $user, $pass, $db, $base) = @ARGV;
+my ($host, $port, $user, $pass, $db, $base, $drv) = @ARGV;
+$drv //= 'MariaDB';
+my $prefix = $drv eq 'mysql' ? 'mysql' : 'mariadb';
 
 sub show {
     my ($label, $v) = @_;
@@ -24,7 +26,7 @@ sub show {
     print "$label: ", $fmt->($v), "\n";
 }
 
-my $dbh = DBI->connect("DBI:MariaDB:database=$db;host=$host;port=$port;mariadb_server_prepare=1",
+my $dbh = DBI->connect("DBI:$drv:database=$db;host=$host;port=$port;${prefix}_server_prepare=1",
                        $user, $pass, { RaiseError => 0, PrintError => 0, AutoCommit => 1 })
     or die "connect: $DBI::errstr\n";
 my $ins = $dbh->prepare("INSERT INTO customers (id, name, balance, dt, bin, doc, n) VALUES (?, ?, ?, ?, ?, ?, ?)");
