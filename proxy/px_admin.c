@@ -1223,7 +1223,7 @@ px_adm_handshake(struct px_adm_conn *c, const uint8_t *p, size_t len)
 {
 	struct mp_hsresp r;
 
-	if (mp_hsresp_read(p, len, PX_SERVER_CAPS, &r) != MP_OK || r.ssl_request ||
+	if (mp_hsresp_read(p, len, PX_ADMIN_CAPS, &r) != MP_OK || r.ssl_request ||
 	    r.user.len > PX_USER_MAX) {
 		px_adm_err(c, 1043, "08S01", "Bad handshake");
 		px_adm_close(c);
@@ -1398,7 +1398,7 @@ px_adm_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockaddr *sa
 	struct px_admin *a = arg;
 	struct px_adm_conn *c = calloc(1, sizeof(*c));
 	struct mp_greeting g = { .version = PX_ADM_VERSION,
-				 .caps = PX_SERVER_CAPS,
+				 .caps = PX_ADMIN_CAPS,
 				 .collation = 45,
 				 .status = MP_STATUS_AUTOCOMMIT,
 				 .auth_plugin = MP_NATIVE_PLUGIN };

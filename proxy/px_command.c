@@ -418,7 +418,12 @@ px_cmd_go(struct px_session *s)
 	s->sync = PX_SYNC_NONE;
 	if (s->login_pending) {
 		s->login_pending = false;
-		px_sess_send_ok(s, s->login_ok_seq);
+		/* still inside the login packet's handling when a pooled connection was at hand */
+		px_sess_login_ok(s, s->login_ok_seq,
+				 s->state != PX_SESS_HANDSHAKE && s->state != PX_SESS_AUTH_SWITCH);
+		if (s->state == PX_SESS_CLOSING) {
+			return;
+		}
 		px_cmd_finish(s);
 		return;
 	}

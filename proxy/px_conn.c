@@ -6,6 +6,7 @@
 #include "proxy/px_conn.h"
 
 #include "proxy/px_tls.h"
+#include "proxy/px_zlib.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -26,7 +27,7 @@ px_conn_again(int e)
 
 /* Reads what is there, up to the budget. Returns PX_CONN_* bits (READ, EOF, ERROR). */
 static unsigned int
-px_conn_fill(struct px_conn *c)
+px_conn_fill(struct px_conn *c, struct evbuffer *dst)
 {
 	unsigned int what = 0;
 
@@ -38,7 +39,7 @@ px_conn_fill(struct px_conn *c)
 		ssize_t got;
 
 		if (c->read_hw > 0) {
-			size_t have = evbuffer_get_length(c->in);
+			size_t have = evbuffer_get_length(dst);
 
 			if (have >= c->read_hw) {
 				px_conn_set_read(c, false); /* resumed by px_conn_resume() */
@@ -47,7 +48,7 @@ px_conn_fill(struct px_conn *c)
 			}
 			want = c->read_hw - have < want ? c->read_hw - have : want;
 		}
-		n = evbuffer_reserve_space(c->in, (ev_ssize_t)want, v, 2);
+		n = evbuffer_reserve_space(dst, (ev_ssize_t)want, v, 2);
 		if (n <= 0) {
 			c->err = ENOMEM;
 			return what | PX_CONN_ERROR;
@@ -64,14 +65,14 @@ px_conn_fill(struct px_conn *c)
 				v[i].iov_len = left < v[i].iov_len ? left : v[i].iov_len;
 				left -= v[i].iov_len;
 			}
-			evbuffer_commit_space(c->in, v, n);
+			evbuffer_commit_space(dst, v, n);
 			what |= PX_CONN_READ;
 			if ((size_t)got < want) {
 				break; /* the socket is most likely empty now */
 			}
 			continue;
 		}
-		evbuffer_commit_space(c->in, v, 0);
+		evbuffer_commit_space(dst, v, 0);
 		if (what & PX_CONN_READ) {
 			/* deliver the data alone; the EOF or error is seen again on the next wakeup
 			 * (the socket stays readable), so no callback ever gets both */
@@ -91,6 +92,20 @@ px_conn_fill(struct px_conn *c)
 
 static void px_conn_set_write(struct px_conn *c, bool on);
 
+/* Where the socket's (or TLS's) bytes go, and what is written to it: the owner's buffers, or
+ * the compression layer's frames. */
+static struct evbuffer *
+px_conn_wire_in(struct px_conn *c)
+{
+	return c->z != NULL ? px_zlib_wire_in(c->z) : c->in;
+}
+
+static struct evbuffer *
+px_conn_wire_out(struct px_conn *c)
+{
+	return c->z != NULL ? px_zlib_wire_out(c->z) : c->out;
+}
+
 static void
 px_conn_read_ev(evutil_socket_t fd, short ev, void *arg)
 {
@@ -102,11 +117,13 @@ px_conn_read_ev(evutil_socket_t fd, short ev, void *arg)
 		c->cb(c, PX_CONN_TIMEOUT, c->arg);
 		return;
 	}
-	if (c->tls != NULL) {
-		what = px_tls_fill(c);
-		px_conn_set_write(c, (what & PX_CONN_ERROR) == 0 && px_tls_pending_out(c) > 0);
-	} else {
-		what = px_conn_fill(c);
+	what = c->tls != NULL ? px_tls_fill(c, px_conn_wire_in(c)) : px_conn_fill(c, px_conn_wire_in(c));
+	if (c->z != NULL && (what & PX_CONN_READ) && !px_zlib_inflate(c)) {
+		c->err = EPROTO; /* a frame that does not inflate */
+		what |= PX_CONN_ERROR;
+	}
+	if (c->tls != NULL && !(what & PX_CONN_ERROR)) {
+		px_conn_flush(c); /* records of the handshake, output that waited for it */
 	}
 	if (what & (PX_CONN_EOF | PX_CONN_ERROR)) {
 		px_conn_set_read(c, false);
@@ -188,6 +205,7 @@ px_conn_init(struct px_conn *c, struct event_base *base, evutil_socket_t fd, px_
 	c->write_lw = 0;
 	c->err = 0;
 	c->tls = NULL;
+	c->z = NULL;
 	c->cb = cb;
 	c->arg = arg;
 	if (c->in == NULL || c->out == NULL) {
@@ -223,6 +241,8 @@ px_conn_deinit(struct px_conn *c)
 	}
 	px_tls_free(c->tls);
 	c->tls = NULL;
+	px_zlib_free(c->z);
+	c->z = NULL;
 }
 
 enum ms_rc
@@ -282,36 +302,58 @@ px_conn_set_timeout(struct px_conn *c, const struct timeval *tv)
 void
 px_conn_flush(struct px_conn *c)
 {
+	struct evbuffer *wire;
+	bool pending = false;
+
 	if (c->connecting || c->failed || c->fd < 0) {
 		return;
 	}
-	if (c->tls != NULL) {
-		if (!px_tls_flush(c)) {
-			c->failed = true;
-			px_conn_set_write(c, false);
-			event_active(&c->wev, EV_WRITE, 0);
-			return;
+	wire = px_conn_wire_out(c);
+	for (;;) {
+		if (c->z != NULL && !px_zlib_deflate(c)) {
+			c->err = ENOMEM;
+			goto fail;
 		}
-		px_conn_set_write(c, px_tls_pending_out(c) > 0);
-		return;
-	}
-	while (evbuffer_get_length(c->out) > 0) {
-		int n = evbuffer_write(c->out, c->fd);
+		if (c->tls != NULL) {
+			if (!px_tls_flush(c, wire)) {
+				goto fail;
+			}
+			/* write interest only for records the kernel did not take; plaintext left
+			 * waits for the handshake, which reads drive */
+			pending = px_tls_pending_out(c) > 0;
+			if (pending || evbuffer_get_length(wire) > 0) {
+				break;
+			}
+		} else {
+			while (evbuffer_get_length(wire) > 0) {
+				int n = evbuffer_write(wire, c->fd);
 
-		if (n > 0) {
-			continue;
+				if (n > 0) {
+					continue;
+				}
+				if (n < 0 && px_conn_again(errno)) {
+					break;
+				}
+				/* EPIPE, ECONNRESET, ...: report from the loop, not from here */
+				c->err = n < 0 ? errno : EPIPE;
+				goto fail;
+			}
+			pending = evbuffer_get_length(wire) > 0;
+			if (pending) {
+				break;
+			}
 		}
-		if (n < 0 && px_conn_again(errno)) {
+		/* compressed: the frames are written; deflate the rest of the output */
+		if (c->z == NULL || evbuffer_get_length(c->out) == 0) {
 			break;
 		}
-		/* EPIPE, ECONNRESET, ...: report from the loop, not from inside this call */
-		c->err = n < 0 ? errno : EPIPE;
-		c->failed = true;
-		px_conn_set_write(c, false);
-		event_active(&c->wev, EV_WRITE, 0);
-		return;
 	}
-	px_conn_set_write(c, evbuffer_get_length(c->out) > 0);
+	px_conn_set_write(c, pending);
+	return;
+fail:
+	c->failed = true;
+	px_conn_set_write(c, false);
+	event_active(&c->wev, EV_WRITE, 0);
 }
 
 void

@@ -19,6 +19,7 @@
 
 struct evbuffer;
 struct px_tls;
+struct px_zlib;
 
 enum px_conn_what {
 	PX_CONN_READ = 1u << 0,      /* new bytes in <in> */
@@ -49,6 +50,7 @@ struct px_conn {
 	size_t write_lw;        /* DRAINED fires when <out> falls to this */
 	int err;                /* errno of the last ERROR */
 	struct px_tls *tls;     /* owned; NULL: plain TCP (proxy/px_tls.h) */
+	struct px_zlib *z;      /* owned; NULL: no protocol compression (proxy/px_zlib.h) */
 	px_conn_cb *cb;         /* borrowed */
 	void *arg;              /* borrowed */
 };

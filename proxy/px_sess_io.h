@@ -21,6 +21,10 @@ void px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const ch
 		      const char *fmt, ...) MS_PRINTF(5, 6);
 /* An OK with no rows affected and the session's current status. */
 void px_sess_send_ok(struct px_session *s, uint8_t seq);
+/* The OK that ends a login (sequence <seq>); protocol compression starts right after it if the
+ * client asked for it: <now>, or once the login packet being read is consumed (it may close
+ * the session when out of memory). */
+void px_sess_login_ok(struct px_session *s, uint8_t seq, bool now);
 /* Starts closing: drops any backend, flushes queued output, then DONE. */
 void px_sess_close(struct px_session *s, const char *why);
 /* "idle", "forward", ...: for SHOW CLIENTS. */

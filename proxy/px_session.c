@@ -12,6 +12,7 @@
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
 #include "proxy/px_tls.h"
+#include "proxy/px_zlib.h"
 
 #include <openssl/evp.h>
 #include "proxy/px_stmt.h"
@@ -440,6 +441,22 @@ px_sess_deny(struct px_session *s, bool used_password)
 	px_sess_close(s, "access denied");
 }
 
+void
+px_sess_login_ok(struct px_session *s, uint8_t seq, bool now)
+{
+	px_sess_send_ok(s, seq);
+	if (!(s->caps & MP_CLIENT_COMPRESS) || s->cl.z != NULL) {
+		return;
+	}
+	if (!now) {
+		s->zlib_pending = true; /* once the login packet is consumed: px_sess_login_step() */
+		return;
+	}
+	if (px_zlib_start(&s->cl) != MS_OK) {
+		px_sess_close(s, "out of memory");
+	}
+}
+
 /* Authentication passed: reply OK now, or first check the schema the client asked for. */
 static void
 px_sess_logged_in(struct px_session *s)
@@ -448,7 +465,10 @@ px_sess_logged_in(struct px_session *s)
 		     s->user);
 	s->sha2_switched = s->sha2_full = s->sha2_rsa = false; /* for a later COM_CHANGE_USER */
 	if (s->schema[0] == '\0') {
-		px_sess_send_ok(s, s->seq);
+		px_sess_login_ok(s, s->seq, false);
+		if (s->state == PX_SESS_CLOSING) {
+			return;
+		}
 		px_sess_set_state(s, PX_SESS_IDLE);
 		return;
 	}
@@ -861,6 +881,13 @@ px_sess_login_step(struct px_session *s)
 		px_sess_check_token(s, payload, hdr.len);
 	}
 	evbuffer_drain(s->cl.in, MP_HDR_LEN + (size_t)hdr.len);
+	if (s->zlib_pending) {
+		s->zlib_pending = false;
+		if (px_zlib_start(&s->cl) != MS_OK) {
+			px_sess_close(s, "out of memory");
+			return false;
+		}
+	}
 	if (s->tls_pending) {
 		s->tls_pending = false;
 		if (px_tls_start(&s->cl) != MS_OK) {

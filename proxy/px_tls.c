@@ -271,7 +271,7 @@ px_tls_log_failure(struct px_conn *c, const char *op)
 }
 
 bool
-px_tls_flush(struct px_conn *c)
+px_tls_flush(struct px_conn *c, struct evbuffer *src)
 {
 	struct px_tls *t = c->tls;
 
@@ -279,10 +279,10 @@ px_tls_flush(struct px_conn *c)
 		bool blocked = false; /* the handshake must finish before more can be encrypted */
 		size_t left;
 
-		while ((left = evbuffer_get_length(c->out)) > 0 &&
+		while (src != NULL && (left = evbuffer_get_length(src)) > 0 &&
 		       evbuffer_get_length(t->raw_out) < PX_TLS_OUT_CAP) {
 			size_t chunk = left < PX_TLS_CHUNK ? left : PX_TLS_CHUNK;
-			unsigned char *p = evbuffer_pullup(c->out, (ev_ssize_t)chunk);
+			unsigned char *p = evbuffer_pullup(src, (ev_ssize_t)chunk);
 			int r;
 
 			if (p == NULL) {
@@ -298,7 +298,7 @@ px_tls_flush(struct px_conn *c)
 				px_tls_log_failure(c, "SSL_write");
 				return false;
 			}
-			evbuffer_drain(c->out, (size_t)r);
+			evbuffer_drain(src, (size_t)r);
 			if (!px_tls_collect(t)) {
 				c->err = ENOMEM;
 				return false;
@@ -321,14 +321,14 @@ px_tls_flush(struct px_conn *c)
 			return false;
 		}
 		/* everything encrypted so far is written: encrypt the rest, if there is any */
-		if (blocked || evbuffer_get_length(c->out) == 0) {
+		if (blocked || src == NULL || evbuffer_get_length(src) == 0) {
 			return true;
 		}
 	}
 }
 
 unsigned int
-px_tls_fill(struct px_conn *c)
+px_tls_fill(struct px_conn *c, struct evbuffer *dst)
 {
 	struct px_tls *t = c->tls;
 	unsigned int what = 0;
@@ -339,7 +339,7 @@ px_tls_fill(struct px_conn *c)
 		unsigned char buf[PX_TLS_CHUNK];
 		ssize_t got;
 
-		if (c->read_hw > 0 && evbuffer_get_length(c->in) >= c->read_hw) {
+		if (c->read_hw > 0 && evbuffer_get_length(dst) >= c->read_hw) {
 			break;
 		}
 		got = read(c->fd, buf, sizeof(buf));
@@ -368,23 +368,23 @@ px_tls_fill(struct px_conn *c)
 		struct evbuffer_iovec v;
 		int r, e;
 
-		if (c->read_hw > 0 && evbuffer_get_length(c->in) >= c->read_hw) {
+		if (c->read_hw > 0 && evbuffer_get_length(dst) >= c->read_hw) {
 			px_conn_set_read(c, false); /* px_conn_resume() restarts it */
 			c->hw_stopped = true;
 			break;
 		}
-		if (evbuffer_reserve_space(c->in, PX_TLS_CHUNK, &v, 1) < 1) {
+		if (evbuffer_reserve_space(dst, PX_TLS_CHUNK, &v, 1) < 1) {
 			c->err = ENOMEM;
 			return what | PX_CONN_ERROR;
 		}
 		r = SSL_read(t->ssl, v.iov_base, (int)(v.iov_len < PX_TLS_CHUNK ? v.iov_len : PX_TLS_CHUNK));
 		if (r > 0) {
 			v.iov_len = (size_t)r;
-			evbuffer_commit_space(c->in, &v, 1);
+			evbuffer_commit_space(dst, &v, 1);
 			what |= PX_CONN_READ;
 			continue;
 		}
-		evbuffer_commit_space(c->in, &v, 0);
+		evbuffer_commit_space(dst, &v, 0);
 		e = SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ) {
 			if (eof) {
@@ -401,8 +401,8 @@ px_tls_fill(struct px_conn *c)
 		what |= PX_CONN_ERROR;
 		break;
 	}
-	/* handshake records, alerts, and output that waited for the handshake */
-	if (!px_tls_flush(c)) {
+	/* handshake records and alerts (output that waited for the handshake: px_conn) */
+	if (!px_tls_flush(c, NULL)) {
 		what |= PX_CONN_ERROR;
 	}
 	return what;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 struct conf;
+struct evbuffer;
 struct px_conn;
 struct px_tls;
 
@@ -50,12 +51,13 @@ const char *px_tls_cipher(const struct px_tls *t);
 bool px_tls_established(const struct px_tls *t);
 
 /*
- * Used by px_conn: px_tls_fill() reads the socket and decrypts into <c>->in (returns
- * PX_CONN_* bits like a plain read); px_tls_flush() encrypts <c>->out and writes the records
- * (returns false on a socket error, with <c>->err set).
+ * Used by px_conn: px_tls_fill() reads the socket and decrypts into <dst> (returns PX_CONN_*
+ * bits like a plain read); px_tls_flush() encrypts <src> and writes the records (returns false
+ * on a socket error, with <c>->err set). <dst>/<src> are <c>->in/out, or the compression
+ * layer's wire buffers.
  */
-unsigned int px_tls_fill(struct px_conn *c);
-bool px_tls_flush(struct px_conn *c);
+unsigned int px_tls_fill(struct px_conn *c, struct evbuffer *dst);
+bool px_tls_flush(struct px_conn *c, struct evbuffer *src);
 /* Bytes waiting to be written to the socket (records already encrypted). */
 size_t px_tls_pending_out(const struct px_conn *c);
 

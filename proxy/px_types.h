@@ -40,7 +40,9 @@ struct ck_ring_buffer;
 	 MP_CLIENT_PROTOCOL_41 | MP_CLIENT_INTERACTIVE | MP_CLIENT_TRANSACTIONS |                  \
 	 MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_MULTI_STATEMENTS | MP_CLIENT_MULTI_RESULTS |      \
 	 MP_CLIENT_PS_MULTI_RESULTS | MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_CONNECT_ATTRS |            \
-	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE)
+	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE | MP_CLIENT_COMPRESS)
+/* The admin port: the same, without compression (and without TLS, never offered there). */
+#define PX_ADMIN_CAPS (PX_SERVER_CAPS & ~(uint32_t)MP_CLIENT_COMPRESS)
 
 /* Per-worker counters, summed on request. X-macro: adding a counter is one line. */
 #define PX_STATS_FIELDS(X)                                                                         \
@@ -231,6 +233,7 @@ struct px_session {
 	bool login_pending;        /* CONNECT_WITH_DB: OK to the client after the schema check */
 	bool prep_pin_new;         /* this COM_STMT_PREPARE pins; undone if the server refuses it */
 	bool tls_pending;
+	bool zlib_pending;         /* login OK queued: compression starts after this packet */
 	bool sha2_switched;        /* caching_sha2_password: switched to it; the token follows */
 	bool sha2_full;
 	bool sha2_rsa;             /* caching_sha2_password: our public key was sent */            /* caching_sha2_password: the next packet is the password */          /* SSLRequest read: switch the socket to TLS once it is consumed */

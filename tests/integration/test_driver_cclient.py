@@ -93,3 +93,27 @@ def test_connector_c(sh, battery):
         c.close()
     assert ids == [BASE + k for k in (*range(0, 7), *range(10, 18), 30)]
     assert placement(sh, BASE, BASE + 49) == {k: S.customer_shard(k) for k in ids}
+
+
+def test_connector_c_compressed(sh, battery):
+    """The same battery over the compressed protocol (MYSQL_OPT_COMPRESS, zlib) on a fresh
+    schema: every result, error and multi-result crosses myshard's frames intact."""
+    from test_drivers import SCHEMA
+    for connect in (sh.proxy_connect, sh.reference_connect):
+        c = connect()
+        try:
+            q(c, f"DROP DATABASE IF EXISTS {DB}")
+        finally:
+            c.close()
+    sh.create_schema(DB, SCHEMA, reference=True)
+    base = 14010  # BASE and BASE+1 on two shards (the transaction)
+    assert S.customer_shard(base) != S.customer_shard(base + 1)
+    proxy, ref = run_both(sh, lambda port: [
+        battery, "127.0.0.1", str(port), H.APP_USER, H.APP_PASSWORD, DB, str(base), "compress"])
+    diff = list(difflib.unified_diff(ref.splitlines(), proxy.splitlines(), "reference", "myshard",
+                                     lineterm="", n=0))
+    assert not diff, "\n".join(diff)
+    lines = proxy.splitlines()
+    assert lines[0] == "connected" and lines[-1] == "done" and len(lines) == 197, proxy
+    assert f"duplicate: error 1062 23000 Duplicate entry '{base}' for key 'PRIMARY'" in lines
+    assert spread(sh, base) == {S.customer_shard(k) for k in range(base, base + 6)}

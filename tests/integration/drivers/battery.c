@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 #define BT_NCOLS 7 /* columns of customers, in table order */
@@ -29,6 +30,7 @@ struct bt {
 	const char *pass;
 	const char *db;
 	long long base; /* first customers id of this run */
+	bool compress;  /* the compressed protocol (MYSQL_OPT_COMPRESS) */
 };
 
 /*
@@ -127,6 +129,8 @@ bt_connect(const struct bt *b)
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_s);
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &io_s);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_s);
+	if (b->compress)
+		mysql_options(m, MYSQL_OPT_COMPRESS, NULL);
 	if (mysql_real_connect(m, b->host, b->user, b->pass, b->db, b->port, NULL, 0) == NULL) {
 		fprintf(stderr, "connect: %u %s\n", mysql_errno(m), mysql_error(m));
 		mysql_close(m);
@@ -961,8 +965,8 @@ main(int argc, char **argv)
 {
 	struct bt b;
 
-	if (argc != 7) {
-		fprintf(stderr, "usage: %s HOST PORT USER PASSWORD DB BASE_ID\n", argv[0]);
+	if (argc != 7 && !(argc == 8 && strcmp(argv[7], "compress") == 0)) {
+		fprintf(stderr, "usage: %s HOST PORT USER PASSWORD DB BASE_ID [compress]\n", argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -971,7 +975,8 @@ main(int argc, char **argv)
 			 .user = argv[3],
 			 .pass = argv[4],
 			 .db = argv[5],
-			 .base = atoll(argv[6]) };
+			 .base = atoll(argv[6]),
+			 .compress = argc == 8 };
 	if ((b.m = bt_connect(&b)) == NULL)
 		return 1;
 	printf("connected\n");
