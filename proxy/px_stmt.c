@@ -464,6 +464,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	const struct topo_snapshot *snap;
 	struct rt_plan *p = NULL;
 	struct rt_plan_in in = { .schema = s->schema };
+	bool cursor = len > 5 && (pl[5] & 0x01); /* CURSOR_TYPE_READ_ONLY */
 
 	px_stmt_cursor_drop(t); /* a new execution closes the cursor of the last one */
 	mp_cursor_init(&c, pl + 10, len - 10); /* cmd, id, flags, iteration count */
@@ -513,7 +514,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
-		px_exec_start_binary(s, p, snap, in.sql, in.len, (pl[5] & 0x01) ? t : NULL);
+		px_exec_start_binary(s, p, snap, in.sql, in.len, cursor ? t : NULL);
 	}
 	topo_read_end(s->w->topo);
 	evbuffer_free(text);
@@ -573,16 +574,19 @@ px_stmt_command(struct px_session *s, uint32_t first_len)
 		px_sess_send_ok(s, 1);
 		px_cmd_finish(s);
 		return true;
-	default: /* FETCH */
-		px_cmd_drain_keep_pins(s);
+	default: { /* FETCH */
+		uint32_t rows = first_len >= 9 ? (uint32_t)px_le(pl + 5, 4) : 0;
+
+		px_cmd_drain_keep_pins(s); /* <pl> points into the input: read before */
 		if (t->cur_open && first_len >= 9) {
-			px_stmt_fetch(s, t, (uint32_t)px_le(pl + 5, 4));
+			px_stmt_fetch(s, t, rows);
 		} else {
 			px_sess_send_err(s, 1, 1421, "HY000",
 					 "The statement (%" PRIu32 ") has no open cursor", id);
 		}
 		px_cmd_finish(s);
 		return true;
+	}
 	}
 }
 
