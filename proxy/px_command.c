@@ -69,8 +69,27 @@ px_hdr_len(const uint8_t h[MP_HDR_LEN])
 }
 
 /* Walks the packet headers of the command at the front of <in>. */
+/* Sets the sequence id of the packet whose header starts at <off> of <in>. */
+static void
+px_cmd_put_seq(struct evbuffer *in, size_t off, uint8_t seq)
+{
+	struct evbuffer_ptr ptr;
+	struct evbuffer_iovec v;
+
+	if (evbuffer_ptr_set(in, &ptr, off + 3, EVBUFFER_PTR_SET) == 0 &&
+	    evbuffer_peek(in, 1, &ptr, &v, 1) >= 1 && v.iov_len >= 1) {
+		*(uint8_t *)v.iov_base = seq;
+	}
+}
+
+/*
+ * Walks the packet headers of the command at the front of <in>. <renumber>: under the
+ * compressed protocol the frames carry the order and servers do not check the packets' own
+ * sequence ids (clients number them after the frames'); they are set to 0, 1, ... here, as the
+ * backends expect them.
+ */
 static enum px_scan
-px_cmd_scan(struct evbuffer *in, uint32_t max, struct px_cmd_frame *f)
+px_cmd_scan(struct evbuffer *in, uint32_t max, bool renumber, struct px_cmd_frame *f)
 {
 	size_t off = 0, payload = 0, have = evbuffer_get_length(in);
 	struct evbuffer_ptr ptr;
@@ -85,7 +104,9 @@ px_cmd_scan(struct evbuffer *in, uint32_t max, struct px_cmd_frame *f)
 		evbuffer_ptr_set(in, &ptr, off, EVBUFFER_PTR_SET);
 		evbuffer_copyout_from(in, &ptr, h, sizeof(h));
 		len = px_hdr_len(h);
-		if (h[3] != (uint8_t)f->npkts) {
+		if (h[3] != (uint8_t)f->npkts && renumber) {
+			px_cmd_put_seq(in, off, (uint8_t)f->npkts);
+		} else if (h[3] != (uint8_t)f->npkts) {
 			f->bad_seq = h[3];
 			return PX_SCAN_BAD_SEQ;
 		}
@@ -1546,7 +1567,7 @@ px_cmd_step(struct px_session *s)
 	struct evbuffer_ptr ptr;
 
 	px_cmd_script_step(s);
-	switch (px_cmd_scan(in, s->w->conf->max_packet, &f)) {
+	switch (px_cmd_scan(in, s->w->conf->max_packet, s->cl.z != NULL, &f)) {
 	case PX_SCAN_MORE:
 		return false;
 	case PX_SCAN_BAD_SEQ:

@@ -144,3 +144,22 @@ def test_garbage_frame_closes_only_that_client(target):
     finally:
         rc.close()
         other.close()
+
+
+def test_packets_over_16mib_compressed(target):
+    """A 20 MiB result and a 17 MiB statement, each more than one protocol packet, inside
+    compressed frames."""
+    c = MySQLdb.connect(host=target.host, port=target.port, user=H.APP_USER,
+                        password=H.APP_PASSWORD, database=H.TEST_DB, compress=True,
+                        connect_timeout=10)
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT REPEAT('k', 20 * 1024 * 1024), 3")
+        (row,) = cur.fetchall()
+        assert len(row[0]) == 20 * 1024 * 1024 and row[0] == "k" * (20 * 1024 * 1024)
+        assert row[1] == 3
+        big = "v" * (17 * 1024 * 1024)
+        cur.execute("SELECT LENGTH(%s), %s = REPEAT('v', 17 * 1024 * 1024)", (big, big))
+        assert cur.fetchall() == ((17 * 1024 * 1024, 1),)
+    finally:
+        c.close()

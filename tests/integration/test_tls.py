@@ -356,3 +356,17 @@ def test_caching_sha2_cli_over_plain_tcp_uses_rsa(sha2_proxy):
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "rsa\t2\n"
+
+
+def test_packets_over_16mib_over_tls(tls_proxy, certs):
+    """A 20 MiB result and a 17 MiB statement, each more than one protocol packet, over TLS."""
+    c = connect(tls_proxy, tls=verified(certs))
+    try:
+        (row,) = H.query(c, "SELECT REPEAT('t', 20 * 1024 * 1024), 4")
+        assert len(row[0]) == 20 * 1024 * 1024 and row[0] == "t" * (20 * 1024 * 1024)
+        assert row[1] == 4
+        big = "u" * (17 * 1024 * 1024)
+        assert H.query(c, "SELECT LENGTH(%s), %s = REPEAT('u', 17 * 1024 * 1024)",
+                       (big, big)) == ((17 * 1024 * 1024, 1),)
+    finally:
+        c.close()
