@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * proxy/px_zlib.c - compressed protocol frames over evbuffers (zlib's one-shot compress2 and
- * uncompress: each frame is a zlib stream of its own).
+ * proxy/px_zlib.c - compressed protocol frames over evbuffers. Each frame is a zlib stream of
+ * its own: deflated by one stream per connection, reset between frames (no allocation per
+ * frame; a 4 KiB window keeps its state near 32 KiB), inflated with uncompress().
  */
 #include "proxy/px_zlib.h"
 
@@ -9,6 +10,7 @@
 #include "proxy/px_conn.h"
 
 #include <event2/buffer.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -24,6 +26,8 @@ struct px_zlib {
 	uint8_t seq;          /* next frame's sequence id: one past the peer's last */
 	uint8_t *buf;         /* owned; scratch of <cap> bytes */
 	size_t cap;
+	z_stream def;         /* deflate state, made on the first frame worth deflating */
+	bool def_on;
 };
 
 static bool
@@ -55,8 +59,35 @@ px_zlib_free(struct px_zlib *z)
 	if (z->out != NULL) {
 		evbuffer_free(z->out);
 	}
+	if (z->def_on) {
+		deflateEnd(&z->def);
+	}
 	free(z->buf);
 	free(z);
+}
+
+/* Deflates <n> bytes of <src> into <z>->buf as one zlib stream; false if it did not shrink. */
+static bool
+px_zlib_pack(struct px_zlib *z, const uint8_t *src, size_t n, uLongf *clen)
+{
+	if (!z->def_on) {
+		memset(&z->def, 0, sizeof(z->def));
+		if (deflateInit2(&z->def, 1, Z_DEFLATED, 12, 5, Z_DEFAULT_STRATEGY) != Z_OK) {
+			return false;
+		}
+		z->def_on = true;
+	} else if (deflateReset(&z->def) != Z_OK) {
+		return false;
+	}
+	z->def.next_in = (Bytef *)(uintptr_t)src;
+	z->def.avail_in = (uInt)n;
+	z->def.next_out = z->buf;
+	z->def.avail_out = (uInt)(n - 1); /* no gain unless it ends shorter than the input */
+	if (deflate(&z->def, Z_FINISH) != Z_STREAM_END) {
+		return false;
+	}
+	*clen = (uLongf)(n - 1 - z->def.avail_out);
+	return true;
 }
 
 struct evbuffer *
@@ -143,15 +174,14 @@ px_zlib_deflate(struct px_conn *c)
 	       evbuffer_get_length(z->out) < PX_Z_OUT_CAP) {
 		size_t n = left < PX_Z_CHUNK ? left : PX_Z_CHUNK;
 		const uint8_t *src = evbuffer_pullup(c->out, (ev_ssize_t)n);
-		uLongf clen = compressBound((uLong)n);
+		uLongf clen = 0;
 		uint8_t h[PX_Z_HDR];
 		bool packed;
 
-		if (src == NULL || !px_zlib_room(z, clen)) {
+		if (src == NULL || !px_zlib_room(z, n)) {
 			return false;
 		}
-		packed = n >= PX_Z_MIN && compress2(z->buf, &clen, src, (uLong)n, 1) == Z_OK &&
-			 clen < n;
+		packed = n >= PX_Z_MIN && px_zlib_pack(z, src, n, &clen);
 		if (!packed) {
 			clen = n;
 		}
