@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_exec.h"
+#include "proxy/px_load.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
 #include "proxy/px_vars.h"
@@ -263,6 +264,7 @@ px_cmd_finish(struct px_session *s)
 
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
+	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
 	if (px_tx_command_done(s)) {
@@ -1353,6 +1355,8 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		ret = held == 1;
 	} else if (cls.flags & RT_CLASS_KILL) {
 		ret = px_cmd_kill(s, sql, n);
+	} else if (!(cls.flags & RT_CLASS_MULTI) && px_load_start(s, sql, n)) {
+		ret = true; /* the client's file comes next (state PX_SESS_LOAD) */
 	} else if ((cls.flags & RT_CLASS_MULTI) && px_cmd_script_start(s, sql, n)) {
 		ret = true; /* its statements are next in the input */
 	} else if ((cls.flags & RT_CLASS_MULTI) && (s->tx.open || s->autocommit_off) &&

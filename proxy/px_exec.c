@@ -14,6 +14,7 @@
 #include "proxy/px_merge.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_sess_io.h"
+#include "proxy/px_load.h"
 #include "proxy/px_stmt.h"
 #include "proxy/px_tx.h"
 #include "proxy/px_vars.h"
@@ -728,6 +729,27 @@ px_exec_prepare_packet(struct px_session *s, struct px_leg *l, const struct mp_r
 	}
 }
 
+/* LOAD DATA LOCAL INFILE: the shard asks for the file (0xFB, sequence 1); it gets its part of
+ * the client's file (px_load), then an empty packet, and answers as to any statement. */
+static void
+px_exec_load_send(struct px_session *s, struct px_leg *l)
+{
+	struct evbuffer *part = px_load_shard_data(s, l->shard), *out = l->be->conn.out;
+	uint8_t seq = 2, hdr[MP_HDR_LEN];
+
+	while (part != NULL && evbuffer_get_length(part) > 0) {
+		size_t n = evbuffer_get_length(part);
+
+		n = n < (1u << 20) ? n : (1u << 20);
+		mp_hdr_put(hdr, (uint32_t)n, seq++);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		evbuffer_remove_buffer(part, out, n);
+	}
+	mp_hdr_put(hdr, 0, seq);
+	evbuffer_add(out, hdr, sizeof(hdr));
+	px_conn_flush(&l->be->conn);
+}
+
 /* Handles one complete packet of leg <l>; frees nothing (the caller still drains it). */
 static enum px_act
 px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, uint32_t len)
@@ -735,6 +757,11 @@ px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, ui
 	struct mp_resp_event ev;
 	enum px_merge_rc rc;
 
+	if (len > 0 && pl[0] == 0xfb && s->load != NULL && l->state == PX_LEG_RUN &&
+	    l->resp.state == MP_RESP_FIRST) {
+		px_exec_load_send(s, l); /* the OK or ERR that follows is the answer */
+		return PX_ACT_NEXT;
+	}
 	if (mp_resp_feed(&l->resp, pl, len, len, &ev) != MP_OK) {
 		return px_exec_act_broken(s, "malformed response");
 	}

@@ -11,6 +11,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_command.h"
 #include "proxy/px_exec.h"
+#include "proxy/px_load.h"
 #include "proxy/px_tls.h"
 #include "proxy/px_zlib.h"
 
@@ -43,7 +44,7 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_AUTH_SWITCH] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) |
 				PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_IDLE] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_WAIT_BACKEND) | PX_M(PX_SESS_SYNC) |
-			 PX_M(PX_SESS_AUTH_SWITCH) | PX_M(PX_SESS_KILLWAIT) |
+			 PX_M(PX_SESS_AUTH_SWITCH) | PX_M(PX_SESS_KILLWAIT) | PX_M(PX_SESS_LOAD) |
 			 PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_MULTI) | PX_M(PX_SESS_TXEND) |
 			 PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_WAIT_BACKEND] = PX_M(PX_SESS_SYNC) | PX_M(PX_SESS_FORWARD) | PX_M(PX_SESS_IDLE) |
@@ -54,12 +55,13 @@ static const unsigned int px_sess_moves[PX_SESS_NSTATES] = {
 	[PX_SESS_MULTI] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_TXEND] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_KILLWAIT] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
+	[PX_SESS_LOAD] = PX_M(PX_SESS_IDLE) | PX_M(PX_SESS_CLOSING) | PX_M(PX_SESS_DONE),
 	[PX_SESS_CLOSING] = PX_M(PX_SESS_DONE),
 	[PX_SESS_DONE] = 0,
 };
 
 static const char *const px_sess_names[PX_SESS_NSTATES] = {
-	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "txend", "killwait", "closing",
+	"handshake", "auth_switch", "idle", "wait_backend", "sync", "forward", "multi", "txend", "killwait", "load", "closing",
 	"done",
 };
 
@@ -302,6 +304,7 @@ px_sess_free(struct px_session *s)
 	free(s->vars);
 	free(s->set_pending);
 	px_cmd_script_end(s);
+	px_load_free(s);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;
@@ -927,6 +930,9 @@ px_sess_process_input(struct px_session *s)
 			break;
 		case PX_SESS_IDLE:
 			progress = px_cmd_step(s);
+			break;
+		case PX_SESS_LOAD:
+			progress = px_load_step(s);
 			break;
 		default:
 			progress = false; /* busy: pipelined input waits in the buffer */

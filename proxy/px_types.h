@@ -40,9 +40,10 @@ struct ck_ring_buffer;
 	 MP_CLIENT_PROTOCOL_41 | MP_CLIENT_INTERACTIVE | MP_CLIENT_TRANSACTIONS |                  \
 	 MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_MULTI_STATEMENTS | MP_CLIENT_MULTI_RESULTS |      \
 	 MP_CLIENT_PS_MULTI_RESULTS | MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_CONNECT_ATTRS |            \
-	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE | MP_CLIENT_COMPRESS)
-/* The admin port: the same, without compression (and without TLS, never offered there). */
-#define PX_ADMIN_CAPS (PX_SERVER_CAPS & ~(uint32_t)MP_CLIENT_COMPRESS)
+	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE | MP_CLIENT_COMPRESS |       \
+	 MP_CLIENT_LOCAL_FILES)
+/* The admin port: the same, without compression and LOCAL INFILE (nor TLS, never offered). */
+#define PX_ADMIN_CAPS (PX_SERVER_CAPS & ~(uint32_t)(MP_CLIENT_COMPRESS | MP_CLIENT_LOCAL_FILES))
 
 /* Per-worker counters, summed on request. X-macro: adding a counter is one line. */
 #define PX_STATS_FIELDS(X)                                                                         \
@@ -151,6 +152,7 @@ enum px_sess_state {
 	PX_SESS_MULTI,         /* running a multi-leg plan (px_exec): acquiring, syncing, merging */
 	PX_SESS_TXEND,         /* committing or rolling back the branches of a transaction */
 	PX_SESS_KILLWAIT,      /* KILL sent to every worker: waiting for their answers */
+	PX_SESS_LOAD,          /* LOAD DATA LOCAL INFILE: reading the client's file (px_load) */
 	PX_SESS_CLOSING,       /* flushing the last packet, then DONE */
 	PX_SESS_DONE,          /* [terminal] freed at the outermost callback frame */
 	PX_SESS_NSTATES
@@ -218,6 +220,7 @@ struct px_tx {
 
 /* One client connection. */
 struct rt_span;
+struct px_load;
 struct px_session {
 	uint64_t id;               /* also the connection id shown to the client (low 32 bits) */
 	struct px_worker *w;       /* borrowed */
@@ -252,6 +255,7 @@ struct px_session {
 	bool script_running;       /* statement script_i was dispatched */
 	bool script_more;          /* more statements follow this one (MORE_RESULTS) */
 	bool script_err;           /* an ERR went out: the script stops there */
+	struct px_load *load;      /* owned; LOAD DATA LOCAL INFILE under way (px_load.h) */
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */

@@ -45,9 +45,9 @@ rt_load_str(const struct rt_tok *t, char *out, size_t cap, size_t *len)
 	return true;
 }
 
-/* A name (word or `quoted`) lower-cased into <out> (64 bytes + NUL). */
+/* A name (word or `quoted`) into <out> (64 bytes + NUL), lower-cased if <lower>. */
 static bool
-rt_load_name(const struct rt_tok *t, char *out)
+rt_load_name(const struct rt_tok *t, char *out, bool lower)
 {
 	const char *p = t->ptr;
 	size_t n = t->len;
@@ -62,7 +62,7 @@ rt_load_name(const struct rt_tok *t, char *out)
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {
-		out[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
+		out[i] = (char)(lower && p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]);
 	}
 	out[n] = '\0';
 	return true;
@@ -193,14 +193,14 @@ rt_load_parse(const char *text, size_t len, struct rt_load *l, const char **why)
 		return rt_load_no(why, "expected INTO TABLE");
 	}
 	t = rt_lex_next(&lx);
-	if (!rt_load_name(&t, l->table)) {
+	if (!rt_load_name(&t, l->table, false)) {
 		return rt_load_no(why, "expected a table name");
 	}
 	t = rt_lex_next(&lx);
 	if (rt_tok_punct(&t, '.')) {
 		memcpy(l->schema, l->table, sizeof(l->schema));
 		t = rt_lex_next(&lx);
-		if (!rt_load_name(&t, l->table)) {
+		if (!rt_load_name(&t, l->table, false)) {
 			return rt_load_no(why, "expected a table name");
 		}
 		t = rt_lex_next(&lx);
@@ -262,7 +262,7 @@ rt_load_parse(const char *text, size_t len, struct rt_load *l, const char **why)
 				l->cols[l->n_cols][0] = '@';
 				memcpy(l->cols[l->n_cols] + 1, t.ptr + 1, t.len - 1);
 				l->cols[l->n_cols][t.len] = '\0';
-			} else if (!rt_load_name(&t, l->cols[l->n_cols])) {
+			} else if (!rt_load_name(&t, l->cols[l->n_cols], true)) {
 				return rt_load_no(why, "expected a column name or @variable");
 			}
 			l->n_cols++;

@@ -16,7 +16,7 @@ struct rt_load {
 	size_t file_off, file_len;     /* the file name literal, quotes included */
 	size_t ignore_off, ignore_len; /* the IGNORE n LINES clause (0 length: none) */
 	uint64_t ignore_lines;
-	char schema[65];               /* "" if not given */
+	char schema[65];               /* "" if not given; as written (names are case-sensitive) */
 	char table[65];
 	/* format, unescaped: FIELDS TERMINATED BY (default "\t"), ENCLOSED BY (none), ESCAPED BY
 	 * ("\\"; empty: none), LINES STARTING BY (""), LINES TERMINATED BY ("\n") */

@@ -534,6 +534,44 @@ rt_plan_build(const struct rt_plan_in *in, struct rt_plan **out)
 	return MS_OK;
 }
 
+enum ms_rc
+rt_plan_fixed(const struct topo_snapshot *snap, const struct topo_shardset *set, const char *sql,
+	      size_t len, enum rt_merge_kind multi, struct rt_plan **out)
+{
+	struct rt_plan_in in = { .sql = sql, .len = len, .snap = snap };
+	struct rt_pctx c = { .in = &in, .snap = snap, .map = &snap->map };
+	char *copy;
+
+	*out = NULL;
+	if (rt_arena_new(&c.a) != MS_OK) {
+		return MS_ENOMEM;
+	}
+	c.plan = rt_arena_alloc(c.a, sizeof(*c.plan));
+	copy = rt_arena_alloc(c.a, len + 1);
+	if (c.plan == NULL || copy == NULL) {
+		rt_arena_free(c.a);
+		return MS_ENOMEM;
+	}
+	memcpy(copy, sql, len);
+	copy[len] = '\0';
+	c.plan->kind = RT_PLAN_SHARDS;
+	c.plan->write = true;
+	if (rt_digest(sql, len, c.plan->digest, sizeof(c.plan->digest)) == 0) {
+		c.plan->digest[0] = '\0';
+	}
+	rt_plan_legs_set(&c, set, copy, len);
+	if (c.oom) {
+		rt_arena_free(c.a);
+		return MS_ENOMEM;
+	}
+	if (c.plan->n_legs > 1) {
+		c.plan->merge.kind = multi;
+	}
+	c.plan->arena = c.a;
+	*out = c.plan;
+	return MS_OK;
+}
+
 void
 rt_plan_free(struct rt_plan *p)
 {

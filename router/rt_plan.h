@@ -153,6 +153,14 @@ struct rt_plan_in {
 	size_t n_ids;
 };
 
+/*
+ * A write plan made by the caller: every shard of <set> runs <sql> (copied); several legs
+ * merge per <multi> (RT_MERGE_CONCAT sums OK packets, RT_MERGE_ALL_SAME answers the first
+ * leg's). For statements myshard takes apart itself (LOAD DATA LOCAL INFILE).
+ */
+enum ms_rc rt_plan_fixed(const struct topo_snapshot *snap, const struct topo_shardset *set,
+			 const char *sql, size_t len, enum rt_merge_kind multi,
+			 struct rt_plan **out) MS_MUSTCHECK;
 /* Builds the plan for <in>. Only MS_ENOMEM fails; a refusal is a plan of kind RT_PLAN_ERROR. */
 enum ms_rc rt_plan_build(const struct rt_plan_in *in, struct rt_plan **out) MS_MUSTCHECK;
 void rt_plan_free(struct rt_plan *p);
