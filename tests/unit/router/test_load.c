@@ -30,7 +30,7 @@ test_parse(void **state)
 	(void)state;
 	assert_int_equal(parse(sql, &l, &why), RT_LOAD_OK);
 	assert_string_equal(l.schema, "shop");
-	assert_string_equal(l.table, "orders");
+	assert_string_equal(l.table, "Orders");
 	assert_int_equal(l.file_len, 12);
 	assert_memory_equal(sql + l.file_off, "'/tmp/x.csv'", 12);
 	assert_int_equal(l.fterm_len, 1);
