@@ -341,5 +341,9 @@ px_backend_free(struct px_backend *b, bool clean)
 	}
 	px_conn_deinit(&b->conn);
 	free(b->vars);
+	for (size_t i = 0; b->stmts != NULL && i < PX_BSTMT_MAX; i++) {
+		free(b->stmts[i].key);
+	}
+	free(b->stmts);
 	free(b);
 }

@@ -137,6 +137,7 @@ px_cmd_drain(struct px_session *s)
 	evbuffer_drain(s->cl.in, s->cmd_len);
 	s->cmd_len = 0;
 	s->pend_sticky = 0;
+	s->direct = NULL;
 }
 
 /* The command is answered here with an ERR; the session stays usable. */
@@ -264,6 +265,7 @@ px_cmd_finish(struct px_session *s)
 
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
+	s->direct = NULL;
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
@@ -382,8 +384,11 @@ px_cmd_forward(struct px_session *s)
 		px_tx_wrote(s, b);
 	}
 
-	evbuffer_remove_buffer(s->cl.in, b->conn.out,
-			       s->cmd_len);
+	if (s->direct != NULL) {
+		px_stmt_direct_write(s, b); /* rewritten for the connection's own statement */
+	} else {
+		evbuffer_remove_buffer(s->cl.in, b->conn.out, s->cmd_len);
+	}
 	s->cmd_len = 0;
 	s->w->stats.commands++;
 	if (!mp_cmd_has_reply(s->cmd)) {
@@ -436,6 +441,14 @@ px_cmd_go(struct px_session *s)
 			return;
 		}
 		px_cmd_sync_send(s, MP_COM_QUERY, start, PX_SYNC_TXSTART);
+		return;
+	}
+	if (s->direct != NULL && s->direct_id == 0 &&
+	    (s->direct_id = px_stmt_direct_id(b, s->direct)) == 0) {
+		px_stmt_direct_prepare(s, b);
+		mp_resp_begin(&s->resp, MP_COM_STMT_PREPARE, b->deprecate_eof);
+		s->sync = PX_SYNC_PREPARE;
+		px_sess_set_state(s, PX_SESS_SYNC);
 		return;
 	}
 	s->sync = PX_SYNC_NONE;
@@ -501,6 +514,48 @@ px_cmd_sync_failed(struct px_session *s, const uint8_t *err, uint32_t len)
 
 static void px_cmd_broken(struct px_session *s, const char *why);
 
+/* The answer to a direct execution's COM_STMT_PREPARE: its id, then its definitions (all of
+ * them are read here, however many packets came at once). */
+static void
+px_cmd_sync_prepare_read(struct px_session *s)
+{
+	struct evbuffer *in = s->be->conn.in;
+	struct mp_resp_event ev;
+	struct mp_hdr hdr;
+	const uint8_t *pl;
+	uint8_t err[600];
+	bool too_big;
+
+	while ((pl = px_cmd_packet(in, &hdr, PX_SYNC_PKT_MAX, &too_big)) != NULL) {
+		if (mp_resp_feed(&s->resp, pl, hdr.len, hdr.len, &ev) != MP_OK) {
+			px_cmd_broken(s, "unexpected reply to COM_STMT_PREPARE");
+			return;
+		}
+		if (ev.kind == MP_PKT_ERR) {
+			uint32_t n = hdr.len < sizeof(err) ? hdr.len : (uint32_t)sizeof(err);
+
+			memcpy(err, pl, n);
+			evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
+			px_stmt_direct_prepared(s, s->be, 0);
+			px_cmd_sync_failed(s, err, n);
+			return;
+		}
+		if (s->direct_id == 0 && hdr.len >= 5 && pl[0] == MP_OK_HDR) {
+			px_stmt_direct_prepared(s, s->be,
+						(uint32_t)pl[1] | (uint32_t)pl[2] << 8 |
+							(uint32_t)pl[3] << 16 | (uint32_t)pl[4] << 24);
+		}
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
+		if (ev.done) {
+			px_cmd_go(s); /* prepared: the execution goes next */
+			return;
+		}
+	}
+	if (too_big) {
+		px_cmd_broken(s, "oversized reply to COM_STMT_PREPARE");
+	}
+}
+
 static void
 px_cmd_sync_read(struct px_session *s)
 {
@@ -511,6 +566,10 @@ px_cmd_sync_read(struct px_session *s)
 	uint8_t err[600];
 	bool too_big;
 
+	if (s->sync == PX_SYNC_PREPARE) {
+		px_cmd_sync_prepare_read(s);
+		return;
+	}
 	pl = px_cmd_packet(in, &hdr, PX_SYNC_PKT_MAX, &too_big);
 	if (pl == NULL) {
 		if (too_big) {
@@ -890,8 +949,8 @@ px_cmd_explain(struct px_session *s, struct rt_plan *p, const struct topo_snapsh
 }
 
 /* A plan that is one unchanged statement for one shard: stream it as before. */
-static bool
-px_cmd_single(struct px_session *s, size_t shard, const struct topo_snapshot *snap)
+bool
+px_cmd_single_shard(struct px_session *s, size_t shard, const struct topo_snapshot *snap)
 {
 	size_t slot = px_worker_slot(s->w, snap, shard);
 	struct px_branch *br = s->tx_stmt ? px_tx_branch(s, slot) : NULL;
@@ -975,7 +1034,7 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 		size_t shard = p->legs[0].shard;
 
 		rt_plan_free(p);
-		ret = px_cmd_single(s, shard, snap);
+		ret = px_cmd_single_shard(s, shard, snap);
 	} else if (sticky != 0 && (p->kind != RT_PLAN_SHARDS || p->n_legs > 1)) {
 		rt_plan_free(p);
 		ret = px_cmd_refuse(s, 1235, "42000",

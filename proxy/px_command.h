@@ -16,6 +16,9 @@ bool px_cmd_step(struct px_session *s) MS_MUSTCHECK;
 /* A multi-statement query run statement by statement (px_command.c): ends it; and the
  * syntax error message of its current statement as a server would word it (0: unchanged). */
 void px_cmd_script_end(struct px_session *s);
+/* Runs the current command on <shard> of <snap> (acquire, sync, forward); false if the
+ * session is closing. */
+bool px_cmd_single_shard(struct px_session *s, size_t shard, const struct topo_snapshot *snap);
 size_t px_cmd_script_syntax(const struct px_session *s, const char *msg, size_t len, char *out,
 			    size_t cap);
 /* Gets a backend for the pending command (or the login schema check) and carries on. */

@@ -152,6 +152,143 @@ px_stmt_cursor_open(struct px_session *s, struct px_stmt *t, uint8_t *seq, uint1
 	t->cur_open = true;
 }
 
+/* ---- direct executions on the backend's own prepared statement ---- */
+
+/* The cache key of <t> on <b>: the connection's default schema (unqualified names resolve
+ * in it), NUL, the text. */
+static bool
+px_stmt_key_is(const struct px_bstmt *e, const struct px_backend *b, const struct px_stmt *t)
+{
+	size_t sl = strlen(b->schema);
+
+	return e->key != NULL && e->key_len == sl + 1 + t->len && memcmp(e->key, b->schema, sl) == 0 &&
+	       e->key[sl] == '\0' && memcmp(e->key + sl + 1, t->sql, t->len) == 0;
+}
+
+uint32_t
+px_stmt_direct_id(struct px_backend *b, const struct px_stmt *t)
+{
+	for (size_t i = 0; b->stmts != NULL && i < PX_BSTMT_MAX; i++) {
+		struct px_bstmt *e = &b->stmts[i];
+
+		if (e->id != 0 && px_stmt_key_is(e, b, t)) {
+			e->used = ++b->stmt_clock;
+			return e->id;
+		}
+	}
+	return 0;
+}
+
+static void
+px_stmt_put_cmd(struct evbuffer *out, uint8_t cmd, const void *body, size_t n)
+{
+	uint8_t hdr[MP_HDR_LEN + 1];
+
+	mp_hdr_put(hdr, (uint32_t)(n + 1), 0);
+	hdr[MP_HDR_LEN] = cmd;
+	evbuffer_add(out, hdr, sizeof(hdr));
+	evbuffer_add(out, body, n);
+}
+
+void
+px_stmt_direct_prepare(struct px_session *s, struct px_backend *b)
+{
+	const struct px_stmt *t = s->direct;
+	struct px_bstmt *slot = NULL;
+	size_t sl = strlen(b->schema);
+
+	if (b->stmts == NULL) {
+		b->stmts = calloc(PX_BSTMT_MAX, sizeof(*b->stmts));
+	}
+	for (size_t i = 0; b->stmts != NULL && i < PX_BSTMT_MAX; i++) {
+		struct px_bstmt *e = &b->stmts[i];
+
+		if (e->key == NULL) {
+			slot = e;
+			break;
+		}
+		if (slot == NULL || e->used < slot->used) {
+			slot = e; /* the least recently used so far */
+		}
+	}
+	if (slot != NULL && slot->key != NULL) {
+		uint8_t id[4] = { (uint8_t)slot->id, (uint8_t)(slot->id >> 8),
+				  (uint8_t)(slot->id >> 16), (uint8_t)(slot->id >> 24) };
+
+		px_stmt_put_cmd(b->conn.out, MP_COM_STMT_CLOSE, id, sizeof(id)); /* no reply */
+		free(slot->key);
+		slot->key = NULL;
+	}
+	if (slot != NULL && (slot->key = malloc(sl + 1 + t->len)) != NULL) {
+		memcpy(slot->key, b->schema, sl + 1);
+		memcpy(slot->key + sl + 1, t->sql, t->len);
+		slot->key_len = sl + 1 + t->len;
+		slot->id = 0;
+		slot->used = ++b->stmt_clock;
+	}
+	px_stmt_put_cmd(b->conn.out, MP_COM_STMT_PREPARE, t->sql, t->len);
+}
+
+void
+px_stmt_direct_prepared(struct px_session *s, struct px_backend *b, uint32_t id)
+{
+	for (size_t i = 0; b->stmts != NULL && i < PX_BSTMT_MAX; i++) {
+		struct px_bstmt *e = &b->stmts[i];
+
+		if (e->id == 0 && px_stmt_key_is(e, b, s->direct)) {
+			if (id == 0) {
+				free(e->key); /* the prepare failed: the slot is free again */
+				e->key = NULL;
+			}
+			e->id = id;
+			break;
+		}
+	}
+	s->direct_id = id;
+}
+
+void
+px_stmt_direct_write(struct px_session *s, struct px_backend *b)
+{
+	const struct px_stmt *t = s->direct;
+	const uint8_t *pl = evbuffer_pullup(s->cl.in, (ev_ssize_t)s->cmd_len) + MP_HDR_LEN;
+	size_t len = s->cmd_len - MP_HDR_LEN, nb = (t->n_params + 7u) / 8u, at = 10;
+	struct evbuffer *out = b->conn.out;
+	uint8_t hdr[MP_HDR_LEN], head[10];
+
+	/* cmd, id, flags, iteration count; then the null bitmap, the bound flag, types, values */
+	memcpy(head, pl, 10);
+	head[1] = (uint8_t)s->direct_id;
+	head[2] = (uint8_t)(s->direct_id >> 8);
+	head[3] = (uint8_t)(s->direct_id >> 16);
+	head[4] = (uint8_t)(s->direct_id >> 24);
+	head[5] = 0; /* no cursor: direct executions never ask for one */
+	if (t->n_params == 0) {
+		mp_hdr_put(hdr, (uint32_t)len, 0);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		evbuffer_add(out, head, 10);
+		evbuffer_add(out, pl + 10, len - 10);
+	} else {
+		bool bound = pl[at + nb] != 0;
+		size_t values = at + nb + 1 + (bound ? 2u * t->n_params : 0);
+		uint8_t one = 1;
+
+		/* the types go along every time: this connection may not have seen them */
+		mp_hdr_put(hdr, (uint32_t)(10 + nb + 1 + 2u * t->n_params + (len - values)), 0);
+		evbuffer_add(out, hdr, sizeof(hdr));
+		evbuffer_add(out, head, 10);
+		evbuffer_add(out, pl + at, nb);
+		evbuffer_add(out, &one, 1);
+		for (uint16_t k = 0; k < t->n_params; k++) {
+			uint8_t ty[2] = { (uint8_t)t->types[k], (uint8_t)(t->types[k] >> 8) };
+
+			evbuffer_add(out, ty, 2);
+		}
+		evbuffer_add(out, pl + values, len - values);
+	}
+	evbuffer_drain(s->cl.in, s->cmd_len);
+}
+
 /* COM_STMT_FETCH: the next <n> rows, then EOF (CURSOR_EXISTS, or LAST_ROW_SENT at the end,
  * which closes the cursor). */
 static void
@@ -465,6 +602,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	struct rt_plan *p = NULL;
 	struct rt_plan_in in = { .schema = s->schema };
 	bool cursor = len > 5 && (pl[5] & 0x01); /* CURSOR_TYPE_READ_ONLY */
+	bool long_data = false;
 
 	px_stmt_cursor_drop(t); /* a new execution closes the cursor of the last one */
 	mp_cursor_init(&c, pl + 10, len - 10); /* cmd, id, flags, iteration count */
@@ -480,6 +618,9 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	if (s->tx.n > 0 && (px_worker_sync(s->w), px_tx_moved(s))) {
 		evbuffer_free(text);
 		return true;
+	}
+	for (uint16_t k = 0; k < t->n_params && !long_data; k++) {
+		long_data = t->long_data[k] != NULL;
 	}
 	px_stmt_reset_long(t);
 	in.len = evbuffer_get_length(text);
@@ -512,6 +653,17 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 			       p->n_legs > 1 || (p->kind == RT_PLAN_NEED_IDS && p->need_ids > 1),
 			       rt_tx_implicit_commit(in.sql, in.len), false) != 0) {
 		rt_plan_free(p); /* refused, or an implicit commit runs first and then this again */
+	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
+		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0 && !cursor && !long_data &&
+		   s->cmd_pkts == 1 && (t->n_params == 0 || t->have_types)) {
+		/* one shard, the statement as it is: its own prepared statement there */
+		size_t shard = p->legs[0].shard;
+
+		px_cmd_digest_begin(s, p);
+		rt_plan_free(p);
+		s->direct = t;
+		s->direct_id = 0;
+		(void)px_cmd_single_shard(s, shard, snap);
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
 		px_exec_start_binary(s, p, snap, in.sql, in.len, cursor ? t : NULL);

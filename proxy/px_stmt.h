@@ -38,6 +38,21 @@ bool px_stmt_cursor_row(struct px_stmt *t, const uint8_t *pl, size_t len, size_t
 void px_stmt_cursor_open(struct px_session *s, struct px_stmt *t, uint8_t *seq, uint16_t status);
 /* The execution failed: what was collected goes. */
 void px_stmt_cursor_drop(struct px_stmt *t);
+/*
+ * Direct executions: an EXECUTE that runs on one shard, unchanged, goes to that shard as a
+ * COM_STMT_EXECUTE of a statement prepared on the backend connection itself (prepared there
+ * on first use, kept per connection, at most PX_BSTMT_MAX, the least used closed first), and
+ * its binary result streams back as it is: no text round trip, no re-encoding.
+ * px_stmt_direct_id(): the statement's id on <b> (0: not prepared there; *<stale> is set to
+ * an id to close first when a slot must be freed). px_stmt_direct_prepare() queues (CLOSE of
+ * the stale one and) the PREPARE on <b>; px_stmt_direct_prepared() records the server's answer
+ * (id 0: it failed). px_stmt_direct_write() moves the client's EXECUTE to <b> rewritten for
+ * id <id> (types always sent).
+ */
+uint32_t px_stmt_direct_id(struct px_backend *b, const struct px_stmt *t) MS_MUSTCHECK;
+void px_stmt_direct_prepare(struct px_session *s, struct px_backend *b);
+void px_stmt_direct_prepared(struct px_session *s, struct px_backend *b, uint32_t id);
+void px_stmt_direct_write(struct px_session *s, struct px_backend *b);
 /* True if <sql> names a table of <m> (sharded or global), as a word or `quoted`. */
 struct topo_map;
 bool px_stmt_names_table(const struct topo_map *m, const char *sql, size_t len) MS_MUSTCHECK;

@@ -116,6 +116,8 @@ struct px_backend {
 	char schema[PX_NAME_MAX + 1]; /* current default schema on the server ("" = none) */
 	char *vars;                 /* owned: session variables set on the server (px_vars.c), or NULL */
 	bool killed;                /* a KILL QUERY was sent for it: never reused (it could land late) */
+	struct px_bstmt *stmts;     /* owned array of PX_BSTMT_MAX, or NULL before the first */
+	uint64_t stmt_clock;
 	TAILQ_ENTRY(px_backend) link; /* on pool->idle or pool->busy */
 };
 TAILQ_HEAD(px_backend_list, px_backend);
@@ -165,6 +167,16 @@ enum px_sync_step {
 	PX_SYNC_NAMES,   /* SET NAMES */
 	PX_SYNC_TXSTART, /* START TRANSACTION / XA START: the connection joins the transaction */
 	PX_SYNC_VARS,    /* SET of the session's variables (px_vars.c) */
+	PX_SYNC_PREPARE, /* COM_STMT_PREPARE of a statement executed on it directly (px_stmt.c) */
+};
+
+/* A statement prepared on a backend connection for direct executions (px_stmt.c). */
+#define PX_BSTMT_MAX 32 /* per connection: max_prepared_stmt_count is never exhausted */
+struct px_bstmt {
+	char *key;      /* owned: default schema, NUL, statement text; NULL: free slot */
+	size_t key_len;
+	uint32_t id;    /* the server's statement id; 0 while its prepare is under way */
+	uint64_t used;  /* last use, for eviction */
 };
 
 /* A transaction myshard runs itself (px_tx.c): one branch per shard it touched. The first
@@ -221,6 +233,7 @@ struct px_tx {
 /* One client connection. */
 struct rt_span;
 struct px_load;
+struct px_stmt;
 struct px_session {
 	uint64_t id;               /* also the connection id shown to the client (low 32 bits) */
 	struct px_worker *w;       /* borrowed */
@@ -256,6 +269,9 @@ struct px_session {
 	bool script_more;          /* more statements follow this one (MORE_RESULTS) */
 	bool script_err;           /* an ERR went out: the script stops there */
 	struct px_load *load;      /* owned; LOAD DATA LOCAL INFILE under way (px_load.h) */
+	struct px_stmt *direct;    /* borrowed; COM_STMT_EXECUTE run on its shard's own prepared
+				      statement (px_stmt.c), NULL otherwise */
+	uint32_t direct_id;        /* that statement's id on s->be */
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */

@@ -112,3 +112,81 @@ def test_prepared_statements_match_a_single_server(loaded, psclient):
     diff = "\n".join(difflib.unified_diff(reference.splitlines(), via_proxy.splitlines(),
                                             "reference", "myshard", lineterm=""))
     assert via_proxy == reference, diff
+
+
+def _status(sharded, name):
+    out = []
+    for i in range(len(sharded.shard_names)):
+        c = sharded.shard_connect(i)
+        try:
+            with c.cursor() as cur:
+                cur.execute(f"SHOW GLOBAL STATUS LIKE '{name}'")
+                out.append(int(cur.fetchall()[0][1]))
+        finally:
+            c.close()
+    return out
+
+
+def test_point_executions_run_on_the_shards_own_prepared_statements(loaded, psclient):
+    """An EXECUTE for one shard runs there as COM_STMT_EXECUTE of a statement prepared on that
+    connection (binary rows streamed as they are), prepared once per connection and then reused;
+    scatters keep the text path. Counted on the shards themselves (Com_stmt_execute)."""
+    point = "SELECT id, balance, score, created FROM customers WHERE id = ?"
+    ids = list(range(1, 41))
+    script = "".join(f"{point}\ti:{k}\n" for k in ids)
+    scatter = "SELECT COUNT(*), SUM(balance) FROM customers WHERE score >= ?\ti:3\n"
+
+    def run(port, text):
+        r = subprocess.run([psclient, "127.0.0.1", str(port), H.APP_USER, H.APP_PASSWORD, DB],
+                           input=text, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    before = _status(loaded, "Com_stmt_execute")
+    prepares = _status(loaded, "Com_stmt_prepare")
+    via_proxy = run(loaded.proxy_port, script)
+    after = _status(loaded, "Com_stmt_execute")
+    assert via_proxy == run(loaded.reference_port, script)
+    assert "error:" not in via_proxy, via_proxy
+    assert sum(after) - sum(before) == len(ids), (before, after)
+    # psclient prepares each line (answered with metadata from one shard: one prepare each);
+    # beyond those, one prepare per shard connection the executions used, not one per
+    # execution (one session: each shard's pool hands it back the same connection)
+    direct = sum(_status(loaded, "Com_stmt_prepare")) - sum(prepares) - len(ids)
+    assert 1 <= direct <= len(loaded.shard_names), direct
+    before = after
+    assert run(loaded.proxy_port, scatter) == run(loaded.reference_port, scatter)
+    assert _status(loaded, "Com_stmt_execute") == before  # the scatter ran as text
+
+
+def test_backend_statement_cache_is_bounded(loaded, psclient):
+    """80 different statements executed on one shard (not the default one, which answers the
+    client's PREPAREs): each is prepared there once, and as each connection keeps at most 32
+    of them, at least 48 are closed again (the least used first); every result is still
+    right, and the server's Prepared_stmt_count stays within 32 per connection of myshard."""
+    import shardenv as S
+    shard = 1
+    k = next(i for i in range(1, 61) if S.customer_shard(i) == loaded.shard_names[shard])
+    script = "".join(f"SELECT id AS c{n}, score FROM customers WHERE id = ?\ti:{k}\n"
+                     for n in range(80))
+    prep, close = _status(loaded, "Com_stmt_prepare"), _status(loaded, "Com_stmt_close")
+    runs = []
+    for port in (loaded.proxy_port, loaded.reference_port):
+        r = subprocess.run([psclient, "127.0.0.1", str(port), H.APP_USER, H.APP_PASSWORD, DB],
+                           input=script, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        runs.append(r.stdout)
+    assert runs[0] == runs[1] and "error:" not in runs[0]
+    assert _status(loaded, "Com_stmt_prepare")[shard] - prep[shard] == 80
+    assert _status(loaded, "Com_stmt_close")[shard] - close[shard] >= 80 - 32
+    c = loaded.shard_connect(shard)
+    try:
+        with c.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")
+            count = int(cur.fetchall()[0][1])
+            cur.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE user = %s",
+                        (H.PROXY_USER,))
+            conns = cur.fetchall()[0][0]
+    finally:
+        c.close()
+    assert 1 <= count <= 32 * conns, (count, conns)
