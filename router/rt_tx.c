@@ -510,22 +510,98 @@ rt_set_bool(const struct rt_tok *v)
 	return -1;
 }
 
-/* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
-static bool
-rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at,
-	       int *autocommit)
+/* Session variables whose SET is not replayed (the statement pins as before): syntax of their
+ * own, state myshard keeps itself (session tracking, autocommit), values used up by the next
+ * statement, and variables about replication, profiling or the connection's identity. */
+bool
+rt_set_name_replayable(const char *name, size_t n)
 {
-	/* not replayed (the statement pins as before): syntax of their own, state myshard keeps
-	 * itself (session tracking, autocommit), values used up by the next statement, and
-	 * variables about replication, profiling or the connection's identity */
 	static const char *const refused[] = { "names", "character", "charset",
 					       "transaction", "password", "role", "statement",
 					       "insert_id", "last_insert_id", "identity",
 					       "completion_type", "sql_log_bin", "pseudo_thread_id",
 					       "pseudo_slave_mode", "profiling", "profiling_history_size",
 					       "rand_seed1", "rand_seed2", "skip_replication", "server_id",
-					       "default_master_connection", "last_gtid" };
+					       "default_master_connection", "last_gtid", "autocommit" };
 	static const char *const refused_prefix[] = { "session_track_", "gtid_", "wsrep_", "debug" };
+
+	if (n == 0 || n > 64) {
+		return false;
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(refused); i++) {
+		if (n == strlen(refused[i]) && strncasecmp(name, refused[i], n) == 0) {
+			return false;
+		}
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(refused_prefix); i++) {
+		if (n >= strlen(refused_prefix[i]) &&
+		    strncasecmp(name, refused_prefix[i], strlen(refused_prefix[i])) == 0) {
+			return false;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool
+rt_set_trackable(const char *text, size_t len)
+{
+	struct rt_lex lx;
+	struct rt_tok t;
+	bool first = true;
+
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "SET")) {
+		return false;
+	}
+	while ((t = rt_lex_next(&lx)).kind != RT_TOK_END) {
+		if (t.kind == RT_TOK_ERROR || t.kind == RT_TOK_USERVAR || rt_tok_punct(&t, ';') ||
+		    rt_tok_is(&t, "SELECT") || rt_tok_is(&t, "GLOBAL") || rt_tok_is(&t, "PERSIST") ||
+		    rt_tok_is(&t, "AUTOCOMMIT")) {
+			return false; /* subqueries could read tables or user variables */
+		}
+		if (first && (rt_tok_is(&t, "SESSION") || rt_tok_is(&t, "LOCAL"))) {
+			continue;
+		}
+		if (first && (rt_tok_is(&t, "NAMES") || rt_tok_is(&t, "CHARACTER") ||
+			      rt_tok_is(&t, "CHARSET") || rt_tok_is(&t, "TRANSACTION") ||
+			      rt_tok_is(&t, "PASSWORD") || rt_tok_is(&t, "ROLE") ||
+			      rt_tok_is(&t, "DEFAULT") || rt_tok_is(&t, "STATEMENT"))) {
+			return false;
+		}
+		first = false;
+		if (t.kind == RT_TOK_SYSVAR) {
+			const char *p = t.ptr + 2, *dot = memchr(p, '.', t.len - 2);
+			size_t n = t.len - 2;
+
+			if (dot != NULL) {
+				if ((size_t)(dot - p) == 6 && strncasecmp(p, "global", 6) == 0) {
+					return false;
+				}
+				n -= (size_t)(dot + 1 - p);
+				p = dot + 1;
+			}
+			if (n == 10 && strncasecmp(p, "autocommit", 10) == 0) {
+				return false;
+			}
+		}
+	}
+	return !first;
+}
+
+/* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
+static bool
+rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at,
+	       int *autocommit)
+{
 	const char *name = t->ptr;
 	size_t n = t->len;
 	struct rt_tok v, after;
@@ -555,17 +631,9 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	if (t->kind == RT_TOK_WORD && (rt_tok_is(t, "GLOBAL") || rt_tok_is(t, "PERSIST"))) {
 		return false;
 	}
-	for (size_t i = 0; i < MS_ARRAY_LEN(refused); i++) {
-		if (n == strlen(refused[i]) && strncasecmp(name, refused[i], n) == 0) {
-			return false;
-		}
-	}
 	is_ac = n == 10 && strncasecmp(name, "autocommit", 10) == 0;
-	for (size_t i = 0; i < MS_ARRAY_LEN(refused_prefix); i++) {
-		if (n >= strlen(refused_prefix[i]) &&
-		    strncasecmp(name, refused_prefix[i], strlen(refused_prefix[i])) == 0) {
-			return false;
-		}
+	if (!is_ac && !rt_set_name_replayable(name, n)) {
+		return false;
 	}
 	*t = rt_lex_next(lx);
 	if (!rt_tok_punct(t, '=') && !(t->kind == RT_TOK_PUNCT && t->len == 2 &&

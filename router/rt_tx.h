@@ -78,6 +78,18 @@ bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;
  * replays such SETs on every connection the session uses instead of pinning.
  */
 bool rt_set_vars(const char *text, size_t len, char *out, size_t cap, int *autocommit) MS_MUSTCHECK;
+/* True if session variable <name> may be replayed on other connections (not a variable with
+ * syntax of its own, one myshard keeps itself, one used up by the next statement, or one
+ * about replication or the connection's identity). */
+bool rt_set_name_replayable(const char *name, size_t n) MS_MUSTCHECK;
+/*
+ * True if <text> is one SET of session system variables (values of any kind: expressions too,
+ * but no user variables and no subqueries) that the backends' session tracking reports in
+ * full: it may run on any connection, and what it changed is learned from the OK packet.
+ * Not: NAMES, CHARACTER SET, TRANSACTION, PASSWORD, ROLE, DEFAULT ROLE, STATEMENT ... FOR,
+ * GLOBAL, autocommit.
+ */
+bool rt_set_trackable(const char *text, size_t len) MS_MUSTCHECK;
 
 /* KILL [HARD | SOFT] [CONNECTION | QUERY] <id>: returns 1 with *<query> (QUERY) and *<id> set;
  * -1 for the KILL forms myshard does not offer (QUERY ID, USER, an id that is no number);
