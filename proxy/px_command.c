@@ -138,6 +138,7 @@ px_cmd_drain(struct px_session *s)
 	s->cmd_len = 0;
 	s->pend_sticky = 0;
 	s->direct = NULL;
+	s->set_track = false;
 }
 
 /* The command is answered here with an ERR; the session stays usable. */
@@ -266,6 +267,7 @@ px_cmd_finish(struct px_session *s)
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
 	s->direct = NULL;
+	s->set_track = false;
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
@@ -637,6 +639,53 @@ px_cmd_schema_var(struct ms_slice name)
  * connection to the session. A schema name too long to keep makes the connection unusable
  * for anyone else, so it pins too.
  */
+/*
+ * A system variable the backend reports changed by a SET myshard runs unpinned
+ * (rt_set_trackable): appended to <out> as "name=value" for replay (numbers as they are,
+ * anything else quoted). False if it cannot be replayed that way.
+ */
+static bool
+px_cmd_track_var(struct ms_slice name, struct mp_cursor *e, char *out, size_t cap, size_t *at)
+{
+	struct ms_slice v;
+	bool num;
+	size_t i = 0;
+
+	if (mp_lenenc_str_read(e, &v) != MP_OK || v.len == 0 || v.len > 512 ||
+	    !rt_set_name_replayable((const char *)name.ptr, name.len)) {
+		return false;
+	}
+	num = v.ptr[0] == '-' ? v.len > 1 : true;
+	for (i = v.ptr[0] == '-' ? 1 : 0; i < v.len && num; i++) {
+		num = (v.ptr[i] >= '0' && v.ptr[i] <= '9') || v.ptr[i] == '.';
+	}
+	for (i = 0; i < v.len; i++) {
+		if (v.ptr[i] == '\'' || v.ptr[i] == '\\' || v.ptr[i] == '"' || v.ptr[i] < 0x20) {
+			return false;
+		}
+	}
+	if (*at + name.len + v.len + 4 >= cap) {
+		return false;
+	}
+	for (i = 0; i < name.len; i++) {
+		uint8_t ch = name.ptr[i];
+
+		out[(*at)++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+	}
+	out[(*at)++] = '=';
+	if (!num) {
+		out[(*at)++] = '\'';
+	}
+	memcpy(out + *at, v.ptr, v.len);
+	*at += v.len;
+	if (!num) {
+		out[(*at)++] = '\'';
+	}
+	out[(*at)++] = '\n';
+	out[*at] = '\0';
+	return true;
+}
+
 static void
 px_cmd_track(struct px_session *s, struct ms_slice st)
 {
@@ -644,6 +693,8 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 	struct ms_slice data, name;
 	bool schema = false, state = false, other = false;
 	uint8_t type;
+	char learned[2048];
+	size_t at = 0;
 
 	mp_cursor_init(&c, st.ptr, st.len);
 	while (mp_u8_read(&c, &type) == MP_OK && mp_lenenc_str_read(&c, &data) == MP_OK) {
@@ -658,7 +709,12 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 			memcpy(s->be->schema, name.ptr, name.len);
 			s->be->schema[name.len] = '\0';
 			schema = true;
-		} else if (!(type == 0 && px_cmd_schema_var(name))) {
+		} else if (type == 0 && px_cmd_schema_var(name)) {
+			/* follows the default schema, which is replayed */
+		} else if (type == 0 && s->set_track && s->set_pending == NULL &&
+			   px_cmd_track_var(name, &e, learned, sizeof(learned), &at)) {
+			/* learned: replayed from now on like a SET of a literal */
+		} else {
 			ms_log_debug("session %llu: tracked change type %u '%.*s'", (unsigned long long)s->id,
 				     type, (int)name.len, (const char *)name.ptr);
 			other = true;
@@ -666,6 +722,17 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 	}
 	if (s->set_pending != NULL) {
 		return; /* the SET myshard replays: what it changed comes back with the replay */
+	}
+	if (s->set_track && !other) {
+		/* a SET whose every change is known: merged into the session's variables when its
+		 * OK completes (px_cmd_response_done), as a replayed SET is; nothing pins */
+		if (at > 0) {
+			s->set_pending = strdup(learned);
+			if (s->set_pending == NULL) {
+				px_cmd_pin(s, RT_STICKY_SET);
+			}
+		}
+		return;
 	}
 	if (other || (state && !schema)) {
 		px_cmd_pin(s, RT_STICKY_SERVER);
@@ -1431,6 +1498,12 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
 		ret = px_cmd_route(s, sql, n, 0, false); /* runs (and is checked) like any statement */
+	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
+		   (s->be == NULL || !px_cmd_pinned(s)) && rt_set_trackable(sql, n)) {
+		/* any other SET of session variables: run unpinned, its effect learned from the
+		 * backend's session tracking (px_cmd_track) */
+		s->set_track = true;
+		ret = px_cmd_route(s, sql, n, 0, false);
 	} else if (px_cmd_local_call(s, sql, n, "CONNECTION_ID", (uint32_t)s->id)) {
 		/* the id the client got at login (the one KILL takes), not a backend's */
 		ret = true;

@@ -272,6 +272,7 @@ struct px_session {
 	struct px_stmt *direct;    /* borrowed; COM_STMT_EXECUTE run on its shard's own prepared
 				      statement (px_stmt.c), NULL otherwise */
 	uint32_t direct_id;        /* that statement's id on s->be */
+	bool set_track;            /* a SET whose changes are learned from session tracking */
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */

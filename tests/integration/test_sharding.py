@@ -475,8 +475,10 @@ def test_set_expression_and_autocommit_are_replayed(sh):
     """What Connector/J 2.7 sends at connect, `SET autocommit=1, sql_mode =
     concat(@@sql_mode, ',STRICT_TRANS_TABLES')`, does not pin: the expression is replayed as
     concat(@@global.sql_mode, ...) on every shard's connection, so scatters keep working and
-    every shard has the same mode. Once the session has its own sql_mode, a second expression
-    over it cannot be replayed that way and pins (a scatter is then refused with 1235)."""
+    every shard has the same mode. A second expression over the session's own value runs on
+    one connection and its result is learned from the backend's session tracking (the value
+    itself is replayed); a SET with a subquery still pins (a scatter is then refused with
+    1235)."""
     conf = [(n, "127.0.0.1", s.port) for n, s in zip(sh.shard_names, sh.shards)]
     one = sh.start_proxy("setexpr", conf, extra_yaml=S.sharding_yaml(), workers=1, pool_max=1)
     c = S._connect("127.0.0.1", one.port, S.H.APP_USER, S.H.APP_PASSWORD, DB)
@@ -489,7 +491,13 @@ def test_set_expression_and_autocommit_are_replayed(sh):
         assert modes == {want_mode}, (modes, want_mode)
         want = sum(shard_rows(sh, i, "SELECT COUNT(*) FROM customers")[0][0] for i in range(4))
         assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
-        q(c, "SET sql_mode = concat(@@sql_mode, ',NO_ENGINE_SUBSTITUTION')")
+        assert "NO_UNSIGNED_SUBTRACTION" not in want_mode
+        q(c, "SET sql_mode = concat(@@sql_mode, ',NO_UNSIGNED_SUBTRACTION')")
+        assert q(c, "SELECT COUNT(*) FROM customers") == ((want,),)
+        modes = {q(c, f"/* myshard:shard={n} */ SELECT @@sql_mode")[0][0] for n in sh.shard_names}
+        assert len(modes) == 1 and set(modes.pop().split(",")) == \
+            set(want_mode.split(",")) | {"NO_UNSIGNED_SUBTRACTION"}
+        q(c, "SET wait_timeout = (SELECT 77)")
         with pytest.raises(pymysql.err.MySQLError) as ei:
             q(c, "SELECT COUNT(*) FROM customers")
         assert ei.value.args[0] == 1235, ei.value.args
