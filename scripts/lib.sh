@@ -7,6 +7,7 @@
 # Everything the build, the tests and the demo need (Debian 12 package names).
 MS_PACKAGES=(
 	meson ninja-build pkg-config gcc libssl-dev openssl zlib1g-dev
+	clang libclang-rt-14-dev
 	libevent-dev libmariadb-dev libck-dev libcmocka-dev libyaml-dev libsqlite3-dev
 	mariadb-server mariadb-client
 	python3-pymysql python3-pytest python3-pytest-timeout python3-cryptography
