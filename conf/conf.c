@@ -829,7 +829,8 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	static const char *const keys[] = { "listen",    "workers", "max_packet",
 					    "log_level", "pool",    "timeouts",
 					    "users",     "shards",  "sharding",
-					    "merge_max", "admin",   "tls" };
+					    "merge_max", "admin",   "tls",
+					    "max_clients", "max_clients_per_user" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -869,6 +870,13 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	}
 	if (rc == MS_OK && v[11] != NULL) {
 		rc = conf_tls(x, v[11]);
+	}
+	if (rc == MS_OK && v[12] != NULL) {
+		rc = conf_uint(x, v[12], "max_clients", 0, 1000000, &x->c->max_clients);
+	}
+	if (rc == MS_OK && v[13] != NULL) {
+		rc = conf_uint(x, v[13], "max_clients_per_user", 0, 1000000,
+			       &x->c->max_clients_per_user);
 	}
 	for (size_t i = 0; rc == MS_OK && x->c->tls == NULL && i < x->c->n_users; i++) {
 		if (x->c->users[i].require_ssl) {

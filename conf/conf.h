@@ -64,6 +64,8 @@ struct conf {
 	unsigned int xa_recovery_ms;   /* between two-phase commit recovery passes; default 5000 */
 	unsigned int xa_abandon_ms;    /* a prepared branch this old is finished by recovery; 30000 */
 	unsigned int deadlock_check_ms; /* between checks for deadlocks across shards; 1000; 0 = off */
+	unsigned int max_clients;          /* client connections at once; 0 (default) = no limit */
+	unsigned int max_clients_per_user; /* logged-in sessions per user; 0 (default) = no limit */
 	struct conf_user *users;   /* owned array of n_users; at least one */
 	size_t n_users;
 	struct conf_shard *shards; /* owned array of n_shards; 1..TOPO_MAX_SHARDS */

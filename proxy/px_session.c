@@ -28,12 +28,70 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define PX_SERVER_VERSION "5.5.5-10.11.6-MariaDB-myshard-0.1.0"
 #define PX_HANDSHAKE_MAX  65536 /* a HandshakeResponse bigger than this is not a real one */
 
 static uint64_t px_session_next_id = 1; /* atomic */
+static unsigned int px_clients_open;    /* atomic: client connections (max_clients) */
+
+/* Logged-in sessions per user (max_clients_per_user): taken at login, given back at the end.
+ * Login and close only, never per statement, so one lock for every worker is fine. */
+struct px_user_count {
+	char name[PX_USER_MAX + 1];
+	unsigned int n;
+};
+static pthread_mutex_t px_users_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct px_user_count *px_users; /* n > 0 entries only */
+static size_t px_users_len, px_users_cap;
+
+static bool
+px_user_take(const char *name, unsigned int max)
+{
+	bool ok = true;
+	size_t i;
+
+	pthread_mutex_lock(&px_users_mu);
+	for (i = 0; i < px_users_len && strcmp(px_users[i].name, name) != 0; i++) {
+	}
+	if (i < px_users_len) {
+		ok = px_users[i].n < max;
+		px_users[i].n += ok;
+	} else if (px_users_len == px_users_cap) {
+		size_t cap = px_users_cap > 0 ? 2 * px_users_cap : 16;
+		struct px_user_count *u = realloc(px_users, cap * sizeof(*u));
+
+		ok = u != NULL; /* out of memory: refused like a full quota, never uncounted */
+		if (ok) {
+			px_users = u;
+			px_users_cap = cap;
+		}
+	}
+	if (ok && i == px_users_len) {
+		snprintf(px_users[i].name, sizeof(px_users[i].name), "%s", name);
+		px_users[i].n = 1;
+		px_users_len++;
+	}
+	pthread_mutex_unlock(&px_users_mu);
+	return ok;
+}
+
+static void
+px_user_give(const char *name)
+{
+	pthread_mutex_lock(&px_users_mu);
+	for (size_t i = 0; i < px_users_len; i++) {
+		if (strcmp(px_users[i].name, name) == 0) {
+			if (--px_users[i].n == 0) {
+				px_users[i] = px_users[--px_users_len];
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&px_users_mu);
+}
 
 /* Allowed moves: bit <to> set in px_sess_moves[<from>]. */
 #define PX_M(st) (1u << (st))
@@ -305,6 +363,10 @@ px_sess_free(struct px_session *s)
 	free(s->set_pending);
 	px_cmd_script_end(s);
 	px_load_free(s);
+	if (s->user_counted) {
+		px_user_give(s->user);
+	}
+	__atomic_fetch_sub(&px_clients_open, 1, __ATOMIC_RELAXED);
 	TAILQ_REMOVE(&s->w->sessions, s, link);
 	s->w->n_sessions--;
 	s->w->stats.clients_closed++;
@@ -495,6 +557,19 @@ px_sess_login_checked(struct px_session *s)
 			    (unsigned long long)s->id, s->peer, s->user);
 		px_sess_deny(s, true);
 		return;
+	}
+	if (s->w->conf->max_clients_per_user > 0) {
+		if (!px_user_take(s->user, s->w->conf->max_clients_per_user)) {
+			ms_log_warn("session %llu (%s): user '%s' has max_clients_per_user (%u) "
+				    "sessions already", (unsigned long long)s->id, s->peer, s->user,
+				    s->w->conf->max_clients_per_user);
+			px_sess_send_err(s, s->seq, 1040, "08004",
+					 "Too many connections for user '%s' (max_clients_per_user "
+					 "%u)", s->user, s->w->conf->max_clients_per_user);
+			px_sess_close(s, "max_clients_per_user");
+			return;
+		}
+		s->user_counted = true;
 	}
 	px_sess_logged_in(s);
 }
@@ -806,6 +881,10 @@ px_sess_change_user(struct px_session *s, uint32_t first_len)
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;
 	s->seq_insert_id = 0;
+	if (s->user_counted) {
+		px_user_give(s->user); /* the new login is counted (or refused) on its own */
+		s->user_counted = false;
+	}
 	memcpy(s->user, r.user.ptr, r.user.len);
 	s->user[r.user.len] = '\0';
 	if (r.schema.len > 0) {
@@ -1026,6 +1105,19 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	px_conn_set_read(&s->cl, true);
 	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
 		     w->idx);
+	if (w->conf->max_clients > 0 &&
+	    __atomic_add_fetch(&px_clients_open, 1, __ATOMIC_RELAXED) > w->conf->max_clients) {
+		/* as a server does: the error instead of the greeting */
+		ms_log_warn("session %llu (%s): max_clients (%u) reached", (unsigned long long)s->id,
+			    peer, w->conf->max_clients);
+		px_sess_send_err(s, 0, 1040, "08004", "Too many connections");
+		px_sess_close(s, "max_clients");
+		px_sess_settle(s); /* the outermost frame for this session: frees it when done */
+		return;
+	}
+	if (w->conf->max_clients == 0) {
+		__atomic_fetch_add(&px_clients_open, 1, __ATOMIC_RELAXED);
+	}
 	px_sess_greet(s);
 	px_conn_flush(&s->cl);
 }

@@ -273,6 +273,7 @@ struct px_session {
 				      statement (px_stmt.c), NULL otherwise */
 	uint32_t direct_id;        /* that statement's id on s->be */
 	bool set_track;            /* a SET whose changes are learned from session tracking */
+	bool user_counted;         /* counted against max_clients_per_user (px_session.c) */
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */
