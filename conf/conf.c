@@ -379,10 +379,12 @@ conf_keys(struct conf_ctx *x, const yaml_node_t *map, const char *path, const ch
 	return MS_OK;
 }
 
+static enum ms_rc conf_bool(struct conf_ctx *x, const yaml_node_t *n, const char *path, bool *out);
+
 static enum ms_rc
 conf_listen(struct conf_ctx *x, const yaml_node_t *map)
 {
-	static const char *const keys[] = { "address", "port" };
+	static const char *const keys[] = { "address", "port", "reuse_port" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	unsigned int port = 0;
 	enum ms_rc rc;
@@ -396,6 +398,9 @@ conf_listen(struct conf_ctx *x, const yaml_node_t *map)
 	}
 	if (rc == MS_OK && v[1] != NULL) {
 		x->c->listen_port = (uint16_t)port;
+	}
+	if (rc == MS_OK && v[2] != NULL) {
+		rc = conf_bool(x, v[2], "listen.reuse_port", &x->c->reuse_port);
 	}
 	return rc;
 }
@@ -422,7 +427,8 @@ static enum ms_rc
 conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
-					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms" };
+					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms",
+					    "shutdown_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -449,6 +455,9 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	if (rc == MS_OK && v[5] != NULL) {
 		rc = conf_uint(x, v[5], "timeouts.deadlock_check_ms", 0, 60000,
 			       &x->c->deadlock_check_ms);
+	}
+	if (rc == MS_OK && v[6] != NULL) {
+		rc = conf_uint(x, v[6], "timeouts.shutdown_ms", 0, 3600000, &x->c->shutdown_ms);
 	}
 	return rc;
 }
@@ -1001,6 +1010,7 @@ conf_new(const char *name)
 	c->xa_recovery_ms = 5000;
 	c->xa_abandon_ms = 30000;
 	c->deadlock_check_ms = 1000;
+	c->shutdown_ms = 10000;
 	return c;
 }
 

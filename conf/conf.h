@@ -52,6 +52,7 @@ struct conf {
 	char *path;          /* owned; file it came from, or the name given to conf_load_string() */
 	char *listen_addr;   /* owned; default "127.0.0.1" */
 	uint16_t listen_port;/* default 3307 */
+	bool reuse_port;     /* listen.reuse_port: SO_REUSEPORT, for a takeover by a new process */
 	unsigned int workers;/* worker threads; 0 in the file = number of online CPUs (resolved here) */
 	uint32_t max_packet; /* largest client payload accepted, bytes; default 64 MiB; 1 KiB..1 GiB */
 	uint32_t merge_max;  /* rows a cross-shard merge may hold, bytes; default 256 MiB; 1 KiB..1 GiB */
@@ -64,6 +65,7 @@ struct conf {
 	unsigned int xa_recovery_ms;   /* between two-phase commit recovery passes; default 5000 */
 	unsigned int xa_abandon_ms;    /* a prepared branch this old is finished by recovery; 30000 */
 	unsigned int deadlock_check_ms; /* between checks for deadlocks across shards; 1000; 0 = off */
+	unsigned int shutdown_ms;   /* SIGTERM: how long in-flight statements may finish; 10000 */
 	unsigned int max_clients;          /* client connections at once; 0 (default) = no limit */
 	unsigned int max_clients_per_user; /* logged-in sessions per user; 0 (default) = no limit */
 	struct conf_user *users;   /* owned array of n_users; at least one */

@@ -284,7 +284,7 @@ px_cmd_finish(struct px_session *s)
 			px_pool_put(b);
 		}
 	}
-	px_sess_process_input(s);
+	px_sess_process_input(s); /* (closes the session instead when draining) */
 }
 
 void

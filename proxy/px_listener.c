@@ -107,8 +107,8 @@ px_listener_error(struct evconnlistener *ev, void *arg)
 }
 
 struct px_listener *
-px_listener_new(struct event_base *base, const char *addr, uint16_t port, struct px_worker *ws,
-		unsigned int n)
+px_listener_new(struct event_base *base, const char *addr, uint16_t port, bool reuse_port,
+		struct px_worker *ws, unsigned int n)
 {
 	struct px_listener *l = calloc(1, sizeof(*l));
 	struct sockaddr_storage ss;
@@ -128,7 +128,8 @@ px_listener_new(struct event_base *base, const char *addr, uint16_t port, struct
 	l->ws = ws;
 	l->n = n;
 	l->ev = evconnlistener_new_bind(base, px_listener_accept, l,
-					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+						(reuse_port ? LEV_OPT_REUSEABLE_PORT : 0),
 					1024, (struct sockaddr *)&ss, sslen);
 	if (l->ev == NULL) {
 		ms_log_error("listener: cannot listen on %s: %s", spec, strerror(errno));

@@ -11,8 +11,10 @@
 struct px_listener;
 
 /* Binds <addr>:<port> on <base> and dispatches to the <n> workers <ws>. NULL on failure (logged). */
+/* <reuse_port>: SO_REUSEPORT, so that a new process can listen on the port beside this one. */
 struct px_listener *px_listener_new(struct event_base *base, const char *addr, uint16_t port,
-				    struct px_worker *ws, unsigned int n) MS_MUSTCHECK;
+				    bool reuse_port, struct px_worker *ws,
+				    unsigned int n) MS_MUSTCHECK;
 void px_listener_free(struct px_listener *l);
 
 #endif /* MYSHARD_PROXY_PX_LISTENER_H */

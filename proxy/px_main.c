@@ -9,6 +9,7 @@
 #include "proxy/px_admin.h"
 #include "proxy/px_xa.h"
 #include "proxy/px_listener.h"
+#include "proxy/px_session.h"
 #include "proxy/px_tls.h"
 #include "proxy/px_worker.h"
 #include "topology/topo.h"
@@ -49,12 +50,60 @@ px_main_hup(evutil_socket_t sig, short what, void *arg)
 	px_admin_reload(arg, "SIGHUP");
 }
 
+/* What SIGTERM's drain needs (main thread only). */
+struct px_main_drain {
+	struct event_base *base;
+	struct px_listener **l;   /* freed at the drain's start: no new connections */
+	struct px_worker *ws;
+	unsigned int n;
+	unsigned int shutdown_ms;
+	struct event *timer;      /* owned by px_main_run */
+	uint64_t deadline_us;
+	bool draining;
+};
+
+static void
+px_main_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_main_drain *d = arg;
+	unsigned int open = px_session_open_count();
+
+	(void)fd;
+	(void)what;
+	if (open == 0 || ms_now_us() >= d->deadline_us) {
+		if (open > 0) {
+			ms_log_warn("shutdown: %u client connection(s) still busy after %u ms: closing "
+				    "them", open, d->shutdown_ms);
+		} else {
+			ms_log_info("shutdown: every client connection is closed");
+		}
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	event_add(d->timer, &(struct timeval){ 0, 50 * 1000 });
+}
+
+/* SIGTERM: stop accepting, let statements in flight (and open transactions) finish up to
+ * timeouts.shutdown_ms, then stop. SIGINT, or a second SIGTERM: stop now. */
 static void
 px_main_signal(evutil_socket_t sig, short what, void *arg)
 {
+	struct px_main_drain *d = arg;
+
 	(void)what;
-	ms_log_info("signal %d: shutting down", (int)sig);
-	event_base_loopexit(arg, NULL);
+	if (sig != SIGTERM || d->draining || d->shutdown_ms == 0) {
+		ms_log_info("signal %d: shutting down", (int)sig);
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	ms_log_info("signal %d: draining: no new connections; busy ones get up to %u ms",
+		    (int)sig, d->shutdown_ms);
+	d->draining = true;
+	px_listener_free(*d->l);
+	*d->l = NULL;
+	px_workers_drain(d->ws, d->n);
+	d->deadline_us = ms_now_us() + (uint64_t)d->shutdown_ms * 1000;
+	event_add(d->timer, &(struct timeval){ 0, 20 * 1000 });
 }
 
 /*
@@ -145,6 +194,7 @@ px_main_run(const struct conf *c, bool reset)
 	struct conf_store *store = NULL;
 	struct event_base *base = NULL;
 	struct event *sigint = NULL, *sigterm = NULL, *sighup = NULL, *reclaim = NULL;
+	struct px_main_drain drain = { .l = &l, .n = c->workers, .shutdown_ms = c->shutdown_ms };
 	int rc = 1;
 
 	if (px_main_topology(c, reset, &store, &topo) != MS_OK) {
@@ -163,7 +213,7 @@ px_main_run(const struct conf *c, bool reset)
 		goto out;
 	}
 	px_xa_set_workers(xa, ws, c->workers);
-	l = px_listener_new(base, c->listen_addr, c->listen_port, ws, c->workers);
+	l = px_listener_new(base, c->listen_addr, c->listen_port, c->reuse_port, ws, c->workers);
 	if (l == NULL) {
 		goto out_workers;
 	}
@@ -172,11 +222,15 @@ px_main_run(const struct conf *c, bool reset)
 		goto out_workers;
 	}
 	px_admin_set_xa(adm, xa);
-	sigint = evsignal_new(base, SIGINT, px_main_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, px_main_signal, base);
+	drain.base = base;
+	drain.ws = ws;
+	drain.timer = evtimer_new(base, px_main_drain_check, &drain);
+	sigint = evsignal_new(base, SIGINT, px_main_signal, &drain);
+	sigterm = evsignal_new(base, SIGTERM, px_main_signal, &drain);
 	sighup = evsignal_new(base, SIGHUP, px_main_hup, adm);
 	reclaim = event_new(base, -1, EV_PERSIST, px_main_reclaim, topo);
 	if (sigint == NULL || sigterm == NULL || sighup == NULL || reclaim == NULL ||
+	    drain.timer == NULL ||
 	    event_add(sigint, NULL) != 0 || event_add(sigterm, NULL) != 0 ||
 	    event_add(sighup, NULL) != 0 || event_add(reclaim, &(struct timeval){ 1, 0 }) != 0) {
 		ms_log_error("cannot install signal handlers");
@@ -203,6 +257,9 @@ out:
 	}
 	if (reclaim != NULL) {
 		event_free(reclaim);
+	}
+	if (drain.timer != NULL) {
+		event_free(drain.timer);
 	}
 	px_xa_free(xa);
 	if (base != NULL) {

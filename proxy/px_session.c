@@ -989,6 +989,10 @@ px_sess_process_input(struct px_session *s)
 	if (s->in_input) {
 		return; /* the loop below on the stack picks up where this call would */
 	}
+	if (s->w->draining && s->state == PX_SESS_IDLE) {
+		px_sess_close(s, "shutdown (draining)"); /* its statement is done: SIGTERM */
+		return;
+	}
 	s->in_input = true;
 	s->input_stalled = false;
 	for (;;) {
@@ -1105,6 +1109,13 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	px_conn_set_read(&s->cl, true);
 	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
 		     w->idx);
+	if (w->draining) {
+		__atomic_fetch_add(&px_clients_open, 1, __ATOMIC_RELAXED);
+		px_sess_send_err(s, 0, 1053, "08S01", "Server shutdown in progress");
+		px_sess_close(s, "shutdown (draining)");
+		px_sess_settle(s);
+		return;
+	}
 	if (w->conf->max_clients > 0 &&
 	    __atomic_add_fetch(&px_clients_open, 1, __ATOMIC_RELAXED) > w->conf->max_clients) {
 		/* as a server does: the error instead of the greeting */
@@ -1120,6 +1131,27 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	}
 	px_sess_greet(s);
 	px_conn_flush(&s->cl);
+}
+
+unsigned int
+px_session_open_count(void)
+{
+	return __atomic_load_n(&px_clients_open, __ATOMIC_RELAXED);
+}
+
+void
+px_session_drain_all(struct px_worker *w)
+{
+	struct px_session *s = TAILQ_FIRST(&w->sessions), *next;
+
+	for (; s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (s->state == PX_SESS_IDLE || s->state == PX_SESS_HANDSHAKE ||
+		    s->state == PX_SESS_AUTH_SWITCH) {
+			px_sess_close(s, "shutdown (draining)");
+			px_sess_settle(s); /* frees it once the last bytes are out */
+		}
+	}
 }
 
 void

@@ -24,5 +24,11 @@ void px_session_backend_read(struct px_session *s);
 void px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *why);
 /* Worker shutdown: closes and frees every session of <w>. */
 void px_session_close_all(struct px_worker *w);
+/* SIGTERM: closes the worker's idle sessions (and those still logging in) now; a session busy
+ * with a statement (or a commit) closes as soon as it is done. An open transaction of a closed
+ * session rolls back, as on a server that shuts down. */
+void px_session_drain_all(struct px_worker *w);
+/* Client connections open in every worker (any thread). */
+unsigned int px_session_open_count(void) MS_MUSTCHECK;
 
 #endif /* MYSHARD_PROXY_PX_SESSION_H */

@@ -344,6 +344,7 @@ struct px_worker {
 	struct px_digest *digests;   /* owned; PX_DIGEST_SLOTS + 1 ("(other)" last), lazily */
 	size_t n_seqs;
 	bool stopping;
+	bool draining;          /* SIGTERM: sessions close once idle (px_session_drain_all) */
 };
 
 #endif /* MYSHARD_PROXY_PX_TYPES_H */

@@ -33,6 +33,7 @@ enum px_msg_kind {
 	PX_MSG_ASK,    /* answer <ask> (SHOW CLIENTS, KILL CLIENT) */
 	PX_MSG_KILL,   /* a client's KILL: find session <kill_id> here, answer the asker's worker */
 	PX_MSG_KILL_DONE, /* the answer to a PX_MSG_KILL, for session <from_session> here */
+	PX_MSG_DRAIN,  /* SIGTERM: close idle sessions now, the others when their statement ends */
 };
 
 struct px_ask {
@@ -71,6 +72,7 @@ struct px_msg {
 
 /* The stop message needs no allocation, so stopping cannot fail for lack of memory. */
 static struct px_msg px_stop_msg = { .kind = PX_MSG_STOP, .fd = -1 };
+static struct px_msg px_drain_msg = { .kind = PX_MSG_DRAIN, .fd = -1 };
 
 static void
 px_ask_unref(struct px_ask *a)
@@ -342,6 +344,9 @@ px_worker_ring(struct px_worker *w)
 			if (!w->stopping) {
 				px_worker_kill_done(w, m);
 			}
+		} else if (m->kind == PX_MSG_DRAIN) {
+			w->draining = true;
+			px_session_drain_all(w);
 		} else if (m->kind == PX_MSG_RESUME) {
 			for (size_t k = 0; k < PX_SLOTS; k++) {
 				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
@@ -356,7 +361,7 @@ px_worker_ring(struct px_worker *w)
 			w->stopping = true;
 			event_base_loopexit(w->base, NULL);
 		}
-		if (m != &px_stop_msg) {
+		if (m != &px_stop_msg && m != &px_drain_msg) {
 			free(m);
 		}
 	}
@@ -726,7 +731,7 @@ px_worker_deinit(struct px_worker *w)
 			} else if (m->kind == PX_MSG_ASK) {
 				px_ask_drop(m->ask);
 			}
-			if (m != &px_stop_msg) {
+			if (m != &px_stop_msg && m != &px_drain_msg) {
 				free(m);
 			}
 		}
@@ -785,6 +790,16 @@ fail:
 	}
 	free(ws);
 	return MS_ENOMEM;
+}
+
+void
+px_workers_drain(struct px_worker *ws, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		while (!px_worker_post(&ws[i], &px_drain_msg)) {
+			sched_yield();
+		}
+	}
 }
 
 void

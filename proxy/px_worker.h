@@ -19,6 +19,9 @@ enum ms_rc px_workers_start(const struct conf *conf, struct topo_domain *topo, u
 			    struct px_worker **out) MS_MUSTCHECK;
 /* Stops (closing every session and backend), joins and frees the <n> workers of <ws>. */
 void px_workers_stop(struct px_worker *ws, unsigned int n);
+/* SIGTERM: every worker closes its idle sessions at once and every other one as soon as its
+ * statement (or its transaction's commit) ends; new connections handed over are closed. */
+void px_workers_drain(struct px_worker *ws, unsigned int n);
 /*
  * Hands accepted socket <fd> (peer text <peer>) to <w>; any thread. Returns false if the mailbox
  * is full or memory ran out: the caller still owns <fd>.
