@@ -428,7 +428,7 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
 					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms",
-					    "shutdown_ms" };
+					    "shutdown_ms", "health_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -458,6 +458,9 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	}
 	if (rc == MS_OK && v[6] != NULL) {
 		rc = conf_uint(x, v[6], "timeouts.shutdown_ms", 0, 3600000, &x->c->shutdown_ms);
+	}
+	if (rc == MS_OK && v[7] != NULL) {
+		rc = conf_uint(x, v[7], "timeouts.health_ms", 0, 3600000, &x->c->health_ms);
 	}
 	return rc;
 }
@@ -1011,6 +1014,7 @@ conf_new(const char *name)
 	c->xa_abandon_ms = 30000;
 	c->deadlock_check_ms = 1000;
 	c->shutdown_ms = 10000;
+	c->health_ms = 1000;
 	return c;
 }
 

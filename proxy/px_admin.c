@@ -8,6 +8,8 @@
  */
 #include "proxy/px_admin.h"
 
+#include "proxy/px_health.h"
+
 #include "common/ms_log.h"
 #include "conf/conf_store.h"
 #include "protocol/mp_handshake.h"
@@ -664,7 +666,9 @@ px_adm_show_version(struct px_adm_conn *c)
 static void
 px_adm_show_topology(struct px_adm_conn *c, bool tables)
 {
-	static const char *const snames[] = { "version", "shard", "host", "port", "default" };
+	static const char *const snames[] = { "version", "shard", "host", "port", "default",
+					      "state", "read_only", "check_rtt_us", "state_for_ms",
+					      "checks", "failed_checks", "last_error" };
 	static const char *const tnames[] = { "version", "kind", "schema", "name", "key_column",
 					      "function" };
 	struct topo_reader *r = NULL;
@@ -679,13 +683,28 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 	s = topo_read_begin(r);
 	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
 	if (!tables) {
-		px_rs_begin(&rs, c, 5, snames);
+		px_rs_begin(&rs, c, 12, snames);
 		for (size_t i = 0; i < s->n_shards; i++) {
-			const char *row[5] = { ver, s->shards[i].name, s->shards[i].host, port,
-					       i == s->map.default_shard ? "yes" : "no" };
+			struct px_health_view h;
+			char rtt[24], since[24], checks[24], fails[24];
+			const char *state;
 
+			px_health_view(s->shards[i].name, &h);
+			state = px_pause_is(s->shards[i].name) ? "paused" : px_health_state_name(h.state);
 			snprintf(port, sizeof(port), "%u", s->shards[i].port);
-			px_rs_row(&rs, row, NULL);
+			snprintf(rtt, sizeof(rtt), "%llu", (unsigned long long)h.rtt_us);
+			snprintf(since, sizeof(since), "%llu", (unsigned long long)h.since_ms);
+			snprintf(checks, sizeof(checks), "%llu", (unsigned long long)h.checks);
+			snprintf(fails, sizeof(fails), "%llu", (unsigned long long)h.failures);
+			{
+				const char *row[12] = { ver, s->shards[i].name, s->shards[i].host, port,
+							i == s->map.default_shard ? "yes" : "no", state,
+							h.checks > 0 ? (h.read_only ? "1" : "0") : NULL,
+							h.checks > 0 ? rtt : NULL, since, checks, fails,
+							h.err[0] != '\0' ? h.err : NULL };
+
+				px_rs_row(&rs, row, NULL);
+			}
 		}
 	} else {
 		px_rs_begin(&rs, c, 6, tnames);

@@ -8,6 +8,7 @@
 #include "conf/conf_store.h"
 #include "proxy/px_admin.h"
 #include "proxy/px_xa.h"
+#include "proxy/px_health.h"
 #include "proxy/px_listener.h"
 #include "proxy/px_session.h"
 #include "proxy/px_tls.h"
@@ -213,6 +214,10 @@ px_main_run(const struct conf *c, bool reset)
 		goto out;
 	}
 	px_xa_set_workers(xa, ws, c->workers);
+	if (px_health_start(topo, c->health_ms) != MS_OK) {
+		ms_log_error("cannot start the health checks");
+		goto out_workers;
+	}
 	l = px_listener_new(base, c->listen_addr, c->listen_port, c->reuse_port, ws, c->workers);
 	if (l == NULL) {
 		goto out_workers;
@@ -243,6 +248,7 @@ px_main_run(const struct conf *c, bool reset)
 out_workers:
 	px_admin_free(adm);
 	px_listener_free(l);
+	px_health_stop();
 	px_xa_stop(xa); /* its deadlock checks ask the workers: it stops first */
 	px_workers_stop(ws, c->workers);
 out:

@@ -6,6 +6,8 @@
  */
 #include "proxy/px_pool.h"
 
+#include "proxy/px_health.h"
+
 #include "common/ms_log.h"
 #include "conf/conf.h"
 #include "protocol/mp_result.h"
@@ -157,6 +159,36 @@ px_pool_deinit(struct px_pool *p)
 		topo_unref(p->ep_snap);
 		p->ep_snap = NULL;
 	}
+	if (p->down_ev_set) {
+		event_del(&p->down_ev);
+		p->down_ev_set = false;
+	}
+}
+
+static void px_pool_grow(struct px_pool *p);
+
+/* The shard is down (health checks): every waiter gets its ERR now, from the loop. */
+static void
+px_pool_down_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_pool *p = arg;
+	char why[300];
+	struct px_session *s;
+
+	(void)fd;
+	(void)what;
+	if (!px_health_down(p->health, why, sizeof(why))) {
+		if (!TAILQ_EMPTY(&p->waiters)) {
+			px_pool_grow(p); /* back up meanwhile: serve them normally */
+		}
+		return;
+	}
+	while ((s = TAILQ_FIRST(&p->waiters)) != NULL) {
+		TAILQ_REMOVE(&p->waiters, s, wait_link);
+		s->in_wait_list = false;
+		p->n_waiting--;
+		px_session_backend_failed(s, why);
+	}
 }
 
 const char *
@@ -267,6 +299,21 @@ px_pool_get(struct px_pool *p, struct px_session *s)
 		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
 		s->in_wait_list = true;
 		p->n_waiting++;
+		return NULL;
+	}
+	if (p->health == NULL || strcmp(px_health_name(p->health), p->shard_name) != 0) {
+		p->health = px_health_of(p->shard_name);
+	}
+	if (__builtin_expect(px_health_is_down(p->health), 0)) {
+		/* fail fast: no connect, no wait; the ERR goes out from the loop */
+		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
+		s->in_wait_list = true;
+		p->n_waiting++;
+		if (!p->down_ev_set) {
+			event_assign(&p->down_ev, p->w->base, -1, 0, px_pool_down_cb, p);
+			p->down_ev_set = true;
+		}
+		event_active(&p->down_ev, EV_TIMEOUT, 0);
 		return NULL;
 	}
 	if (!TAILQ_EMPTY(&p->waiters) && p->n_idle > 0) {

@@ -139,6 +139,9 @@ struct px_pool {
 	char shard_name[PX_NAME_MAX + 1];
 	unsigned int n_idle, n_busy, n_connecting, n_waiting;
 	struct px_session_list waiters; /* sessions waiting for a connection, FIFO */
+	struct px_health *health;       /* borrowed: the shard's health record (px_health.h) */
+	struct event down_ev;           /* fails the waiters of a shard that is down */
+	bool down_ev_set;
 };
 
 #define PX_VAR_FOUND_ROWS  1u
@@ -232,6 +235,7 @@ struct px_tx {
 
 /* One client connection. */
 struct rt_span;
+struct px_health;
 struct px_load;
 struct px_stmt;
 struct px_session {

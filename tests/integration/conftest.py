@@ -155,7 +155,9 @@ def target(request, session_root):
         return H.Target("127.0.0.1", servers[0].port, "direct", backend=servers[0], pool_limit=64)
     binary = request.getfixturevalue("myshard_bin")
     # Issue #2: only the first shard is used; the second is listed so the config is realistic.
-    p = start_proxy(request, binary, session_root, "main", _shards_of(servers))
+    # No health checks: the tiny pool's tests count every proxy connection on the second
+    # server (health checks are tested with proxies of their own, test_faults.py).
+    p = start_proxy(request, binary, session_root, "main", _shards_of(servers), health_ms=0)
     return H.Target("127.0.0.1", p.port, "proxy", backend=servers[0], proxy=p, pool_limit=2 * 32)
 
 
@@ -184,9 +186,9 @@ def tiny_pool_target(request, session_root):
     binary = request.getfixturevalue("myshard_bin")
     servers = request.getfixturevalue("backends")
     # Its shard is the second server, which nothing else uses: every connection of the proxy
-    # user there belongs to this pool.
+    # user there belongs to this pool (no health checks: their connection would count too).
     p = start_proxy(request, binary, session_root, "tinypool", [("s0", "127.0.0.1", servers[1].port)],
-                    workers=1, pool_max=2, pool_wait_ms=20000)
+                    workers=1, pool_max=2, pool_wait_ms=20000, health_ms=0)
     return H.Target("127.0.0.1", p.port, "proxy", backend=servers[1], proxy=p, pool_limit=2)
 
 

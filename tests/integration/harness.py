@@ -223,10 +223,9 @@ class MariaDB:
             raise HarnessError(f"mariadb-install-db for {self.name} failed ({r.returncode}):\n"
                                + file_tail(log))
 
-    def start(self):
-        """Starts mariadbd; does not wait (see wait_ready). Retries with another port if the
-        one picked was taken meanwhile (detected in wait_ready)."""
-        self.port = free_port()
+    def start(self, port=None):
+        """Starts mariadbd (on <port>, else a free one); does not wait (see wait_ready)."""
+        self.port = port or free_port()
         argv = ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}",
                 "--bind-address=127.0.0.1", f"--socket={self.socket}", f"--pid-file={self.pidfile}",
                 f"--log-error={self.errlog}", f"--tmpdir={self.root}", "--skip-log-bin",
@@ -335,7 +334,8 @@ def default_myshard_bin():
 
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
                       pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000,
-                      xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml="", extra_users=()):
+                      xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml="", extra_users=(),
+                      health_ms=None):
     """shards: list of (name, host, port). extra_yaml: more top-level keys (e.g. a `sharding:`
     section), appended as given. extra_users: more `users:` entries, as YAML flow mappings."""
     lines = [
@@ -346,7 +346,8 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         f"pool: {{max_per_worker: {pool_max}, wait_timeout_ms: {pool_wait_ms}}}",
         f"timeouts: {{connect_ms: {connect_ms}, client_idle_ms: {client_idle_ms}, login_ms: {login_ms}"
         + (f", xa_recovery_ms: {xa_recovery_ms}" if xa_recovery_ms else "")
-        + (f", xa_abandon_ms: {xa_abandon_ms}" if xa_abandon_ms else "") + "}",
+        + (f", xa_abandon_ms: {xa_abandon_ms}" if xa_abandon_ms else "")
+        + (f", health_ms: {health_ms}" if health_ms is not None else "") + "}",
         "users:",
         f"  - {{name: {APP_USER}, password: {APP_PASSWORD}}}",
         f"  - {{name: {NOPW_USER}, password: \"\"}}",

@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Faults (issue #6): a shard killed with SIGKILL under write load and started again. Writes for
+the other shard never stop; writes for the dead one fail fast once its health checks fail
+(an ERR naming the shard, no connect timeout), SHOW SHARDS says "down", and once the server
+is back traffic resumes by itself. Every insert that was acknowledged is on its shard
+afterwards (the servers run with innodb_flush_log_at_trx_commit=1).
+"""
+
+import os
+import signal
+import threading
+import time
+
+import pymysql
+import pytest
+
+import harness as H
+import shardenv as S
+
+pytestmark = pytest.mark.proxy_only
+
+SHARDING = """sharding:
+  functions:
+    - name: by_id
+      kind: hash
+      key_type: int
+      ranges:
+        - {keyspace: "-80", shard: s0}
+        - {keyspace: "80-", shard: s1}
+  tables:
+    - {name: kv, key: id, function: by_id}
+"""
+
+
+def _keys_for(shard, start, n):
+    """<n> ids from <start> that by_id maps to <shard> (keyspace ids below 0x80.. go to s0)."""
+    out, k = [], start
+    while len(out) < n:
+        if ("s0" if S.ksid_int(k) < 0x8000000000000000 else "s1") == shard:
+            out.append(k)
+        k += 1
+    return out
+
+
+class Writer(threading.Thread):
+    """Inserts its keys one by one (autocommit), reconnecting after errors; records what was
+    acknowledged and every error with its duration."""
+
+    def __init__(self, port, keys):
+        super().__init__(daemon=True)
+        self.port, self.keys = port, keys
+        self.acked, self.errors = [], []
+        self.stop = threading.Event()
+        self.conn = None
+
+    def _connect(self):
+        self.conn = pymysql.connect(host="127.0.0.1", port=self.port, user=H.APP_USER,
+                                    password=H.APP_PASSWORD, database=H.TEST_DB,
+                                    autocommit=True, connect_timeout=5, read_timeout=10)
+
+    def run(self):
+        for k in self.keys:
+            if self.stop.is_set():
+                return
+            t0 = time.monotonic()
+            try:
+                if self.conn is None:
+                    self._connect()
+                with self.conn.cursor() as cur:
+                    cur.execute("INSERT INTO kv (id, v) VALUES (%s, %s)", (k, k))
+                self.acked.append(k)
+            except pymysql.err.MySQLError as e:
+                self.errors.append((e.args[0], str(e.args[1]) if len(e.args) > 1 else "",
+                                    time.monotonic() - t0, time.monotonic()))
+                time.sleep(0.01)  # pacing between failed attempts (not a synchronisation)
+
+
+def test_shard_killed_under_write_load(request, session_root, myshard_bin):
+    import conftest
+    servers = H.start_mariadbs(session_root, ["fault0", "fault1"],
+                               extra_args=["--innodb-flush-log-at-trx-commit=1"])
+
+    def fin():
+        for s in servers:
+            try:
+                s.stop()
+            except H.HarnessError:
+                pass
+    request.addfinalizer(fin)
+    for s in servers:
+        H.provision_backend(s, direct=False)
+        s.sql(f"CREATE TABLE {H.TEST_DB}.kv (id BIGINT PRIMARY KEY, v BIGINT)")
+    admin_port = H.free_port()
+    p = conftest.start_proxy(request, myshard_bin, session_root, "faults",
+                             [("s0", "127.0.0.1", servers[0].port),
+                              ("s1", "127.0.0.1", servers[1].port)],
+                             extra_yaml=SHARDING + "admin:\n  listen: {address: 127.0.0.1, "
+                             f"port: {admin_port}}}\n  users:\n    - {{name: admin, "
+                             "password: adminpw}\n", health_ms=200)
+    k0 = _keys_for("s0", 1, 20000)
+    k1 = _keys_for("s1", 1, 20000)
+    w0, w1 = Writer(p.port, k0), Writer(p.port, k1)
+    w0.start()
+    w1.start()
+    H.wait_until(lambda: len(w0.acked) > 50 and len(w1.acked) > 50, 30, "writes on both shards")
+
+    def shards_state():
+        c = pymysql.connect(host="127.0.0.1", port=admin_port, user="admin", password="adminpw")
+        try:
+            return {r[1]: r[5] for r in H.query(c, "SHOW SHARDS")}
+        finally:
+            c.close()
+    H.wait_until(lambda: shards_state() == {"s0": "up", "s1": "up"}, 10, "both shards up")
+
+    # SIGKILL s1: its port closes, its rows stay on disk
+    port1 = servers[1].port
+    os.kill(servers[1].proc.pid, signal.SIGKILL)
+    servers[1].proc.wait(timeout=10)
+    servers[1].proc = None
+    killed_at = time.monotonic()
+    H.wait_until(lambda: shards_state()["s1"] == "down", 10, "s1 to be reported down")
+    n0 = len(w0.acked)
+    # fast failures naming the shard, while s0 keeps taking writes
+    H.wait_until(lambda: len([e for e in w1.errors if e[3] > killed_at and
+                              "shard s1 is down" in e[1]]) >= 5, 10, "fast failures on s1")
+    fast = [e for e in w1.errors if "shard s1 is down" in e[1]]
+    assert all(e[2] < 0.5 for e in fast), fast[:5]
+    assert all(e[0] == 1158 for e in fast), fast[:5]
+    H.wait_until(lambda: len(w0.acked) > n0 + 50, 20, "writes on s0 while s1 is down")
+    assert shards_state()["s0"] == "up"
+
+    # s1 comes back on its port: traffic resumes by itself
+    servers[1].start(port=port1)
+    servers[1].wait_ready()
+    n1 = len(w1.acked)
+    H.wait_until(lambda: len(w1.acked) > n1 + 20, 30, "writes on s1 after its restart")
+    H.wait_until(lambda: shards_state()["s1"] == "up", 10, "s1 to be reported up again")
+    w0.stop.set()
+    w1.stop.set()
+    w0.join(timeout=30)
+    w1.join(timeout=30)
+
+    # every acknowledged insert is on its shard
+    for srv, w in ((servers[0], w0), (servers[1], w1)):
+        rows = {r[0] for r in srv.sql(f"SELECT id FROM {H.TEST_DB}.kv")}
+        missing = [k for k in w.acked if k not in rows]
+        assert not missing, missing[:10]
+    assert not [e for e in w0.errors], w0.errors[:5]  # s0 never failed
