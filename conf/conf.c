@@ -842,7 +842,7 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 					    "log_level", "pool",    "timeouts",
 					    "users",     "shards",  "sharding",
 					    "merge_max", "admin",   "tls",
-					    "max_clients", "max_clients_per_user" };
+					    "max_clients", "max_clients_per_user", "metrics" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -889,6 +889,28 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 	if (rc == MS_OK && v[13] != NULL) {
 		rc = conf_uint(x, v[13], "max_clients_per_user", 0, 1000000,
 			       &x->c->max_clients_per_user);
+	}
+	if (rc == MS_OK && v[14] != NULL) {
+		static const char *const mkeys[] = { "address", "port" };
+		const yaml_node_t *mv[MS_ARRAY_LEN(mkeys)];
+		unsigned int mport = 9104;
+
+		rc = conf_keys(x, v[14], "metrics", mkeys, MS_ARRAY_LEN(mkeys), mv);
+		if (rc == MS_OK) {
+			rc = mv[0] != NULL ? conf_str(x, mv[0], "metrics.address", true,
+						      &x->c->metrics_addr)
+					   : ((x->c->metrics_addr = strdup("127.0.0.1")) != NULL
+						      ? MS_OK
+						      : conf_oom(x));
+		}
+		if (rc == MS_OK && mv[1] != NULL) {
+			rc = conf_uint(x, mv[1], "metrics.port", 1, 65535, &mport);
+		}
+		x->c->metrics_port = (uint16_t)mport;
+		if (rc == MS_OK && x->c->metrics_port == x->c->listen_port) {
+			rc = conf_err(x, conf_line(v[14]), "metrics.port",
+				      "must differ from the client port (%u)", x->c->listen_port);
+		}
 	}
 	for (size_t i = 0; rc == MS_OK && x->c->tls == NULL && i < x->c->n_users; i++) {
 		if (x->c->users[i].require_ssl) {
@@ -1174,6 +1196,7 @@ conf_free(struct conf *c)
 		free(c->admin->store);
 		free(c->admin);
 	}
+	free(c->metrics_addr);
 	if (c->tls != NULL) {
 		free(c->tls->cert);
 		free(c->tls->key);

@@ -79,6 +79,8 @@ struct conf {
 	struct topo_map map;
 	struct conf_admin *admin; /* owned; NULL without an admin: section */
 	struct conf_tls *tls;     /* owned; NULL without a tls: section */
+	char *metrics_addr;       /* owned; metrics.address (NULL: no metrics endpoint) */
+	uint16_t metrics_port;    /* metrics.port; default 9104 */
 };
 
 /*

@@ -586,6 +586,7 @@ cs_conf_copy(const struct conf *base)
 	c->path = base->path != NULL ? strdup(base->path) : NULL;
 	c->listen_addr = base->listen_addr != NULL ? strdup(base->listen_addr) : NULL;
 	c->admin = base->admin != NULL ? cs_admin_copy(base->admin) : NULL;
+	c->metrics_addr = base->metrics_addr != NULL ? strdup(base->metrics_addr) : NULL;
 	c->tls = base->tls != NULL ? calloc(1, sizeof(*c->tls)) : NULL;
 	if (c->tls != NULL) {
 		c->tls->cert_line = base->tls->cert_line;
@@ -599,6 +600,7 @@ cs_conf_copy(const struct conf *base)
 	}
 	if ((c->path == NULL) != (base->path == NULL) ||
 	    (c->tls == NULL) != (base->tls == NULL) ||
+	    (c->metrics_addr == NULL) != (base->metrics_addr == NULL) ||
 	    (c->listen_addr == NULL) != (base->listen_addr == NULL) ||
 	    (c->admin == NULL) != (base->admin == NULL)) {
 		conf_free(c);

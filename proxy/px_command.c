@@ -243,6 +243,20 @@ px_cmd_digest_end(struct px_session *s)
 		}
 	}
 	us = ms_now_us() - s->q_start_us;
+	{
+		/* the metrics histogram: 50 µs .. 10 s, powers of about 2.5 */
+		static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+		struct px_lat *l = &w->stats.lat[s->q_scatter ? 2 : s->q_shards > 1 ? 1 : 0];
+		size_t b = 0;
+
+		while (b < PX_LAT_BUCKETS - 1 && us > le[b]) {
+			b++;
+		}
+		l->bucket[b]++;
+		l->sum_us += us;
+		l->count++;
+		l->errors += s->q_err;
+	}
 	d = px_cmd_digest_slot(w, s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
 	d->count++;
 	d->errors += s->q_err;

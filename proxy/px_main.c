@@ -10,6 +10,7 @@
 #include "proxy/px_xa.h"
 #include "proxy/px_health.h"
 #include "proxy/px_listener.h"
+#include "proxy/px_metrics.h"
 #include "proxy/px_session.h"
 #include "proxy/px_tls.h"
 #include "proxy/px_worker.h"
@@ -191,6 +192,7 @@ px_main_run(const struct conf *c, bool reset)
 	struct px_worker *ws = NULL;
 	struct px_listener *l = NULL;
 	struct px_admin *adm = NULL;
+	struct px_metrics *mx = NULL;
 	struct px_xa *xa = NULL;
 	struct conf_store *store = NULL;
 	struct event_base *base = NULL;
@@ -227,6 +229,11 @@ px_main_run(const struct conf *c, bool reset)
 		goto out_workers;
 	}
 	px_admin_set_xa(adm, xa);
+	if (c->metrics_addr != NULL &&
+	    (mx = px_metrics_new(base, c->metrics_addr, c->metrics_port, ws, c->workers, xa,
+				 topo)) == NULL) {
+		goto out_workers;
+	}
 	drain.base = base;
 	drain.ws = ws;
 	drain.timer = evtimer_new(base, px_main_drain_check, &drain);
@@ -246,6 +253,7 @@ px_main_run(const struct conf *c, bool reset)
 	event_base_dispatch(base);
 	rc = 0;
 out_workers:
+	px_metrics_free(mx);
 	px_admin_free(adm);
 	px_listener_free(l);
 	px_health_stop();

@@ -59,10 +59,23 @@ struct ck_ring_buffer;
 	X(tx_two_phase_commits)                                                                    \
 	X(tx_rollbacks)
 
+/* Statement latency per plan kind (one shard, several named shards, every shard), for the
+ * metrics endpoint: counts per bucket (upper bounds in px_metrics.c), sum and count. */
+#define PX_LAT_KINDS   3
+#define PX_LAT_BUCKETS 14
+/* upper bounds of the first PX_LAT_BUCKETS - 1 buckets, µs (the last one: the rest) */
+#define PX_LAT_LE { 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000, 500000, 2500000, \
+		    10000000 }
+struct px_lat {
+	uint64_t bucket[PX_LAT_BUCKETS];
+	uint64_t sum_us, count, errors;
+};
+
 struct px_stats {
 #define PX_STATS_DECL(name) uint64_t name;
 	PX_STATS_FIELDS(PX_STATS_DECL)
 #undef PX_STATS_DECL
+	struct px_lat lat[PX_LAT_KINDS];
 };
 
 enum px_be_state {

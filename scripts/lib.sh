@@ -11,7 +11,7 @@ MS_PACKAGES=(
 	libevent-dev libmariadb-dev libck-dev libcmocka-dev libyaml-dev libsqlite3-dev
 	mariadb-server mariadb-client
 	python3-pymysql python3-pytest python3-pytest-timeout python3-cryptography
-	sysbench haproxy
+	sysbench haproxy prometheus
 	python3-mysqldb php-cli php-mysql libdbd-mariadb-perl libdbd-mysql-perl
 	golang-go golang-github-go-sql-driver-mysql-dev
 	default-jdk-headless libmariadb-java

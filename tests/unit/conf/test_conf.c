@@ -306,7 +306,7 @@ struct bad_case {
 
 /* clang-format off */
 #define KNOWN_TOP "(known: listen, workers, max_packet, log_level, pool, timeouts, users, shards, " \
-		  "sharding, merge_max, admin, tls, max_clients, max_clients_per_user)"
+		  "sharding, merge_max, admin, tls, max_clients, max_clients_per_user, metrics)"
 #define SIZE_WANT "must be a size 1KiB..1GiB (bytes, or a number with suffix KiB, MiB or GiB)"
 #define HASH_WANT "must be '*' followed by 40 hex digits"
 #define SHARD_NAME_WANT "must be 1..64 characters from A-Z a-z 0-9 _ -"

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * proxy/px_metrics.c - GET /metrics in the Prometheus text format (version 0.0.4).
+ */
+#include "proxy/px_metrics.h"
+
+#include "common/ms_log.h"
+#include "proxy/px_health.h"
+#include "proxy/px_session.h"
+#include "proxy/px_types.h"
+#include "proxy/px_xa.h"
+#include "topology/topo.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct px_metrics {
+	struct evhttp *http; /* owned */
+	struct px_worker *ws;
+	unsigned int n;
+	struct px_xa *xa;
+	struct topo_domain *topo;
+	struct topo_reader *r; /* owned; main thread */
+};
+
+static uint64_t
+px_mx_peek(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static unsigned int
+px_mx_peek_u(const unsigned int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static void
+px_mx_counters(struct px_metrics *m, struct evbuffer *b)
+{
+#define PX_MX_COUNTER(field)                                                                       \
+	do {                                                                                       \
+		uint64_t sum = 0;                                                                  \
+		for (unsigned int i = 0; i < m->n; i++) {                                          \
+			sum += px_mx_peek(&m->ws[i].stats.field);                                  \
+		}                                                                                  \
+		evbuffer_add_printf(b, "# TYPE myshard_" #field "_total counter\n"                \
+				       "myshard_" #field "_total %llu\n",                         \
+				    (unsigned long long)sum);                                      \
+	} while (0);
+	PX_STATS_FIELDS(PX_MX_COUNTER)
+#undef PX_MX_COUNTER
+}
+
+static void
+px_mx_latency(struct px_metrics *m, struct evbuffer *b)
+{
+	static const char *const kinds[PX_LAT_KINDS] = { "single", "multi", "scatter" };
+	static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+
+	evbuffer_add_printf(b, "# HELP myshard_statement_duration_seconds Statements by plan kind "
+			       "(one shard, several, every shard), from command to last byte.\n"
+			       "# TYPE myshard_statement_duration_seconds histogram\n");
+	for (int k = 0; k < PX_LAT_KINDS; k++) {
+		uint64_t cum = 0, sum = 0, count = 0;
+
+		for (unsigned int i = 0; i < m->n; i++) {
+			sum += px_mx_peek(&m->ws[i].stats.lat[k].sum_us);
+			count += px_mx_peek(&m->ws[i].stats.lat[k].count);
+		}
+		for (int j = 0; j < PX_LAT_BUCKETS; j++) {
+			for (unsigned int i = 0; i < m->n; i++) {
+				cum += px_mx_peek(&m->ws[i].stats.lat[k].bucket[j]);
+			}
+			if (j < PX_LAT_BUCKETS - 1) {
+				evbuffer_add_printf(b, "myshard_statement_duration_seconds_bucket{plan=\"%s\","
+						       "le=\"%.6f\"} %llu\n",
+						    kinds[k], (double)le[j] / 1e6, (unsigned long long)cum);
+			}
+		}
+		evbuffer_add_printf(b, "myshard_statement_duration_seconds_bucket{plan=\"%s\",le=\"+Inf\"} "
+				       "%llu\n", kinds[k], (unsigned long long)count);
+		evbuffer_add_printf(b, "myshard_statement_duration_seconds_sum{plan=\"%s\"} %.6f\n"
+				       "myshard_statement_duration_seconds_count{plan=\"%s\"} %llu\n",
+				    kinds[k], (double)sum / 1e6, kinds[k], (unsigned long long)count);
+	}
+	evbuffer_add_printf(b, "# TYPE myshard_statement_errors_total counter\n");
+	for (int k = 0; k < PX_LAT_KINDS; k++) {
+		uint64_t errs = 0;
+
+		for (unsigned int i = 0; i < m->n; i++) {
+			errs += px_mx_peek(&m->ws[i].stats.lat[k].errors);
+		}
+		evbuffer_add_printf(b, "myshard_statement_errors_total{plan=\"%s\"} %llu\n", kinds[k],
+				    (unsigned long long)errs);
+	}
+}
+
+/* Per shard of the live topology: pool gauges summed over workers and variants, health. */
+static void
+px_mx_shards(struct px_metrics *m, struct evbuffer *b)
+{
+	const struct topo_snapshot *s = topo_read_begin(m->r);
+
+	evbuffer_add_printf(b, "# TYPE myshard_pool_connections gauge\n"
+			       "# TYPE myshard_pool_waiting gauge\n"
+			       "# HELP myshard_shard_up 1 if the shard's health checks pass (or it was "
+			       "not checked yet), 0 if it is down.\n# TYPE myshard_shard_up gauge\n"
+			       "# TYPE myshard_shard_check_rtt_seconds gauge\n"
+			       "# TYPE myshard_shard_failed_checks_total counter\n");
+	for (size_t k = 0; k < s->n_shards; k++) {
+		const char *name = s->shards[k].name;
+		unsigned int idle = 0, busy = 0, connecting = 0, waiting = 0;
+		struct px_health_view h;
+
+		for (unsigned int i = 0; i < m->n; i++) {
+			for (size_t p = 0; p < m->ws[i].n_pools; p++) {
+				struct px_pool *pl = &m->ws[i].pools[p];
+
+				if (strcmp(pl->shard_name, name) != 0) {
+					continue;
+				}
+				idle += px_mx_peek_u(&pl->n_idle);
+				busy += px_mx_peek_u(&pl->n_busy);
+				connecting += px_mx_peek_u(&pl->n_connecting);
+				waiting += px_mx_peek_u(&pl->n_waiting);
+			}
+		}
+		px_health_view(name, &h);
+		evbuffer_add_printf(b,
+				    "myshard_pool_connections{shard=\"%s\",state=\"idle\"} %u\n"
+				    "myshard_pool_connections{shard=\"%s\",state=\"busy\"} %u\n"
+				    "myshard_pool_connections{shard=\"%s\",state=\"connecting\"} %u\n"
+				    "myshard_pool_waiting{shard=\"%s\"} %u\n"
+				    "myshard_shard_up{shard=\"%s\"} %d\n"
+				    "myshard_shard_check_rtt_seconds{shard=\"%s\"} %.6f\n"
+				    "myshard_shard_failed_checks_total{shard=\"%s\"} %llu\n",
+				    name, idle, name, busy >= connecting ? busy - connecting : 0, name,
+				    connecting, name, waiting, name, h.state != PX_HEALTH_DOWN, name,
+				    (double)h.rtt_us / 1e6, name, (unsigned long long)h.failures);
+	}
+	topo_read_end(m->r);
+}
+
+static void
+px_mx_cb(struct evhttp_request *req, void *arg)
+{
+	struct px_metrics *m = arg;
+	struct evbuffer *b;
+	uint64_t xa[4] = { 0 };
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "only GET");
+		return;
+	}
+	b = evbuffer_new();
+	if (b == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(b, "# TYPE myshard_info gauge\nmyshard_info{version=\"%s\"} 1\n"
+			       "# TYPE myshard_clients gauge\nmyshard_clients %u\n",
+			    MYSHARD_VERSION, px_session_open_count());
+	px_mx_counters(m, b);
+	px_mx_latency(m, b);
+	px_mx_shards(m, b);
+	if (m->xa != NULL) {
+		px_xa_totals(m->xa, &xa[0], &xa[1], &xa[2], &xa[3]);
+		evbuffer_add_printf(b, "# TYPE myshard_xa_recovered_total counter\n"
+				       "myshard_xa_recovered_total{outcome=\"committed\"} %llu\n"
+				       "myshard_xa_recovered_total{outcome=\"rolled_back\"} %llu\n"
+				       "# TYPE myshard_xa_recovery_passes_total counter\n"
+				       "myshard_xa_recovery_passes_total %llu\n",
+				    (unsigned long long)xa[0], (unsigned long long)xa[1],
+				    (unsigned long long)xa[2]);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+static void
+px_mx_other(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	evhttp_send_error(req, 404, "see /metrics");
+}
+
+struct px_metrics *
+px_metrics_new(struct event_base *base, const char *addr, uint16_t port, struct px_worker *ws,
+	       unsigned int n, struct px_xa *xa, struct topo_domain *topo)
+{
+	struct px_metrics *m = calloc(1, sizeof(*m));
+
+	if (m == NULL || (m->http = evhttp_new(base)) == NULL ||
+	    topo_reader_new(topo, &m->r) != MS_OK) {
+		ms_log_error("metrics: out of memory");
+		px_metrics_free(m);
+		return NULL;
+	}
+	m->ws = ws;
+	m->n = n;
+	m->xa = xa;
+	m->topo = topo;
+	if (evhttp_bind_socket(m->http, addr, port) != 0) {
+		ms_log_error("metrics: cannot listen on %s:%u", addr, port);
+		px_metrics_free(m);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_cb(m->http, "/metrics", px_mx_cb, m);
+	evhttp_set_gencb(m->http, px_mx_other, m);
+	ms_log_info("metrics on http://%s:%u/metrics", addr, port);
+	return m;
+}
+
+void
+px_metrics_free(struct px_metrics *m)
+{
+	if (m == NULL) {
+		return;
+	}
+	if (m->http != NULL) {
+		evhttp_free(m->http);
+	}
+	if (m->r != NULL) {
+		topo_reader_free(m->r);
+	}
+	free(m);
+}
