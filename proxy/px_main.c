@@ -220,10 +220,8 @@ px_main_run(const struct conf *c, bool reset)
 		ms_log_error("cannot start the health checks");
 		goto out_workers;
 	}
-	l = px_listener_new(base, c->listen_addr, c->listen_port, c->reuse_port, ws, c->workers);
-	if (l == NULL) {
-		goto out_workers;
-	}
+	/* the admin port and the metrics endpoint first: once the client port answers, so do
+	 * they (a supervisor may wait for the client port alone) */
 	adm = px_admin_new(base, c, c->path, store, topo, ws, c->workers);
 	if (adm == NULL) {
 		goto out_workers;
@@ -232,6 +230,10 @@ px_main_run(const struct conf *c, bool reset)
 	if (c->metrics_addr != NULL &&
 	    (mx = px_metrics_new(base, c->metrics_addr, c->metrics_port, ws, c->workers, xa,
 				 topo)) == NULL) {
+		goto out_workers;
+	}
+	l = px_listener_new(base, c->listen_addr, c->listen_port, c->reuse_port, ws, c->workers);
+	if (l == NULL) {
 		goto out_workers;
 	}
 	drain.base = base;
