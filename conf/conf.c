@@ -428,7 +428,7 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
 					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms",
-					    "shutdown_ms", "health_ms" };
+					    "shutdown_ms", "health_ms", "query_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -461,6 +461,9 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	}
 	if (rc == MS_OK && v[7] != NULL) {
 		rc = conf_uint(x, v[7], "timeouts.health_ms", 0, 3600000, &x->c->health_ms);
+	}
+	if (rc == MS_OK && v[8] != NULL) {
+		rc = conf_uint(x, v[8], "timeouts.query_ms", 0, 86400000, &x->c->query_ms);
 	}
 	return rc;
 }

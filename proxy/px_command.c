@@ -13,6 +13,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_exec.h"
 #include "proxy/px_load.h"
+#include "proxy/px_xa.h"
 #include "proxy/px_pool.h"
 #include "proxy/px_tx.h"
 #include "proxy/px_vars.h"
@@ -186,6 +187,38 @@ px_cmd_pinned(const struct px_session *s)
 							     !(s->status & MP_STATUS_AUTOCOMMIT))));
 }
 
+
+/* timeouts.query_ms: the statement is cut off. Its backend connection is given up (and its
+ * query killed on the server, px_xa_abandon); the client gets ERR 1969 (70100), as from a
+ * server's max_statement_time, and goes on, unless the connection held state it needs (a
+ * transaction, variables): then it is closed, as for any lost backend. */
+static void
+px_cmd_query_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+	struct px_backend *b = s->be;
+	char why[160];
+
+	(void)fd;
+	(void)what;
+	s->q_timer_added = false;
+	if (s->ex != NULL) {
+		b = px_exec_running_backend(s);
+	} else if (s->state != PX_SESS_FORWARD) {
+		return; /* waiting for a connection or committing: those have limits of their own */
+	}
+	if (b == NULL) {
+		return;
+	}
+	ms_log_warn("session %llu: statement on shard %s cut off after %u ms (timeouts.query_ms)",
+		    (unsigned long long)s->id, px_pool_shard_name(b->pool), s->w->conf->query_ms);
+	s->q_timed_out = true;
+	snprintf(why, sizeof(why), "it ran longer than timeouts.query_ms (%u ms)",
+		 s->w->conf->query_ms);
+	px_xa_abandon(b);
+	px_session_backend_lost(s, b, why);
+}
+
 void
 px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
@@ -196,6 +229,17 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 	s->q_scatter = p->scatter;
 	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
 	s->q_start_us = ms_now_us();
+	if (s->w->conf->query_ms > 0) {
+		struct timeval tv = { s->w->conf->query_ms / 1000,
+				      (s->w->conf->query_ms % 1000) * 1000 };
+
+		if (!s->q_timer_set) {
+			event_assign(&s->q_timer, s->w->base, -1, 0, px_cmd_query_timeout, s);
+			s->q_timer_set = true;
+		}
+		s->q_timed_out = false;
+		s->q_timer_added = event_add(&s->q_timer, &tv) == 0;
+	}
 	memcpy(s->q_digest, p->digest, sizeof(s->q_digest));
 	s->q_digest[sizeof(s->q_digest) - 1] = '\0';
 }
@@ -278,6 +322,10 @@ px_cmd_finish(struct px_session *s)
 	struct px_backend *b;
 	bool keep, owned;
 
+	if (s->q_timer_added) {
+		event_del(&s->q_timer);
+		s->q_timer_added = false;
+	}
 	px_cmd_digest_end(s);
 	px_sess_set_state(s, PX_SESS_IDLE);
 	s->direct = NULL;
@@ -1862,7 +1910,14 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 		px_sess_settle(s);
 		return;
 	}
-	if (mid) {
+	if (mid && s->q_timed_out) {
+		px_sess_send_err(s, seq, 1969, "70100",
+				 "Query execution was interrupted: myshard cut the statement on shard "
+				 "%s off: %s", shard, why);
+		if (s->state == PX_SESS_SYNC && !s->login_pending) {
+			px_cmd_drain(s);
+		}
+	} else if (mid) {
 		px_sess_send_err(s, seq, 1158, "08S01",
 				 "myshard: lost connection to shard %s during the statement (%s)", shard,
 				 why);

@@ -890,6 +890,19 @@ px_exec_pump(struct px_session *s)
 	}
 }
 
+struct px_backend *
+px_exec_running_backend(struct px_session *s)
+{
+	struct px_exec *ex = s->ex;
+
+	for (size_t i = 0; ex != NULL && i < ex->n_legs; i++) {
+		if (ex->legs[i].be != NULL && ex->legs[i].state != PX_LEG_DONE) {
+			return ex->legs[i].be;
+		}
+	}
+	return NULL;
+}
+
 void
 px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
 {

@@ -33,6 +33,8 @@ struct px_stmt;
 void px_exec_start_binary(struct px_session *s, struct rt_plan *plan,
 			  const struct topo_snapshot *snap, const char *sql, size_t len,
 			  struct px_stmt *cursor);
+/* A backend of a leg still running (timeouts.query_ms), or NULL. */
+struct px_backend *px_exec_running_backend(struct px_session *s) MS_MUSTCHECK;
 /* Pool callbacks while s->ex is set. */
 void px_exec_backend_ready(struct px_session *s, struct px_backend *b);
 void px_exec_backend_failed(struct px_session *s, const char *why);

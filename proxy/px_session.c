@@ -357,6 +357,10 @@ static void
 px_sess_free(struct px_session *s)
 {
 	event_del(&s->defer_ev);
+	if (s->q_timer_added) {
+		event_del(&s->q_timer);
+		s->q_timer_added = false;
+	}
 	px_sess_release_all(s, false);
 	px_stmt_free_all(s);
 	free(s->vars);

@@ -291,6 +291,8 @@ struct px_session {
 	uint32_t direct_id;        /* that statement's id on s->be */
 	bool set_track;            /* a SET whose changes are learned from session tracking */
 	bool user_counted;         /* counted against max_clients_per_user (px_session.c) */
+	struct event q_timer;      /* timeouts.query_ms of the running statement */
+	bool q_timer_set, q_timer_added, q_timed_out;
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */

@@ -185,12 +185,15 @@ def test_dead_backend(dead_backend_target):
 # --- g. a client that vanishes in the middle of a large result ---------------------------------
 
 def backend_sessions(server, user, tag):
-    """(connections of <user>, ids of sessions still running the query tagged <tag>)."""
+    """(pooled connections of <user>, ids of sessions still running the query tagged <tag>).
+    Pooled connections serve clients of the test schema, so they have it as their default
+    schema; myshard's helper threads (XA recovery and deadlock checks, health checks) keep
+    connections of their own without one, which are not the pool's."""
     rows = server.sql(
-        "SELECT USER, ID, COALESCE(INFO, '') FROM information_schema.PROCESSLIST "
-        "WHERE ID <> CONNECTION_ID()")
-    n = sum(1 for u, _, _ in rows if u == user)
-    running = [i for u, i, info in rows if tag in info]
+        "SELECT USER, ID, COALESCE(INFO, ''), COALESCE(DB, '') FROM "
+        "information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()")
+    n = sum(1 for u, _, _, db in rows if u == user and db == H.TEST_DB)
+    running = [i for u, i, info, _ in rows if tag in info]
     return n, running
 
 

@@ -147,3 +147,48 @@ def test_shard_killed_under_write_load(request, session_root, myshard_bin):
         missing = [k for k in w.acked if k not in rows]
         assert not missing, missing[:10]
     assert not [e for e in w0.errors], w0.errors[:5]  # s0 never failed
+
+
+def test_statement_timeout(request, session_root, myshard_bin, backends):
+    """timeouts.query_ms: a statement running longer is cut off. The client gets ERR 1969
+    (70100) and its connection goes on; the query is killed on the server; a session whose
+    connection held a transaction is closed (its transaction is gone)."""
+    import conftest
+    p = conftest.start_proxy(request, myshard_bin, session_root, "qtimeout",
+                             conftest._shards_of(backends[:1]), health_ms=0, query_ms=500)
+    srv = backends[0]
+    c = pymysql.connect(host="127.0.0.1", port=p.port, user=H.APP_USER, password=H.APP_PASSWORD,
+                        database=H.TEST_DB, autocommit=True, read_timeout=30)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(pymysql.err.OperationalError) as e:
+            H.query(c, "SELECT SLEEP(5), 'qtimeout-tag'")
+        took = time.monotonic() - t0
+        assert e.value.args[0] == 1969, e.value.args
+        assert "timeouts.query_ms (500 ms)" in e.value.args[1], e.value.args
+        assert 0.4 < took < 3, took
+        assert H.query(c, "SELECT 7") == ((7,),)  # the client goes on
+        assert H.query(c, "SELECT SLEEP(0.1), 8") == ((0, 8),)  # shorter ones are fine
+
+        def killed():
+            rows = srv.sql("SELECT COUNT(*) FROM information_schema.processlist "
+                           "WHERE info LIKE '%qtimeout-tag%' AND info NOT LIKE '%processlist%'")
+            return rows[0][0] == 0
+        H.wait_until(killed, 10, "the cut-off query to be killed on the server", interval=0.05)
+    finally:
+        c.close()
+    # inside a transaction: the transaction is lost, so is the session
+    t = pymysql.connect(host="127.0.0.1", port=p.port, user=H.APP_USER, password=H.APP_PASSWORD,
+                        database=H.TEST_DB, autocommit=False, read_timeout=30)
+    try:
+        H.query(t, "SELECT 1")
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            H.query(t, "SELECT SLEEP(5)")
+        assert e.value.args[0] in (1180, 2013), e.value.args
+        with pytest.raises(pymysql.err.MySQLError):
+            H.query(t, "SELECT 1")
+    finally:
+        try:
+            t.close()
+        except Exception:  # noqa: BLE001 - closed by the proxy
+            pass

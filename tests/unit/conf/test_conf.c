@@ -323,7 +323,7 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2: pool.max: unknown key (known: max_per_worker, wait_timeout_ms)" },
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms, "
-	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms, shutdown_ms, health_ms)" },
+	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms, shutdown_ms, health_ms, query_ms)" },
 	{ "timeouts.deadlock_check_ms too big", "timeouts:\n  deadlock_check_ms: 60001\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.deadlock_check_ms: must be an integer 0..60000, got \"60001\"" },
 	{ "timeouts.xa_recovery_ms too small", "timeouts:\n  xa_recovery_ms: 5\n" USERS SHARDS,
