@@ -25,24 +25,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = 11000  # this battery's customers ids: BASE..BASE+49
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _own_schema(sharded):
-    """test_drivers.sh creates the schema once per module that uses it: drop what another
-    module left (and this module's own afterwards) so that it can."""
-    def drop():
-        for connect in (sharded.proxy_connect, sharded.reference_connect):
-            c = connect()
-            try:
-                q(c, f"DROP DATABASE IF EXISTS {DB}")
-            finally:
-                c.close()
-    if not sharded.is_fake:
-        drop()
-    yield
-    if not sharded.is_fake:
-        drop()
-
-
 @pytest.fixture(scope="module")
 def battery(session_root):
     out = os.path.join(session_root, "battery-cclient")
@@ -98,13 +80,8 @@ def test_connector_c(sh, battery):
 def test_connector_c_compressed(sh, battery):
     """The same battery over the compressed protocol (MYSQL_OPT_COMPRESS, zlib) on a fresh
     schema: every result, error and multi-result crosses myshard's frames intact."""
-    from test_drivers import SCHEMA
-    for connect in (sh.proxy_connect, sh.reference_connect):
-        c = connect()
-        try:
-            q(c, f"DROP DATABASE IF EXISTS {DB}")
-        finally:
-            c.close()
+    from test_drivers import SCHEMA, _drop_schema
+    _drop_schema(sh)
     sh.create_schema(DB, SCHEMA, reference=True)
     base = 14010  # BASE and BASE+1 on two shards (the transaction)
     assert S.customer_shard(base) != S.customer_shard(base + 1)

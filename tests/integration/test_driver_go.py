@@ -19,35 +19,12 @@ import pytest
 
 import harness as H
 import shardenv as S
-from test_drivers import DB, SCHEMA, run_both, spread
+from test_drivers import DB, run_both, sh, spread  # noqa: F401  (sh is a fixture)
 
 pytestmark = pytest.mark.proxy_only
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = 8000  # customers ids BASE..BASE+5 (no other test uses them); BASE and BASE+1: two shards
-
-
-def _drop(sharded):
-    for connect in (sharded.proxy_connect, sharded.reference_connect):
-        c = connect()
-        try:
-            with c.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        finally:
-            c.close()
-
-
-@pytest.fixture(scope="module")
-def sh(sharded):
-    """test_drivers.sh for this module. test_drivers' own fixture runs a plain CREATE DATABASE
-    for each module that uses it, so this one starts from a fresh drv and drops it afterwards:
-    both modules pass in either order."""
-    if sharded.is_fake:
-        pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
-    _drop(sharded)
-    sharded.create_schema(DB, SCHEMA, reference=True)
-    yield sharded
-    _drop(sharded)
 
 
 @pytest.fixture(scope="session")

@@ -18,35 +18,12 @@ import pytest
 
 import harness as H
 import shardenv as S
-from test_drivers import DB, HERE, SCHEMA, run_both, spread
+from test_drivers import DB, HERE, run_both, sh, spread  # noqa: F401  (sh is a fixture)
 
 pytestmark = pytest.mark.proxy_only
 
 NODE_DIR = os.path.join(H.REPO_ROOT, os.environ.get("MYSHARD_NODE_DIR", "build-node"))
 BASE = 10000  # customers 10000..10005: on s1, s2, s0, s1, s3, s2
-
-
-def _drop(sharded):
-    for connect in (sharded.proxy_connect, sharded.reference_connect):
-        c = connect()
-        try:
-            with c.cursor() as cur:
-                cur.execute(f"DROP DATABASE IF EXISTS {DB}")
-        finally:
-            c.close()
-
-
-@pytest.fixture(scope="module")
-def sh(sharded):
-    """test_drivers.sh for this module. That fixture runs a plain CREATE DATABASE in every
-    module that imports it (error 1007 in the second), so this one starts from a fresh drv and
-    drops it afterwards: the driver modules pass together, in any order."""
-    if sharded.is_fake:
-        pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
-    _drop(sharded)
-    sharded.create_schema(DB, SCHEMA, reference=True)
-    yield sharded
-    _drop(sharded)
 
 
 def node_path():

@@ -26,24 +26,6 @@ BASE = 12000  # this battery's customers ids: BASE..BASE+5
 IN_TRANS, AUTOCOMMIT = 1, 2  # SERVER_STATUS_IN_TRANS, SERVER_STATUS_AUTOCOMMIT
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _own_schema(sharded):
-    """test_drivers.sh creates the schema once per module that uses it: drop what another
-    module left (and this module's own afterwards) so that it can."""
-    def drop():
-        for connect in (sharded.proxy_connect, sharded.reference_connect):
-            c = connect()
-            try:
-                q(c, f"DROP DATABASE IF EXISTS {DB}")
-            finally:
-                c.close()
-    if not sharded.is_fake:
-        drop()
-    yield
-    if not sharded.is_fake:
-        drop()
-
-
 def _pymysql_battery(port, base):
     import pymysql
 

@@ -37,12 +37,26 @@ def q(conn, sql, args=None):
         return cur.fetchall()
 
 
+def _drop_schema(sharded):
+    for connect in (sharded.proxy_connect, sharded.reference_connect):
+        c = connect()
+        try:
+            with c.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {DB}")
+        finally:
+            c.close()
+
+
 @pytest.fixture(scope="module")
 def sh(sharded):
+    """The drv schema, fresh for each module that uses this fixture (other driver modules
+    import it) and dropped afterwards, so the modules pass together in any order."""
     if sharded.is_fake:
         pytest.skip("needs myshard (MYSHARD_SHARDED_FAKE is set)")
+    _drop_schema(sharded)
     sharded.create_schema(DB, SCHEMA, reference=True)
-    return sharded
+    yield sharded
+    _drop_schema(sharded)
 
 
 def spread(sh, base, n=6):  # (customers is hash-sharded on id: shardenv.customer_shard)

@@ -22,24 +22,6 @@ from test_drivers import DB, q, sh  # noqa: F401  (sh is a fixture)
 pytestmark = pytest.mark.proxy_only
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _own_schema(sharded):
-    """test_drivers.sh creates the schema once per module that uses it: drop what another
-    module left (and this module's own afterwards) so that it can."""
-    def drop():
-        for connect in (sharded.proxy_connect, sharded.reference_connect):
-            c = connect()
-            try:
-                q(c, f"DROP DATABASE IF EXISTS {DB}")
-            finally:
-                c.close()
-    if not sharded.is_fake:
-        drop()
-    yield
-    if not sharded.is_fake:
-        drop()
-
-
 def load(port, sql, **kw):
     """(affected rows, info, warnings) of <sql>, or ("error", code, message)."""
     c = pymysql.connect(host="127.0.0.1", port=port, user=H.APP_USER, password=H.APP_PASSWORD,

@@ -19,24 +19,6 @@ pytestmark = pytest.mark.proxy_only
 BASE = 13000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _own_schema(sharded):
-    """test_drivers.sh creates the schema once per module that uses it: drop what another
-    module left (and this module's own afterwards) so that it can."""
-    def drop():
-        for connect in (sharded.proxy_connect, sharded.reference_connect):
-            c = connect()
-            try:
-                q(c, f"DROP DATABASE IF EXISTS {DB}")
-            finally:
-                c.close()
-    if not sharded.is_fake:
-        drop()
-    yield
-    if not sharded.is_fake:
-        drop()
-
-
 def run(port, sql):
     """Every result of <sql> as (rows or OK summary), then the error that stopped it, if any."""
     c = pymysql.connect(host="127.0.0.1", port=port, user=S.H.APP_USER,
