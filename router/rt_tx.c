@@ -597,6 +597,20 @@ rt_set_trackable(const char *text, size_t len)
 	return !first;
 }
 
+/* "name=" into <out> at *<at>, the name lower-cased (rt_set_name_replayable() checked it). */
+static bool
+rt_set_put_name(char *out, size_t cap, size_t *at, const char *name, size_t n)
+{
+	if (n == 0 || *at + n + 2 >= cap) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		out[(*at)++] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	}
+	out[(*at)++] = '=';
+	return true;
+}
+
 /* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
 static bool
 rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at,
@@ -659,20 +673,9 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	if (!(after.kind == RT_TOK_END || rt_tok_punct(&after, ',') || rt_tok_punct(&after, ';'))) {
 		size_t start = *at;
 
-		if (n == 0 || n > 64) {
+		if (!rt_set_put_name(out, cap, at, name, n)) {
 			return false;
 		}
-		for (size_t i = 0; i < n; i++) {
-			char c = name[i];
-
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			      (c >= '0' && c <= '9') || c == '_') ||
-			    *at + 2 >= cap) {
-				return false;
-			}
-			out[(*at)++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-		}
-		out[(*at)++] = '=';
 		/* rt_set_expr() lexes from <v> again: restart the lexer at <v> */
 		lx->pos = v.ptr + v.len;
 		if (!rt_set_expr(lx, v, t, out + start, n, out, cap, at)) {
@@ -693,16 +696,9 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	if (*at + n + v.len + 2 >= cap) {
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_')) {
-			return false;
-		}
-		out[(*at)++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	if (!rt_set_put_name(out, cap, at, name, n)) {
+		return false;
 	}
-	out[(*at)++] = '=';
 	memcpy(out + *at, v.ptr, v.len);
 	*at += v.len;
 	out[(*at)++] = '\n';
