@@ -192,3 +192,68 @@ def test_statement_timeout(request, session_root, myshard_bin, backends):
             t.close()
         except Exception:  # noqa: BLE001 - closed by the proxy
             pass
+
+
+def test_stalled_shard(request, session_root, myshard_bin):
+    """A shard whose server stops answering (SIGSTOP): a statement already on it is cut off by
+    timeouts.query_ms (ERR 1969); the health checks time out, the shard is reported down and
+    its statements fail fast; the other shard serves all along; after SIGCONT it comes back."""
+    import conftest
+    servers = H.start_mariadbs(session_root, ["stall0", "stall1"])
+
+    def fin():
+        for s in servers:
+            if s.proc is not None and s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGCONT)
+            try:
+                s.stop()
+            except H.HarnessError:
+                pass
+    request.addfinalizer(fin)
+    for s in servers:
+        H.provision_backend(s, direct=False)
+        s.sql(f"CREATE TABLE {H.TEST_DB}.kv (id BIGINT PRIMARY KEY, v BIGINT)")
+    p = conftest.start_proxy(request, myshard_bin, session_root, "stall",
+                             [("s0", "127.0.0.1", servers[0].port),
+                              ("s1", "127.0.0.1", servers[1].port)],
+                             extra_yaml=SHARDING, health_ms=200, query_ms=1500)
+    k0, k1 = _keys_for("s0", 1, 1)[0], _keys_for("s1", 1, 1)[0]
+
+    def q1(sql):
+        c = pymysql.connect(host="127.0.0.1", port=p.port, user=H.APP_USER,
+                            password=H.APP_PASSWORD, database=H.TEST_DB, autocommit=True,
+                            connect_timeout=5, read_timeout=30)
+        try:
+            return H.query(c, sql)
+        finally:
+            c.close()
+    assert q1(f"SELECT COUNT(*) FROM kv WHERE id = {k1}") == ((0,),)
+    servers[1].proc.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            q1(f"SELECT COUNT(*) FROM kv WHERE id = {k1}")
+        took = time.monotonic() - t0
+        assert e.value.args[0] in (1969, 1158), e.value.args  # cut off, or already down
+        assert took < 5, took
+        assert q1(f"SELECT COUNT(*) FROM kv WHERE id = {k0}") == ((0,),)  # s0 serves
+
+        def fails_fast():
+            t = time.monotonic()
+            try:
+                q1(f"SELECT COUNT(*) FROM kv WHERE id = {k1}")
+            except pymysql.err.MySQLError as err:
+                return err.args[0] == 1158 and "shard s1 is down" in err.args[1] and \
+                    time.monotonic() - t < 0.5
+            return False
+        H.wait_until(fails_fast, 30, "s1 to be down and fail fast", interval=0.1)
+        assert q1(f"SELECT COUNT(*) FROM kv WHERE id = {k0}") == ((0,),)
+    finally:
+        servers[1].proc.send_signal(signal.SIGCONT)
+
+    def served():
+        try:
+            return q1(f"SELECT COUNT(*) FROM kv WHERE id = {k1}") == ((0,),)
+        except pymysql.err.MySQLError:
+            return False
+    H.wait_until(served, 30, "s1 to serve again after SIGCONT", interval=0.1)
