@@ -17,7 +17,7 @@
 
 #define PX_HEALTH_MAX  (4 * TOPO_MAX_SHARDS) /* records; shard names seen since the start */
 #define PX_HEALTH_FALL 2                     /* failed checks in a row that make a shard down */
-#define PX_HEALTH_BACKOFF_MAX 8              /* a down shard's check interval: at most this x */
+#define PX_HEALTH_BACKOFF_SHIFT 3            /* a failing shard's interval: at most 2^3 x */
 
 struct px_health {
 	char name[65];         /* set once, before the record is published */
@@ -188,16 +188,14 @@ px_health_check(struct px_health *h, const struct topo_shard *sh, unsigned int i
 		now = PX_HEALTH_UP;
 		h->next_us = ms_now_us() + (uint64_t)interval_ms * 1000;
 	} else {
-		unsigned int k = h->fails < 3 ? h->fails : 3; /* 1, 2, 4, 8 x interval */
+		/* backoff: the next check after 1, 2, 4, then 8 intervals */
+		unsigned int k = h->fails < PX_HEALTH_BACKOFF_SHIFT ? h->fails : PX_HEALTH_BACKOFF_SHIFT;
 
 		h->failures++;
 		h->fails++;
 		snprintf(h->err, sizeof(h->err), "%s", err);
-		now = h->fails >= PX_HEALTH_FALL ? PX_HEALTH_DOWN : (was == PX_HEALTH_UNKNOWN ? PX_HEALTH_UNKNOWN : was);
+		now = h->fails >= PX_HEALTH_FALL ? PX_HEALTH_DOWN : was;
 		h->next_us = ms_now_us() + ((uint64_t)interval_ms << k) * 1000;
-		if (((uint64_t)interval_ms << k) > (uint64_t)interval_ms * PX_HEALTH_BACKOFF_MAX) {
-			h->next_us = ms_now_us() + (uint64_t)interval_ms * PX_HEALTH_BACKOFF_MAX * 1000;
-		}
 	}
 	if (now != was) {
 		h->since_us = ms_now_us();

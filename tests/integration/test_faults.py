@@ -43,6 +43,26 @@ def _keys_for(shard, start, n):
     return out
 
 
+def _two_shards(request, session_root, names, extra_args=()):
+    """Two servers of our own with the kv table, stopped at the end (resumed first if a test
+    left one stopped with SIGSTOP); returns them and the shards list for a myshard config."""
+    servers = H.start_mariadbs(session_root, names, extra_args=list(extra_args))
+
+    def fin():
+        for s in servers:
+            if s.proc is not None and s.proc.poll() is None:
+                s.proc.send_signal(signal.SIGCONT)
+            try:
+                s.stop()
+            except H.HarnessError:
+                pass
+    request.addfinalizer(fin)
+    for s in servers:
+        H.provision_backend(s, direct=False)
+        s.sql(f"CREATE TABLE {H.TEST_DB}.kv (id BIGINT PRIMARY KEY, v BIGINT)")
+    return servers, [("s0", "127.0.0.1", servers[0].port), ("s1", "127.0.0.1", servers[1].port)]
+
+
 class Writer(threading.Thread):
     """Inserts its keys one by one (autocommit), reconnecting after errors; records what was
     acknowledged and every error with its duration."""
@@ -78,23 +98,10 @@ class Writer(threading.Thread):
 
 def test_shard_killed_under_write_load(request, session_root, myshard_bin):
     import conftest
-    servers = H.start_mariadbs(session_root, ["fault0", "fault1"],
-                               extra_args=["--innodb-flush-log-at-trx-commit=1"])
-
-    def fin():
-        for s in servers:
-            try:
-                s.stop()
-            except H.HarnessError:
-                pass
-    request.addfinalizer(fin)
-    for s in servers:
-        H.provision_backend(s, direct=False)
-        s.sql(f"CREATE TABLE {H.TEST_DB}.kv (id BIGINT PRIMARY KEY, v BIGINT)")
+    servers, shards = _two_shards(request, session_root, ["fault0", "fault1"],
+                                  ["--innodb-flush-log-at-trx-commit=1"])
     admin_port = H.free_port()
-    p = conftest.start_proxy(request, myshard_bin, session_root, "faults",
-                             [("s0", "127.0.0.1", servers[0].port),
-                              ("s1", "127.0.0.1", servers[1].port)],
+    p = conftest.start_proxy(request, myshard_bin, session_root, "faults", shards,
                              extra_yaml=SHARDING + "admin:\n  listen: {address: 127.0.0.1, "
                              f"port: {admin_port}}}\n  users:\n    - {{name: admin, "
                              "password: adminpw}\n", health_ms=200)
@@ -199,23 +206,8 @@ def test_stalled_shard(request, session_root, myshard_bin):
     timeouts.query_ms (ERR 1969); the health checks time out, the shard is reported down and
     its statements fail fast; the other shard serves all along; after SIGCONT it comes back."""
     import conftest
-    servers = H.start_mariadbs(session_root, ["stall0", "stall1"])
-
-    def fin():
-        for s in servers:
-            if s.proc is not None and s.proc.poll() is None:
-                s.proc.send_signal(signal.SIGCONT)
-            try:
-                s.stop()
-            except H.HarnessError:
-                pass
-    request.addfinalizer(fin)
-    for s in servers:
-        H.provision_backend(s, direct=False)
-        s.sql(f"CREATE TABLE {H.TEST_DB}.kv (id BIGINT PRIMARY KEY, v BIGINT)")
-    p = conftest.start_proxy(request, myshard_bin, session_root, "stall",
-                             [("s0", "127.0.0.1", servers[0].port),
-                              ("s1", "127.0.0.1", servers[1].port)],
+    servers, shards = _two_shards(request, session_root, ["stall0", "stall1"])
+    p = conftest.start_proxy(request, myshard_bin, session_root, "stall", shards,
                              extra_yaml=SHARDING, health_ms=200, query_ms=1500)
     k0, k1 = _keys_for("s0", 1, 1)[0], _keys_for("s1", 1, 1)[0]
 
