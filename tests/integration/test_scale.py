@@ -63,8 +63,14 @@ def _login(p):
     return rc
 
 
+def _no_clients(p):
+    """A fresh myshard has no client; the start-up probe's connection may still be closing."""
+    H.wait_until(lambda: _clients(p.metrics_port) == 0, 20, "myshard to have no client")
+    return 0
+
+
 def test_connect_disconnect_cycles(big):
-    base = _clients(big.metrics_port)
+    base = _no_clients(big)
     for i in range(3000):
         rc = _login(big)
         if i % 100 == 0:
@@ -75,12 +81,12 @@ def test_connect_disconnect_cycles(big):
             rc.command(H.COM_QUIT)
         rc.close()  # half with COM_QUIT, half just gone
     H.wait_until(lambda: _clients(big.metrics_port) == base, 20,
-                 "every closed client to be gone from myshard")
+                 f"every closed client to be gone from myshard (from {base})")
 
 
 def test_ten_thousand_idle_clients(big, myshard_bin, session_root):
     n = min(IDLE, big.fd_limit - 1000)  # (reported: the host's descriptor limit may be lower)
-    base_clients = _clients(big.metrics_port)
+    base_clients = _no_clients(big)
     before = _rss_kib(big.proc.pid)
     held = []
     try:
