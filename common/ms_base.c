@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * common/ms_base.c - invariant failure reporting, clocks.
+ * common/ms_base.c - invariant failure reporting, byte buffers, clocks.
  */
 #include "common/ms_base.h"
 
@@ -13,6 +13,23 @@ ms_bug(const char *file, int line, const char *what)
 	fprintf(stderr, "myshard: BUG at %s:%d: %s\n", file, line, what);
 	fflush(stderr);
 	abort();
+}
+
+bool
+ms_bytes_reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *b;
+
+	if (need <= *cap) {
+		return true;
+	}
+	b = realloc(*buf, need);
+	if (b == NULL) {
+		return false;
+	}
+	*buf = b;
+	*cap = need;
+	return true;
 }
 
 uint64_t

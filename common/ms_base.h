@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * common/ms_base.h - the few definitions every module shares: the generic return code,
- * byte slices, attribute macros and invariant checks. libc only.
+ * byte slices, a growable byte buffer, attribute macros and invariant checks. libc only.
  */
 #ifndef MYSHARD_COMMON_MS_BASE_H
 #define MYSHARD_COMMON_MS_BASE_H
@@ -30,6 +30,10 @@ struct ms_slice {
 	const uint8_t *ptr; /* borrowed */
 	size_t len;
 };
+
+/* Makes <*buf> (of <*cap> bytes, owned) hold at least <need> bytes, keeping its contents;
+ * false, with the buffer untouched, when memory runs out. */
+bool ms_bytes_reserve(uint8_t **buf, size_t *cap, size_t need) MS_MUSTCHECK;
 
 /* Microseconds of the monotonic clock (durations, timeouts). */
 uint64_t ms_now_us(void) MS_MUSTCHECK;

@@ -604,10 +604,16 @@ px_cmd_sync_prepare_read(struct px_session *s)
 			px_cmd_sync_failed(s, err, n);
 			return;
 		}
-		if (s->direct_id == 0 && hdr.len >= 5 && pl[0] == MP_OK_HDR) {
-			px_stmt_direct_prepared(s, s->be,
-						(uint32_t)pl[1] | (uint32_t)pl[2] << 8 |
-							(uint32_t)pl[3] << 16 | (uint32_t)pl[4] << 24);
+		if (s->direct_id == 0) { /* the first packet: 0x00, then the statement id */
+			struct mp_cursor c;
+			uint8_t status;
+			uint32_t id;
+
+			mp_cursor_init(&c, pl, hdr.len);
+			if (mp_u8_read(&c, &status) == MP_OK && status == MP_OK_HDR &&
+			    mp_u32_read(&c, &id) == MP_OK) {
+				px_stmt_direct_prepared(s, s->be, id);
+			}
 		}
 		evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
 		if (ev.done) {
@@ -1744,13 +1750,17 @@ px_cmd_dispatch(struct px_session *s, uint32_t first_len)
 	case MP_COM_PROCESS_KILL: {
 		const uint8_t *pl = evbuffer_pullup(s->cl.in, MP_HDR_LEN + (ev_ssize_t)first_len) +
 				    MP_HDR_LEN;
+		struct mp_cursor c;
+		uint32_t id;
 
 		if (first_len != 5) {
 			return px_cmd_refuse(s, 1835, "08S01", "Malformed communication packet");
 		}
-		return px_cmd_kill_start(s, (uint64_t)pl[1] | (uint64_t)pl[2] << 8 |
-						     (uint64_t)pl[3] << 16 | (uint64_t)pl[4] << 24,
-					 false);
+		mp_cursor_init(&c, pl + 1, first_len - 1);
+		if (mp_u32_read(&c, &id) != MP_OK) {
+			MS_BUG("COM_PROCESS_KILL of 5 bytes without a 4-byte id");
+		}
+		return px_cmd_kill_start(s, id, false);
 	}
 	default:
 		return px_cmd_refuse(s, 1047, "08S01", "Unknown command");

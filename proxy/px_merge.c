@@ -259,18 +259,7 @@ px_row_cmp(const struct px_merge *m, const struct px_mval *a, const struct px_mv
 static bool
 px_out_reserve(struct px_merge *m, size_t n)
 {
-	uint8_t *p;
-
-	if (n <= m->out_cap) {
-		return true;
-	}
-	p = realloc(m->out, n);
-	if (p == NULL) {
-		return false;
-	}
-	m->out = p;
-	m->out_cap = n;
-	return true;
+	return ms_bytes_reserve(&m->out, &m->out_cap, n);
 }
 
 static size_t

@@ -30,23 +30,6 @@ struct px_zlib {
 	bool def_on;
 };
 
-static bool
-px_zlib_room(struct px_zlib *z, size_t need)
-{
-	uint8_t *b;
-
-	if (need <= z->cap) {
-		return true;
-	}
-	b = realloc(z->buf, need);
-	if (b == NULL) {
-		return false;
-	}
-	z->buf = b;
-	z->cap = need;
-	return true;
-}
-
 void
 px_zlib_free(struct px_zlib *z)
 {
@@ -150,7 +133,7 @@ px_zlib_inflate(struct px_conn *c)
 		if (ulen == 0) {
 			evbuffer_add(c->in, src, clen);
 		} else {
-			if (!px_zlib_room(z, ulen) || uncompress(z->buf, &got, src, clen) != Z_OK ||
+			if (!ms_bytes_reserve(&z->buf, &z->cap, ulen) || uncompress(z->buf, &got, src, clen) != Z_OK ||
 			    got != ulen) {
 				ms_log_debug("compressed protocol: frame %u of %u bytes does not inflate to %u",
 					     (unsigned int)h[3], (unsigned int)clen, (unsigned int)ulen);
@@ -178,7 +161,7 @@ px_zlib_deflate(struct px_conn *c)
 		uint8_t h[PX_Z_HDR];
 		bool packed;
 
-		if (src == NULL || !px_zlib_room(z, n)) {
+		if (src == NULL || !ms_bytes_reserve(&z->buf, &z->cap, n)) {
 			return false;
 		}
 		packed = n >= PX_Z_MIN && px_zlib_pack(z, src, n, &clen);

@@ -2,7 +2,7 @@
 /*
  * tests/unit/common/test_common.c - common/: SHA-1 known-answer vectors, pinned forever
  * (FIPS 180 examples, plus padding-boundary lengths computed once with Python's hashlib),
- * fed whole and in odd-sized pieces; and the log-level names.
+ * fed whole and in odd-sized pieces; the log-level names; the growable byte buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "common/ms_base.h"
 #include "common/ms_log.h"
 #include "common/ms_sha1.h"
 
@@ -225,6 +226,29 @@ test_log_level_set_get(void **state)
 	ms_log_set_level(saved);
 }
 
+/* ms_bytes_reserve grows to exactly what is asked, keeps the bytes, and never shrinks. */
+static void
+test_bytes_reserve(void **state)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	assert_true(ms_bytes_reserve(&buf, &cap, 0));
+	assert_null(buf);
+	assert_int_equal(cap, 0);
+	assert_true(ms_bytes_reserve(&buf, &cap, 3));
+	assert_non_null(buf);
+	assert_int_equal(cap, 3);
+	memcpy(buf, "abc", 3);
+	assert_true(ms_bytes_reserve(&buf, &cap, 2));
+	assert_int_equal(cap, 3);
+	assert_true(ms_bytes_reserve(&buf, &cap, 4096));
+	assert_int_equal(cap, 4096);
+	assert_memory_equal(buf, "abc", 3);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -236,6 +260,7 @@ main(void)
 		cmocka_unit_test(test_sha1_contexts),
 		cmocka_unit_test(test_log_level_parse),
 		cmocka_unit_test(test_log_level_set_get),
+		cmocka_unit_test(test_bytes_reserve),
 	};
 
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
