@@ -694,3 +694,29 @@ def test_kill_query_and_connection(sh):
     finally:
         a.close()
         b.close()
+
+
+def test_com_process_kill(sh):
+    """COM_PROCESS_KILL (the binary KILL drivers send, PyMySQL's kill()) takes the same ids as
+    KILL: the target connection is closed and its statement on the shard killed; an unknown id
+    gets 1094 and the killer's session goes on."""
+    a, b = sh.proxy_connect(DB), sh.proxy_connect(DB)
+    try:
+        with pytest.raises(pymysql.err.MySQLError) as ei:
+            b.kill(987654321)
+        assert ei.value.args[0] == 1094, ei.value.args
+        assert q(b, "SELECT 2") == ((2,),)
+        out = {}
+        t = threading.Thread(target=_sleeper, args=(a, "SELECT SLEEP(31)", out))
+        t.start()
+        H.wait_until(lambda: running(sh, "INFO = 'SELECT SLEEP(31)'") == 1, 10,
+                     "the sleep to run", 0.1)
+        assert b.kill(a.thread_id()).affected_rows == 0
+        t.join(15)
+        assert not t.is_alive() and out["r"] in (2013, 2006), out
+        H.wait_until(lambda: running(sh, "INFO = 'SELECT SLEEP(31)'") == 0, 10,
+                     "the sleep to be killed", 0.1)
+        assert q(b, "SELECT 3") == ((3,),)
+    finally:
+        a.close()
+        b.close()
