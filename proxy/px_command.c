@@ -578,6 +578,22 @@ px_cmd_sync_failed(struct px_session *s, const uint8_t *err, uint32_t len)
 
 static void px_cmd_broken(struct px_session *s, const char *why);
 
+/* A session sync's ERR reply (<pl>, <len> bytes, still in the backend's buffer): kept, drained,
+ * then reported to the client. */
+static void
+px_cmd_sync_err(struct px_session *s, const uint8_t *pl, uint32_t len)
+{
+	uint8_t err[600];
+	uint32_t n = len < sizeof(err) ? len : (uint32_t)sizeof(err);
+
+	memcpy(err, pl, n);
+	evbuffer_drain(s->be->conn.in, MP_HDR_LEN + (size_t)len);
+	if (s->sync == PX_SYNC_PREPARE) {
+		px_stmt_direct_prepared(s, s->be, 0);
+	}
+	px_cmd_sync_failed(s, err, n);
+}
+
 /* The answer to a direct execution's COM_STMT_PREPARE: its id, then its definitions (all of
  * them are read here, however many packets came at once). */
 static void
@@ -587,7 +603,6 @@ px_cmd_sync_prepare_read(struct px_session *s)
 	struct mp_resp_event ev;
 	struct mp_hdr hdr;
 	const uint8_t *pl;
-	uint8_t err[600];
 	bool too_big;
 
 	while ((pl = px_cmd_packet(in, &hdr, PX_SYNC_PKT_MAX, &too_big)) != NULL) {
@@ -596,12 +611,7 @@ px_cmd_sync_prepare_read(struct px_session *s)
 			return;
 		}
 		if (ev.kind == MP_PKT_ERR) {
-			uint32_t n = hdr.len < sizeof(err) ? hdr.len : (uint32_t)sizeof(err);
-
-			memcpy(err, pl, n);
-			evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
-			px_stmt_direct_prepared(s, s->be, 0);
-			px_cmd_sync_failed(s, err, n);
+			px_cmd_sync_err(s, pl, hdr.len);
 			return;
 		}
 		if (s->direct_id == 0) { /* the first packet: 0x00, then the statement id */
@@ -633,7 +643,6 @@ px_cmd_sync_read(struct px_session *s)
 	struct mp_resp_event ev;
 	struct mp_hdr hdr;
 	const uint8_t *pl;
-	uint8_t err[600];
 	bool too_big;
 
 	if (s->sync == PX_SYNC_PREPARE) {
@@ -652,11 +661,7 @@ px_cmd_sync_read(struct px_session *s)
 		return;
 	}
 	if (ev.kind == MP_PKT_ERR) {
-		uint32_t n = hdr.len < sizeof(err) ? hdr.len : (uint32_t)sizeof(err);
-
-		memcpy(err, pl, n);
-		evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
-		px_cmd_sync_failed(s, err, n);
+		px_cmd_sync_err(s, pl, hdr.len);
 		return;
 	}
 	evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr.len);
