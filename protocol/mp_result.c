@@ -73,6 +73,46 @@ mp_ok_write(struct mp_writer *w, const struct mp_ok *ok, bool session_track)
 	}
 }
 
+static size_t
+mp_lenenc_len(uint64_t n)
+{
+	return n < 251 ? 1 : n < 0x10000 ? 3 : n < 0x1000000 ? 4 : 9;
+}
+
+void
+mp_track_sysvar_put(struct mp_writer *w, const char *name, size_t name_len, const char *value,
+		    size_t value_len)
+{
+	mp_u8_put(w, MP_TRACK_SYSVAR);
+	mp_lenenc_put(w, mp_lenenc_len(name_len) + name_len + mp_lenenc_len(value_len) + value_len);
+	mp_lenenc_str_put(w, name, name_len);
+	mp_lenenc_str_put(w, value, value_len);
+}
+
+void
+mp_track_schema_put(struct mp_writer *w, const char *schema, size_t len)
+{
+	mp_u8_put(w, MP_TRACK_SCHEMA);
+	mp_lenenc_put(w, mp_lenenc_len(len) + len);
+	mp_lenenc_str_put(w, schema, len);
+}
+
+enum mp_rc
+mp_track_next(struct mp_cursor *c, uint8_t *type, struct ms_slice *data, struct ms_slice *entry)
+{
+	const uint8_t *start = c->pos;
+
+	if (mp_cursor_left(c) == 0) {
+		return MP_NEED_MORE;
+	}
+	if (mp_u8_read(c, type) != MP_OK || mp_lenenc_str_read(c, data) != MP_OK) {
+		return MP_MALFORMED;
+	}
+	entry->ptr = start;
+	entry->len = (size_t)(c->pos - start);
+	return MP_OK;
+}
+
 enum mp_rc
 mp_err_read(const uint8_t *p, size_t len, struct mp_err *out)
 {

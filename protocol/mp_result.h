@@ -56,6 +56,22 @@ struct mp_coldef {
 enum mp_rc mp_ok_read(const uint8_t *p, size_t len, bool session_track, struct mp_ok *out) MS_MUSTCHECK;
 /* Encodes <ok>; the session-state block is written only when <session_track> and non-empty. */
 void mp_ok_write(struct mp_writer *w, const struct mp_ok *ok, bool session_track);
+/*
+ * Session-state change entries: the OK's state block when CLIENT_SESSION_TRACK is on and the
+ * status has STATE_CHANGED. Each entry is a type byte and length-encoded data.
+ */
+#define MP_TRACK_SYSVAR 0 /* data: lenenc name, lenenc value */
+#define MP_TRACK_SCHEMA 1 /* data: lenenc schema */
+#define MP_TRACK_STATE  2 /* data: lenenc "1" */
+void mp_track_sysvar_put(struct mp_writer *w, const char *name, size_t name_len, const char *value,
+			 size_t value_len);
+void mp_track_schema_put(struct mp_writer *w, const char *schema, size_t len);
+/*
+ * The entry of a state block at <c>: its type, its data, and the whole entry's bytes (for
+ * copying it as is). MP_NEED_MORE at the end of the block, MP_MALFORMED on a cut entry.
+ */
+enum mp_rc mp_track_next(struct mp_cursor *c, uint8_t *type, struct ms_slice *data,
+			 struct ms_slice *entry) MS_MUSTCHECK;
 enum mp_rc mp_err_read(const uint8_t *p, size_t len, struct mp_err *out) MS_MUSTCHECK;
 /* Encodes ERR <code>, '#'<sqlstate> (5 chars) and <msg> (PROTOCOL_41 form). */
 void mp_err_write(struct mp_writer *w, uint16_t code, const char *sqlstate, const char *msg);

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define PX_SYNC_PKT_MAX 65536 /* replies to our own INIT_DB / SET NAMES are small */
 
@@ -333,6 +334,8 @@ px_cmd_finish(struct px_session *s)
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
+	free(s->trk_pending);
+	s->trk_pending = NULL;
 	if (px_tx_command_done(s)) {
 		return; /* its commit runs now; the next command is read when it is over */
 	}
@@ -782,6 +785,14 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 			memcpy(s->be->schema, name.ptr, name.len);
 			s->be->schema[name.len] = '\0';
 			schema = true;
+		} else if (type == 0 && name.len > 14 &&
+			   strncasecmp((const char *)name.ptr, "session_track_", 14) == 0) {
+			struct ms_slice v, suffix = { name.ptr + 14, name.len - 14 };
+
+			if (mp_lenenc_str_read(&e, &v) == MP_OK) {
+				px_sess_track_learn(s, suffix, v); /* the client's own settings now */
+			}
+			other = true;
 		} else if (type == 0 && px_cmd_schema_var(name)) {
 			/* follows the default schema, which is replayed */
 		} else if (type == 0 && s->set_track && s->set_pending == NULL &&
@@ -821,12 +832,17 @@ static bool
 px_cmd_relay_ok(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl)
 {
 	struct evbuffer *in = s->be->conn.in;
-	uint8_t buf[1024];
+	bool track = (s->caps & MP_CLIENT_SESSION_TRACK) != 0;
+	uint8_t small[1024], *buf = small, *st;
+	size_t cap = (size_t)hdr->len + 16; /* the rewrite is never longer, status aside */
 	struct mp_writer w;
 	struct mp_ok ok;
 
 	if (mp_ok_read(pl, hdr->len, true, &ok) != MP_OK) {
 		return false;
+	}
+	if (s->trk_pending != NULL && ok.header == MP_OK_HDR) {
+		px_sess_track_apply(s); /* the SET took: its own OK follows the new settings */
 	}
 	if (ok.affected_rows > 0 || ok.last_insert_id > 0 || ok.warnings > 0) {
 		s->left_state = true;
@@ -837,15 +853,25 @@ px_cmd_relay_ok(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *p
 	if (ok.status & MP_STATUS_STATE_CHANGED) {
 		px_cmd_track(s, ok.session_state);
 	}
-	ok.status = px_tx_status(s, ok.status);
-	mp_writer_init(&w, buf, sizeof(buf));
-	mp_ok_write(&w, &ok, false);
-	if (w.overflow) {
-		return false;
+	if (cap * 2 > sizeof(small) && (buf = malloc(cap * 2)) == NULL) {
+		return false; /* sent as the backend made it */
 	}
-	px_sess_send(s, hdr->seq, buf, mp_writer_len(&w));
-	evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr->len);
-	return true;
+	st = buf + cap;
+	ok.session_state.len = track && (ok.status & MP_STATUS_STATE_CHANGED)
+				       ? px_sess_track_filter(s, ok.session_state, st, cap)
+				       : 0;
+	ok.session_state.ptr = st;
+	ok.status = px_tx_status(s, ok.status);
+	mp_writer_init(&w, buf, cap);
+	mp_ok_write(&w, &ok, track);
+	if (!w.overflow) {
+		px_sess_send(s, hdr->seq, buf, mp_writer_len(&w));
+		evbuffer_drain(in, MP_HDR_LEN + (size_t)hdr->len);
+	}
+	if (buf != small) {
+		free(buf);
+	}
+	return !w.overflow;
 }
 
 static void
@@ -1195,7 +1221,8 @@ static bool
 px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 {
 	char cs[64], coll[64];
-	uint8_t id;
+	uint8_t id, st[200];
+	struct mp_writer w;
 
 	if (s->be != NULL || !rt_set_names(sql, len, cs, coll) ||
 	    (id = px_collation_by_name(cs, coll)) == 0) {
@@ -1204,7 +1231,9 @@ px_cmd_set_names(struct px_session *s, const char *sql, size_t len)
 	px_cmd_drain(s);
 	s->collation = id;
 	px_vars_drop_charset(&s->vars); /* SET NAMES sets those four again */
-	px_sess_send_ok(s, (uint8_t)s->cmd_pkts);
+	mp_writer_init(&w, st, sizeof(st));
+	px_sess_track_names(&w, id);
+	px_sess_send_ok_state(s, (uint8_t)s->cmd_pkts, st, mp_writer_len(&w));
 	return true;
 }
 
@@ -1302,6 +1331,21 @@ px_cmd_kill_reply(struct px_session *s)
 				 (unsigned long long)s->kill_id);
 	}
 	px_cmd_finish(s);
+}
+
+/* A SET of session_track_* variables: what the client will be told from now on (see
+ * px_sess_track_filter) changes once it succeeds. False for any other statement. */
+static bool
+px_cmd_track_settings(struct px_session *s, const char *sql, size_t len)
+{
+	char buf[1024];
+
+	if (!rt_set_track(sql, len, buf, sizeof(buf))) {
+		return false;
+	}
+	free(s->trk_pending);
+	s->trk_pending = strdup(buf);
+	return true; /* out of memory: learned from the backend's report, if any */
 }
 
 /* SET var = literal, ...: remembered to replay on every connection the session uses (no pin);
@@ -1568,6 +1612,12 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		/* answered, or its commit is under way */
 	} else if ((cls.sticky & RT_STICKY_SET) && px_cmd_set_names(s, sql, n)) {
 		ret = true;
+	} else if ((cls.sticky & RT_STICKY_SET) && !(cls.flags & RT_CLASS_MULTI) &&
+		   px_cmd_track_settings(s, sql, n)) {
+		/* SET session_track_*: pins (the connection's own tracking changes); its OK
+		 * applies it */
+		ret = px_cmd_route(s, sql, n, cls.sticky, (cls.flags & RT_CLASS_PREV_STATE) != 0);
+		ret = true;
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
 		ret = px_cmd_route(s, sql, n, 0, false); /* runs (and is checked) like any statement */
@@ -1657,6 +1707,7 @@ px_cmd_reset(struct px_session *s)
 	free(s->vars);
 	s->vars = NULL;
 	s->sticky = 0;
+	px_sess_track_reset(s);
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;
 	px_stmt_free_all(s);

@@ -21,6 +21,27 @@ void px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const ch
 		      const char *fmt, ...) MS_PRINTF(5, 6);
 /* An OK with no rows affected and the session's current status. */
 void px_sess_send_ok(struct px_session *s, uint8_t seq);
+/* The same with session-state entries <st> (mp_track_*_put), sent only to a client that
+ * negotiated CLIENT_SESSION_TRACK. */
+void px_sess_send_ok_state(struct px_session *s, uint8_t seq, const uint8_t *st, size_t len);
+/* Appends to <w> the state entries a server would report for a SET NAMES of collation <id>. */
+void px_sess_track_names(struct mp_writer *w, uint8_t id);
+/*
+ * Copies into <out> (<cap> >= <st>.len) the entries of a backend's state block <st> that the
+ * client tracks. Backends track everything (px_backend.c); a client is told what a server with
+ * default settings tells it: the schema and MariaDB's default list of system variables. After
+ * the client set session_track_* itself (learned by px_sess_track_learn; its connection is
+ * pinned), what those settings ask for.
+ */
+size_t px_sess_track_filter(const struct px_session *s, struct ms_slice st, uint8_t *out,
+			    size_t cap) MS_MUSTCHECK;
+/* The client set session_track_<name> to <value> (unquoted; DEFAULT goes back to the
+ * server's default). */
+void px_sess_track_learn(struct px_session *s, struct ms_slice name, struct ms_slice value);
+/* Its SET's OK came: learns the assignments in s->trk_pending (rt_set_track lines). */
+void px_sess_track_apply(struct px_session *s);
+/* Back to the server defaults (COM_RESET_CONNECTION, COM_CHANGE_USER). */
+void px_sess_track_reset(struct px_session *s);
 /* The OK that ends a login (sequence <seq>); protocol compression starts right after it if the
  * client asked for it: <now>, or once the login packet being read is consumed (it may close
  * the session when out of memory). */

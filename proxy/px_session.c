@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -282,15 +283,180 @@ px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const char *s
 }
 
 void
-px_sess_send_ok(struct px_session *s, uint8_t seq)
+px_sess_send_ok_state(struct px_session *s, uint8_t seq, const uint8_t *st, size_t len)
 {
 	struct mp_ok ok = { .header = MP_OK_HDR, .status = px_tx_status(s, s->status) };
-	uint8_t buf[32];
+	bool track = (s->caps & MP_CLIENT_SESSION_TRACK) && len > 0;
+	uint8_t buf[600];
 	struct mp_writer w;
 
+	if (track) {
+		ok.status |= MP_STATUS_STATE_CHANGED;
+		ok.session_state.ptr = st;
+		ok.session_state.len = len;
+	}
 	mp_writer_init(&w, buf, sizeof(buf));
-	mp_ok_write(&w, &ok, false);
+	mp_ok_write(&w, &ok, track);
+	MS_ASSERT(!w.overflow);
 	px_sess_send(s, seq, buf, mp_writer_len(&w));
+}
+
+void
+px_sess_send_ok(struct px_session *s, uint8_t seq)
+{
+	px_sess_send_ok_state(s, seq, NULL, 0);
+}
+
+void
+px_sess_track_names(struct mp_writer *w, uint8_t id)
+{
+	static const char *const vars[] = { "character_set_connection", "character_set_client",
+					    "character_set_results" };
+	const char *names = px_collation_names(id);
+	size_t cs = names != NULL ? strcspn(names, " ") : 0;
+
+	for (size_t i = 0; i < MS_ARRAY_LEN(vars) && cs > 0; i++) {
+		mp_track_sysvar_put(w, vars[i], strlen(vars[i]), names, cs);
+	}
+}
+
+void
+px_sess_track_reset(struct px_session *s)
+{
+	s->trk_set = false;
+	free(s->trk_vars);
+	s->trk_vars = NULL;
+	free(s->trk_pending);
+	s->trk_pending = NULL;
+}
+
+void
+px_sess_track_apply(struct px_session *s)
+{
+	char *p = s->trk_pending;
+
+	s->trk_pending = NULL;
+	for (char *line = p; line != NULL && *line != '\0';) {
+		char *eq = strchr(line, '='), *nl = strchr(line, '\n');
+
+		if (eq == NULL || nl == NULL || eq > nl) {
+			break;
+		}
+		px_sess_track_learn(s, (struct ms_slice){ (const uint8_t *)line, (size_t)(eq - line) },
+				    (struct ms_slice){ (const uint8_t *)eq + 1, (size_t)(nl - eq - 1) });
+		line = nl + 1;
+	}
+	free(p);
+}
+
+/* "on"/"1"/"true" (session_track_schema and _state_change print ON or OFF) */
+static bool
+px_sess_track_bool(struct ms_slice v)
+{
+	return (v.len == 2 && strncasecmp((const char *)v.ptr, "on", 2) == 0) ||
+	       (v.len == 1 && v.ptr[0] == '1');
+}
+
+void
+px_sess_track_learn(struct px_session *s, struct ms_slice name, struct ms_slice value)
+{
+	const char *n = (const char *)name.ptr;
+	size_t nl = name.len;
+	bool dflt = value.len == 7 && strncasecmp((const char *)value.ptr, "default", 7) == 0;
+
+	if (!s->trk_set) {
+		s->trk_set = true;
+		s->trk_schema = true;
+		s->trk_state = s->trk_tx = false;
+		s->trk_vars = NULL;
+	}
+	if (nl == 6 && strncasecmp(n, "schema", 6) == 0) {
+		s->trk_schema = dflt || px_sess_track_bool(value);
+	} else if (nl == 12 && strncasecmp(n, "state_change", 12) == 0) {
+		s->trk_state = !dflt && px_sess_track_bool(value);
+	} else if (nl == 16 && strncasecmp(n, "transaction_info", 16) == 0) {
+		s->trk_tx = !dflt && !(value.len == 3 &&
+				       strncasecmp((const char *)value.ptr, "off", 3) == 0) &&
+			    !(value.len == 1 && value.ptr[0] == '0');
+	} else if (nl == 16 && strncasecmp(n, "system_variables", 16) == 0) {
+		char *v = dflt ? NULL : malloc(value.len + 1);
+
+		if (v != NULL) {
+			for (size_t i = 0; i < value.len; i++) {
+				uint8_t ch = value.ptr[i];
+
+				v[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+			}
+			v[value.len] = '\0';
+		}
+		free(s->trk_vars);
+		s->trk_vars = v; /* DEFAULT, or out of memory: NULL, the default list */
+	}
+}
+
+/* <name> is in the comma-separated <list> (lower-case; "*" is every variable). */
+static bool
+px_sess_track_listed(const char *list, struct ms_slice name)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		const char *e = p + n;
+
+		while (n > 0 && *p == ' ') {
+			p++;
+			n--;
+		}
+		while (n > 0 && p[n - 1] == ' ') {
+			n--;
+		}
+		if ((n == 1 && *p == '*') ||
+		    (n == name.len && strncasecmp(p, (const char *)name.ptr, n) == 0)) {
+			return true;
+		}
+		p = *e == ',' ? e + 1 : e;
+	}
+	return false;
+}
+
+size_t
+px_sess_track_filter(const struct px_session *s, struct ms_slice st, uint8_t *out, size_t cap)
+{
+	/* MariaDB 10.11's default session_track_system_variables */
+	static const char defaults[] = "autocommit,character_set_client,character_set_connection,"
+				       "character_set_results,time_zone";
+	const char *vars = s->trk_set && s->trk_vars != NULL ? s->trk_vars : defaults;
+	struct mp_cursor c, e;
+	struct ms_slice data, entry, name;
+	uint8_t type;
+	size_t at = 0;
+
+	mp_cursor_init(&c, st.ptr, st.len);
+	while (mp_track_next(&c, &type, &data, &entry) == MP_OK) {
+		bool keep;
+
+		mp_cursor_init(&e, data.ptr, data.len);
+		switch (type) {
+		case MP_TRACK_SYSVAR:
+			keep = mp_lenenc_str_read(&e, &name) == MP_OK && px_sess_track_listed(vars, name);
+			break;
+		case MP_TRACK_SCHEMA:
+			keep = !s->trk_set || s->trk_schema;
+			break;
+		case MP_TRACK_STATE:
+			keep = s->trk_set && s->trk_state;
+			break;
+		default: /* transaction characteristics and state */
+			keep = s->trk_set && s->trk_tx;
+			break;
+		}
+		if (keep && at + entry.len <= cap) {
+			memcpy(out + at, entry.ptr, entry.len);
+			at += entry.len;
+		}
+	}
+	return at;
 }
 
 /* Gives back or destroys the backend <s> holds, depending on whether it is clean. */
@@ -363,6 +529,8 @@ px_sess_free(struct px_session *s)
 	}
 	px_sess_release_all(s, false);
 	px_stmt_free_all(s);
+	free(s->trk_vars);
+	free(s->trk_pending);
 	free(s->vars);
 	free(s->set_pending);
 	px_cmd_script_end(s);
@@ -513,7 +681,15 @@ px_sess_deny(struct px_session *s, bool used_password)
 void
 px_sess_login_ok(struct px_session *s, uint8_t seq, bool now)
 {
-	px_sess_send_ok(s, seq);
+	uint8_t st[PX_NAME_MAX + 8];
+	struct mp_writer w;
+
+	/* a server tracks the default schema a login (or COM_CHANGE_USER) names */
+	mp_writer_init(&w, st, sizeof(st));
+	if (s->schema[0] != '\0') {
+		mp_track_schema_put(&w, s->schema, strlen(s->schema));
+	}
+	px_sess_send_ok_state(s, seq, st, mp_writer_len(&w));
 	if (!(s->caps & MP_CLIENT_COMPRESS) || s->cl.z != NULL) {
 		return;
 	}
@@ -882,6 +1058,7 @@ px_sess_change_user(struct px_session *s, uint32_t first_len)
 	s->vars = NULL;
 	s->autocommit_off = false;
 	s->sticky = 0;
+	px_sess_track_reset(s);
 	s->hold_prev = false;
 	s->status = MP_STATUS_AUTOCOMMIT;
 	s->seq_insert_id = 0;

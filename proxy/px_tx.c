@@ -376,7 +376,18 @@ px_tx_control(struct px_session *s, const struct rt_tx *tx, bool binary, bool *p
 			t->open = false;
 		}
 		s->autocommit_off = !tx->autocommit;
-		return px_tx_answer_ok(s);
+		{
+			uint8_t st[32];
+			struct mp_writer w;
+
+			evbuffer_drain(s->cl.in, s->cmd_len);
+			s->cmd_len = 0;
+			mp_writer_init(&w, st, sizeof(st));
+			mp_track_sysvar_put(&w, "autocommit", 10, tx->autocommit ? "ON" : "OFF",
+					    tx->autocommit ? 2 : 3);
+			px_sess_send_ok_state(s, (uint8_t)s->cmd_pkts, st, mp_writer_len(&w));
+			return true;
+		}
 	case RT_TX_SAVEPOINT:
 	case RT_TX_ROLLBACK_TO:
 	case RT_TX_RELEASE:

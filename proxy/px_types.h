@@ -41,9 +41,12 @@ struct ck_ring_buffer;
 	 MP_CLIENT_SECURE_CONNECTION | MP_CLIENT_MULTI_STATEMENTS | MP_CLIENT_MULTI_RESULTS |      \
 	 MP_CLIENT_PS_MULTI_RESULTS | MP_CLIENT_PLUGIN_AUTH | MP_CLIENT_CONNECT_ATTRS |            \
 	 MP_CLIENT_PLUGIN_AUTH_LENENC_DATA | MP_CLIENT_IGNORE_SIGPIPE | MP_CLIENT_COMPRESS |       \
-	 MP_CLIENT_LOCAL_FILES)
-/* The admin port: the same, without compression and LOCAL INFILE (nor TLS, never offered). */
-#define PX_ADMIN_CAPS (PX_SERVER_CAPS & ~(uint32_t)(MP_CLIENT_COMPRESS | MP_CLIENT_LOCAL_FILES))
+	 MP_CLIENT_LOCAL_FILES | MP_CLIENT_SESSION_TRACK)
+/* The admin port: the same, without compression, LOCAL INFILE and session tracking (nor TLS,
+ * never offered). */
+#define PX_ADMIN_CAPS                                                                              \
+	(PX_SERVER_CAPS &                                                                          \
+	 ~(uint32_t)(MP_CLIENT_COMPRESS | MP_CLIENT_LOCAL_FILES | MP_CLIENT_SESSION_TRACK))
 
 /* Per-worker counters, summed on request. X-macro: adding a counter is one line. */
 #define PX_STATS_FIELDS(X)                                                                         \
@@ -265,11 +268,17 @@ struct px_session {
 	uint8_t seq;               /* next sequence id towards the client (connection phase) */
 	bool login_pending;        /* CONNECT_WITH_DB: OK to the client after the schema check */
 	bool prep_pin_new;         /* this COM_STMT_PREPARE pins; undone if the server refuses it */
-	bool tls_pending;
+	bool tls_pending;          /* SSLRequest read: switch the socket to TLS once it is consumed */
 	bool zlib_pending;         /* login OK queued: compression starts after this packet */
 	bool sha2_switched;        /* caching_sha2_password: switched to it; the token follows */
-	bool sha2_full;
-	bool sha2_rsa;             /* caching_sha2_password: our public key was sent */            /* caching_sha2_password: the next packet is the password */          /* SSLRequest read: switch the socket to TLS once it is consumed */
+	bool sha2_full;            /* caching_sha2_password: the next packet is the password */
+	bool sha2_rsa;             /* caching_sha2_password: our public key was sent */
+	/* what the client tracks (px_sess_track_filter): the server defaults until it SETs
+	 * session_track_* itself (learned from the backend's report; that pins) */
+	bool trk_set;              /* it did: the fields below apply */
+	bool trk_schema, trk_state, trk_tx;
+	char *trk_vars;            /* owned; session_track_system_variables, lower-case */
+	char *trk_pending;         /* owned; the running SET's session_track_* (rt_set_track) */
 	uint8_t login_ok_seq;
 	/* command phase */
 	uint8_t cmd;               /* command being executed */

@@ -360,15 +360,18 @@ rt_tx_tableless(const char *text, size_t len)
 					     "LOWER", "IF", "IFNULL", "COALESCE", "MD5", "HEX" };
 	struct rt_lex lx;
 	struct rt_tok t, next;
+	bool set;
 
 	rt_lex_init(&lx, text, len);
 	t = rt_lex_next(&lx);
-	if (!rt_tok_is(&t, "SELECT") && !rt_tok_is(&t, "DO")) {
+	set = rt_tok_is(&t, "SET");
+	if (!rt_tok_is(&t, "SELECT") && !rt_tok_is(&t, "DO") && !set) {
 		return false;
 	}
 	for (t = rt_lex_next(&lx); t.kind != RT_TOK_END; t = next) {
 		next = rt_lex_next(&lx);
-		if (t.kind == RT_TOK_ERROR || t.kind == RT_TOK_USERVAR || rt_tok_punct(&t, ';') ||
+		if (t.kind == RT_TOK_ERROR || (t.kind == RT_TOK_USERVAR && !set) ||
+		    rt_tok_punct(&t, ';') ||
 		    rt_tok_is(&t, "FROM") || rt_tok_is(&t, "INTO") || rt_tok_is(&t, "SELECT")) {
 			return false;
 		}
@@ -787,4 +790,80 @@ rt_kill_parse(const char *text, size_t len, bool *query, uint64_t *id)
 	}
 	*id = v;
 	return 1;
+}
+
+bool
+rt_set_track(const char *text, size_t len, char *out, size_t cap)
+{
+	struct rt_lex lx;
+	struct rt_tok t, v;
+	size_t at = 0;
+
+	if (cap == 0) {
+		return false;
+	}
+	out[0] = '\0';
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	if (!rt_tok_is(&t, "SET")) {
+		return false;
+	}
+	do {
+		const char *name;
+		size_t n;
+
+		t = rt_lex_next(&lx);
+		if (rt_tok_is(&t, "SESSION") || rt_tok_is(&t, "LOCAL")) {
+			t = rt_lex_next(&lx);
+		}
+		name = t.ptr;
+		n = t.len;
+		if (t.kind == RT_TOK_SYSVAR) {
+			name += 2;
+			n -= 2;
+			if (n > 8 && strncasecmp(name, "session.", 8) == 0) {
+				name += 8;
+				n -= 8;
+			} else if (n > 6 && strncasecmp(name, "local.", 6) == 0) {
+				name += 6;
+				n -= 6;
+			}
+		} else if (t.kind != RT_TOK_WORD) {
+			return false;
+		}
+		t = rt_lex_next(&lx);
+		if (!rt_tok_punct(&t, '=')) {
+			return false;
+		}
+		v = rt_lex_next(&lx);
+		if ((v.kind != RT_TOK_NUMBER && v.kind != RT_TOK_STRING && v.kind != RT_TOK_WORD) ||
+		    v.intro != 0) {
+			return false;
+		}
+		t = rt_lex_next(&lx);
+		if (n <= 14 || strncasecmp(name, "session_track_", 14) != 0) {
+			continue;
+		}
+		name += 14;
+		n -= 14;
+		if (v.kind == RT_TOK_STRING) {
+			v.ptr++;
+			v.len -= 2;
+			if (memchr(v.ptr, '\\', v.len) != NULL || memchr(v.ptr, v.ptr[-1], v.len) != NULL) {
+				return false; /* escapes: not worth decoding here */
+			}
+		}
+		if (memchr(v.ptr, '\n', v.len) != NULL || at + n + v.len + 3 > cap) {
+			return false;
+		}
+		for (size_t i = 0; i < n; i++) {
+			out[at++] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+		}
+		out[at++] = '=';
+		memcpy(out + at, v.ptr, v.len);
+		at += v.len;
+		out[at++] = '\n';
+		out[at] = '\0';
+	} while (rt_tok_punct(&t, ','));
+	return (t.kind == RT_TOK_END || rt_tok_punct(&t, ';')) && at > 0;
 }

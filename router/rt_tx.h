@@ -56,9 +56,10 @@ struct rt_span {
  */
 size_t rt_split(const char *text, size_t len, struct rt_span *out, size_t cap) MS_MUSTCHECK;
 
-/* True if the statement is a SELECT or DO that reads no table: no FROM, no INTO, and no
- * function other than a few built-ins (a stored function could read tables). With autocommit
- * off such a statement starts no transaction on a server, and none in myshard. */
+/* True if the statement is a SELECT, DO or SET that reads no table: no FROM, no INTO (nor
+ * user variables, but for SET), no subquery and no function other than a few built-ins (a
+ * stored function could read tables). With autocommit off such a statement starts no
+ * transaction on a server, and none in myshard. */
 bool rt_tx_tableless(const char *text, size_t len) MS_MUSTCHECK;
 
 /* True if the statement commits an open transaction first on a server (DDL, LOCK TABLES,
@@ -90,6 +91,14 @@ bool rt_set_name_replayable(const char *name, size_t n) MS_MUSTCHECK;
  * GLOBAL, autocommit.
  */
 bool rt_set_trackable(const char *text, size_t len) MS_MUSTCHECK;
+
+/*
+ * If <text> is one `SET [SESSION | LOCAL] var = literal [, ...]` (also `@@var`,
+ * `@@session.var`) that assigns session_track_* variables, writes those assignments to <out>
+ * as "name=value\n" lines (name lower-case without "session_track_", value unquoted) and
+ * returns true. False for any other statement or any value that is not one plain literal.
+ */
+bool rt_set_track(const char *text, size_t len, char *out, size_t cap) MS_MUSTCHECK;
 
 /* KILL [HARD | SOFT] [CONNECTION | QUERY] <id>: returns 1 with *<query> (QUERY) and *<id> set;
  * -1 for the KILL forms myshard does not offer (QUERY ID, USER, an id that is no number);

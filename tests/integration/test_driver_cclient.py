@@ -63,7 +63,14 @@ def test_connector_c(sh, battery):
                                      lineterm="", n=0))
     assert not diff, "\n".join(diff)
     lines = proxy.splitlines()
-    assert lines[0] == "connected" and lines[-1] == "done" and len(lines) == 197, proxy
+    assert lines[0] == "connected" and lines[-1] == "done" and len(lines) == 222, proxy
+    # session tracking (CLIENT_SESSION_TRACK): what a server with default settings reports
+    assert lines[1] == f"connect: in_trans=0 autocommit=1 changed=1 [1:{DB}]"
+    assert "autocommit off: in_trans=0 autocommit=0 changed=1 [autocommit=OFF]" in lines
+    assert ("SET time_zone = '+02:00': in_trans=0 autocommit=0 changed=1 [time_zone=+02:00]"
+            in lines)
+    assert "SET NAMES latin1: in_trans=0 autocommit=1 changed=1 [2:1]" in lines
+    assert f"USE {DB}: in_trans=0 autocommit=1 changed=1 [2:1]" in lines
     assert "duplicate: error 1062 23000 Duplicate entry '11000' for key 'PRIMARY'" in lines
     assert "ps duplicate: error 1062 23000 Duplicate entry '11000' for key 'PRIMARY'" in lines
     assert spread(sh, BASE) == {S.customer_shard(k) for k in range(BASE, BASE + 6)}
@@ -91,6 +98,13 @@ def test_connector_c_compressed(sh, battery):
                                      lineterm="", n=0))
     assert not diff, "\n".join(diff)
     lines = proxy.splitlines()
-    assert lines[0] == "connected" and lines[-1] == "done" and len(lines) == 197, proxy
+    assert lines[0] == "connected" and lines[-1] == "done" and len(lines) == 222, proxy
+    # session tracking (CLIENT_SESSION_TRACK): what a server with default settings reports
+    assert lines[1] == f"connect: in_trans=0 autocommit=1 changed=1 [1:{DB}]"
+    assert "autocommit off: in_trans=0 autocommit=0 changed=1 [autocommit=OFF]" in lines
+    assert ("SET time_zone = '+02:00': in_trans=0 autocommit=0 changed=1 [time_zone=+02:00]"
+            in lines)
+    assert "SET NAMES latin1: in_trans=0 autocommit=1 changed=1 [2:1]" in lines
+    assert f"USE {DB}: in_trans=0 autocommit=1 changed=1 [2:1]" in lines
     assert f"duplicate: error 1062 23000 Duplicate entry '{base}' for key 'PRIMARY'" in lines
     assert spread(sh, base) == {S.customer_shard(k) for k in range(base, base + 6)}

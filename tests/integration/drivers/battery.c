@@ -3,9 +3,9 @@
  * tests/integration/drivers/battery.c - the driver battery for Connector/C (libmariadb): text
  * queries and prepared statements (every parameter type, long data, re-binding, reset, stored
  * and row-by-row results, cursors), a transaction over two shards, errors, COM_PING,
- * COM_RESET_CONNECTION, COM_CHANGE_USER and COM_SET_OPTION with multi-statements, over the
- * sharded table customers and the global table countries. Prints one normalized line per
- * result; test_driver_cclient.py runs it against myshard and against a plain server and
+ * COM_RESET_CONNECTION, COM_CHANGE_USER, COM_SET_OPTION with multi-statements and session
+ * tracking (CLIENT_SESSION_TRACK), over the sharded table customers and the global table
+ * countries. Prints one normalized line per result; test_driver_cclient.py runs it against myshard and against a plain server and
  * compares the outputs line for line.
  *
  * usage: battery HOST PORT USER PASSWORD DB BASE_ID   (uses customers ids BASE..BASE+49)
@@ -960,6 +960,101 @@ bt_multi_statements(struct bt *b)
 		  b->base + 29);
 }
 
+static int
+bt_strcmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The session-state changes the last OK reported (CLIENT_SESSION_TRACK), by type. A server
+ * lists changed variables in no fixed order (its own hash order): they print sorted by name.
+ */
+static void
+bt_track(MYSQL *m, const char *label)
+{
+	unsigned int st = 0;
+	const char *d, *v;
+	size_t l, vl;
+
+	if (mariadb_get_infov(m, MARIADB_CONNECTION_SERVER_STATUS, &st) != 0)
+		st = 0xffff;
+	printf("%s: in_trans=%d autocommit=%d changed=%d", label, (st & SERVER_STATUS_IN_TRANS) != 0,
+	       (st & SERVER_STATUS_AUTOCOMMIT) != 0, (st & SERVER_SESSION_STATE_CHANGED) != 0);
+	for (int t = SESSION_TRACK_BEGIN; t <= SESSION_TRACK_END; t++) {
+		enum enum_session_state_type type = (enum enum_session_state_type)t;
+		char *vars[32];
+		size_t n = 0;
+
+		if (mysql_session_track_get_first(m, type, &d, &l) != 0)
+			continue;
+		do {
+			if (t != SESSION_TRACK_SYSTEM_VARIABLES) {
+				printf(" [%d:%.*s]", t, (int)l, d);
+				continue;
+			}
+			/* name, then its value */
+			if (mysql_session_track_get_next(m, type, &v, &vl) != 0)
+				vl = 0, v = "";
+			if (n < 32 && (vars[n] = malloc(l + vl + 2)) != NULL)
+				snprintf(vars[n++], l + vl + 2, "%.*s=%.*s", (int)l, d, (int)vl, v);
+		} while (mysql_session_track_get_next(m, type, &d, &l) == 0);
+		qsort(vars, n, sizeof(vars[0]), bt_strcmp);
+		for (size_t i = 0; i < n; i++) {
+			printf(" [%s]", vars[i]);
+			free(vars[i]);
+		}
+	}
+	putchar('\n');
+}
+
+static void
+bt_track_query(struct bt *b, const char *sql)
+{
+	if (mysql_query(b->m, sql) != 0) {
+		bt_err(sql, b->m);
+		return;
+	}
+	bt_track(b->m, sql);
+}
+
+/*
+ * Session tracking: what the client is told of schema, variable and state changes, with the
+ * server's default settings and after it sets session_track_* itself (then reset again).
+ */
+static void
+bt_session_track(struct bt *b)
+{
+	char use[BT_SQL], sql[BT_SQL];
+
+	bt_track_query(b, "SET NAMES latin1");
+	bt_track_query(b, "SET NAMES utf8mb4");
+	bt_track_query(b, "SET time_zone = '+01:00'");
+	bt_track_query(b, "SET sql_mode = 'STRICT_TRANS_TABLES'");
+	printf("autocommit off: %d\n", mysql_autocommit(b->m, 0));
+	bt_track(b->m, "autocommit off");
+	bt_track_query(b, "SET time_zone = '+02:00'");
+	bt_track_query(b, "SET @bt_var = 1");
+	printf("autocommit on: %d\n", mysql_autocommit(b->m, 1));
+	bt_track(b->m, "autocommit on");
+	snprintf(use, sizeof(use), "USE %s", b->db);
+	bt_track_query(b, use);
+	printf("select_db: %d\n", mysql_select_db(b->m, b->db));
+	bt_track(b->m, "select_db");
+	snprintf(sql, sizeof(sql), "UPDATE customers SET n = n + 1 WHERE id = %lld", b->base);
+	bt_track_query(b, sql);
+	bt_track_query(b, "SET session_track_state_change = ON");
+	bt_track_query(b, "SET time_zone = DEFAULT");
+	bt_track_query(b, "SET session_track_system_variables = 'sql_mode,time_zone'");
+	bt_track_query(b, "SET sql_mode = DEFAULT, time_zone = '+03:00'");
+	bt_track_query(b, "SET NAMES latin1");
+	bt_track_query(b, "SET session_track_schema = OFF");
+	bt_track_query(b, use);
+	printf("reset: %d\n", mysql_reset_connection(b->m));
+	bt_track_query(b, "SET time_zone = '+04:00', sql_mode = DEFAULT");
+	bt_track_query(b, "SET NAMES utf8mb4");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -980,6 +1075,7 @@ main(int argc, char **argv)
 	if ((b.m = bt_connect(&b)) == NULL)
 		return 1;
 	printf("connected\n");
+	bt_track(b.m, "connect");
 	bt_text_writes(&b);
 	bt_text_reads(&b);
 	bt_text_counts(&b);
@@ -996,6 +1092,7 @@ main(int argc, char **argv)
 	bt_reset_connection(&b);
 	bt_change_user(&b);
 	bt_multi_statements(&b);
+	bt_session_track(&b);
 	printf("ping: %d\n", mysql_ping(b.m));
 	mysql_close(b.m);
 	printf("done\n");

@@ -211,6 +211,54 @@ test_ok_write_untracked(void **state)
 	assert_int_equal(ok.status, 0x0002); /* STATE_CHANGED cleared: no block was written */
 }
 
+/* State entries: the captured SET time_zone and COM_INIT_DB blocks are walked and written
+ * back byte for byte; a cut entry is malformed. */
+static void
+test_track_entries(void **state)
+{
+	struct tp_pkt tz = tp_pkt(&gold_q_set_tz, 0), db = tp_pkt(&gold_init_db, 0);
+	struct ms_slice data, entry;
+	struct mp_cursor c;
+	struct mp_writer w;
+	struct mp_ok ok;
+	uint8_t buf[64], type;
+
+	(void)state;
+	assert_int_equal(mp_ok_read(tz.p, tz.len, true, &ok), MP_OK);
+	mp_cursor_init(&c, ok.session_state.ptr, ok.session_state.len);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_OK);
+	assert_int_equal(type, MP_TRACK_SYSVAR);
+	assert_int_equal(data.len, 17);
+	assert_int_equal(entry.len, 19);
+	assert_ptr_equal(entry.ptr, ok.session_state.ptr);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_NEED_MORE);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_track_sysvar_put(&w, "time_zone", 9, "+01:00", 6);
+	assert_int_equal(mp_writer_len(&w), ok.session_state.len);
+	assert_memory_equal(buf, ok.session_state.ptr, ok.session_state.len);
+
+	assert_int_equal(mp_ok_read(db.p, db.len, true, &ok), MP_OK);
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_track_schema_put(&w, "capdb", 5);
+	assert_int_equal(mp_writer_len(&w), ok.session_state.len);
+	assert_memory_equal(buf, ok.session_state.ptr, ok.session_state.len);
+
+	/* two entries back to back, then one cut short */
+	mp_writer_init(&w, buf, sizeof(buf));
+	mp_track_schema_put(&w, "capdb", 5);
+	mp_track_sysvar_put(&w, "autocommit", 10, "OFF", 3);
+	mp_cursor_init(&c, buf, mp_writer_len(&w));
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_OK);
+	assert_int_equal(type, MP_TRACK_SCHEMA);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_OK);
+	assert_int_equal(type, MP_TRACK_SYSVAR);
+	assert_int_equal(entry.len, 2 + 11 + 4);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_NEED_MORE);
+	mp_cursor_init(&c, buf, mp_writer_len(&w) - 1);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_OK);
+	assert_int_equal(mp_track_next(&c, &type, &data, &entry), MP_MALFORMED);
+}
+
 static void
 test_ok_rejects(void **state)
 {
@@ -659,6 +707,7 @@ tp_run_result_tests(void)
 		cmocka_unit_test(test_coldef_golden),
 		cmocka_unit_test(test_coldef_prefixes),
 		cmocka_unit_test(test_coldef_variants),
+		cmocka_unit_test(test_track_entries),
 		cmocka_unit_test(test_textrow_golden),
 		cmocka_unit_test(test_textrow_prefixes),
 		cmocka_unit_test(test_textrow_variants),

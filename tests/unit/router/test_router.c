@@ -901,6 +901,11 @@ test_tableless(void **state)
 		{ "DO 1; DO 2", false },
 		{ "UPDATE t SET a = 1", false },
 		{ "SELECT 'unterminated", false },
+		{ "SET time_zone = '+01:00'", true },
+		{ "SET @x = 1, sql_mode = CONCAT(@@sql_mode, ',ANSI')", true },
+		{ "SET @x = (SELECT a FROM t)", false },
+		{ "SET @x = my_func()", false },
+		{ "SET a = 1; DROP TABLE t", false },
 	};
 
 	(void)state;
@@ -909,6 +914,44 @@ test_tableless(void **state)
 			fail_msg("%s: expected %d", cases[i].sql, cases[i].want);
 		}
 	}
+}
+
+static void
+test_set_track(void **state)
+{
+	static const struct {
+		const char *sql;
+		bool ok;
+		const char *want;
+	} cases[] = {
+		{ "SET session_track_schema = OFF", true, "schema=OFF\n" },
+		{ "set @@session.SESSION_TRACK_STATE_CHANGE=1, time_zone = '+01:00'", true,
+		  "state_change=1\n" },
+		{ "SET SESSION session_track_system_variables = 'sql_mode,time_zone', "
+		  "@@session_track_transaction_info = DEFAULT;",
+		  true, "system_variables=sql_mode,time_zone\ntransaction_info=DEFAULT\n" },
+		{ "SET time_zone = '+01:00'", false, "" },
+		{ "SET session_track_system_variables = CONCAT('a', 'b')", false, "" },
+		{ "SET session_track_system_variables = 'it''s'", false, "" },
+		{ "SET session_track_schema = OFF; SET a = 1", true, "schema=OFF\n" },
+		{ "SET session_track_schema = OFF SET", false, "" },
+		{ "SELECT 1", false, "" },
+	};
+	char out[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = rt_set_track(cases[i].sql, strlen(cases[i].sql), out, sizeof(out));
+
+		if (ok != cases[i].ok) {
+			fail_msg("%s: expected %d", cases[i].sql, cases[i].ok);
+		}
+		if (ok) {
+			assert_string_equal(out, cases[i].want);
+		}
+	}
+	/* too long for the output: refused, not cut */
+	assert_false(rt_set_track("SET session_track_system_variables = 'abcdefgh'", 47, out, 20));
 }
 
 static void
@@ -972,6 +1015,7 @@ main(void)
 		cmocka_unit_test(test_set_vars),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_tableless),
+		cmocka_unit_test(test_set_track),
 		cmocka_unit_test(test_kill_parse),
 	};
 
