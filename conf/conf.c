@@ -428,7 +428,7 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
 					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms",
-					    "shutdown_ms", "health_ms", "query_ms" };
+					    "shutdown_ms", "health_ms", "query_ms", "slow_query_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -464,6 +464,10 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	}
 	if (rc == MS_OK && v[8] != NULL) {
 		rc = conf_uint(x, v[8], "timeouts.query_ms", 0, 86400000, &x->c->query_ms);
+	}
+	if (rc == MS_OK && v[9] != NULL) {
+		rc = conf_uint(x, v[9], "timeouts.slow_query_ms", 0, 86400000,
+			       &x->c->slow_query_ms);
 	}
 	return rc;
 }

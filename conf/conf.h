@@ -68,6 +68,7 @@ struct conf {
 	unsigned int shutdown_ms;   /* SIGTERM: how long in-flight statements may finish; 10000 */
 	unsigned int health_ms;     /* between health checks of each shard; 1000; 0 = off */
 	unsigned int query_ms;      /* a statement running longer is cut off; 0 (default) = never */
+	unsigned int slow_query_ms; /* a statement taking this long is logged; 0 (default) = off */
 	unsigned int max_clients;          /* client connections at once; 0 (default) = no limit */
 	unsigned int max_clients_per_user; /* logged-in sessions per user; 0 (default) = no limit */
 	struct conf_user *users;   /* owned array of n_users; at least one */

@@ -269,6 +269,57 @@ px_cmd_digest_slot(struct px_worker *w, const char *text)
 	return &w->digests[PX_DIGEST_SLOTS];
 }
 
+/* The class of a statement by the first word of its digest. */
+static enum px_class
+px_cmd_class(const char *digest)
+{
+	static const struct {
+		const char *word;
+		enum px_class cls;
+	} words[] = {
+		{ "SELECT", PX_CLASS_READ },	  { "SHOW", PX_CLASS_READ },
+		{ "DESC", PX_CLASS_READ },	  { "DESCRIBE", PX_CLASS_READ },
+		{ "EXPLAIN", PX_CLASS_READ },	  { "WITH", PX_CLASS_READ },
+		{ "(", PX_CLASS_READ },		  { "INSERT", PX_CLASS_WRITE },
+		{ "UPDATE", PX_CLASS_WRITE },	  { "DELETE", PX_CLASS_WRITE },
+		{ "REPLACE", PX_CLASS_WRITE },	  { "LOAD", PX_CLASS_WRITE },
+		{ "BEGIN", PX_CLASS_TX },	  { "START", PX_CLASS_TX },
+		{ "COMMIT", PX_CLASS_TX },	  { "ROLLBACK", PX_CLASS_TX },
+		{ "SAVEPOINT", PX_CLASS_TX },	  { "RELEASE", PX_CLASS_TX },
+		{ "XA", PX_CLASS_TX },		  { "SET", PX_CLASS_SESSION },
+		{ "USE", PX_CLASS_SESSION },	  { "CREATE", PX_CLASS_DDL },
+		{ "ALTER", PX_CLASS_DDL },	  { "DROP", PX_CLASS_DDL },
+		{ "TRUNCATE", PX_CLASS_DDL },	  { "RENAME", PX_CLASS_DDL },
+	};
+	size_t n = strcspn(digest, " (");
+
+	if (n == 0 && digest[0] == '(') {
+		n = 1;
+	}
+	for (size_t i = 0; i < MS_ARRAY_LEN(words); i++) {
+		if (strlen(words[i].word) == n && strncasecmp(digest, words[i].word, n) == 0) {
+			return words[i].cls;
+		}
+	}
+	return PX_CLASS_OTHER;
+}
+
+static void
+px_cmd_lat_add(struct px_lat *l, uint64_t us, bool err)
+{
+	/* the metrics histogram: 50 µs .. 10 s, powers of about 2.5 */
+	static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+	size_t b = 0;
+
+	while (b < PX_LAT_BUCKETS - 1 && us > le[b]) {
+		b++;
+	}
+	l->bucket[b]++;
+	l->sum_us += us;
+	l->count++;
+	l->errors += err;
+}
+
 /* The routed statement ended: its figures go to the worker's digest table. */
 void
 px_cmd_digest_end(struct px_session *s)
@@ -288,19 +339,22 @@ px_cmd_digest_end(struct px_session *s)
 		}
 	}
 	us = ms_now_us() - s->q_start_us;
-	{
-		/* the metrics histogram: 50 µs .. 10 s, powers of about 2.5 */
-		static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
-		struct px_lat *l = &w->stats.lat[s->q_scatter ? 2 : s->q_shards > 1 ? 1 : 0];
-		size_t b = 0;
+	px_cmd_lat_add(&w->stats.lat[s->q_scatter ? 2 : s->q_shards > 1 ? 1 : 0], us, s->q_err);
+	px_cmd_lat_add(&w->stats.cls[px_cmd_class(s->q_digest)], us, s->q_err);
+	if (w->conf->slow_query_ms > 0 && us >= (uint64_t)w->conf->slow_query_ms * 1000) {
+		char on[96];
 
-		while (b < PX_LAT_BUCKETS - 1 && us > le[b]) {
-			b++;
+		if (s->be != NULL) {
+			snprintf(on, sizeof(on), "backend %llu (shard %s)",
+				 (unsigned long long)s->be->id, px_pool_shard_name(s->be->pool));
+		} else {
+			snprintf(on, sizeof(on), "%u shard legs%s", s->q_shards,
+				 s->q_scatter ? " (scatter)" : "");
 		}
-		l->bucket[b]++;
-		l->sum_us += us;
-		l->count++;
-		l->errors += s->q_err;
+		ms_log_warn("slow query: session %llu (%s@%s, schema '%s') on %s: %.3f ms%s: %s",
+			    (unsigned long long)s->id, s->user, s->peer, s->schema, on,
+			    (double)us / 1000.0, s->q_err ? ", error" : "",
+			    s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
 	}
 	d = px_cmd_digest_slot(w, s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
 	d->count++;
@@ -907,6 +961,9 @@ px_cmd_relay(struct px_session *s, const struct mp_hdr *hdr, const uint8_t *pl,
 					      MP_HDR_LEN, hdr->len);
 		evbuffer_drain(s->be->conn.in, MP_HDR_LEN + (size_t)hdr->len);
 		return;
+	}
+	if (ev->kind == MP_PKT_ERR) {
+		px_sess_count_err(s, pl, hdr->len);
 	}
 	evbuffer_remove_buffer(s->be->conn.in, s->cl.out,
 			       MP_HDR_LEN + (size_t)hdr->len);

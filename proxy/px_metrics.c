@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,38 +56,56 @@ px_mx_counters(struct px_metrics *m, struct evbuffer *b)
 #undef PX_MX_COUNTER
 }
 
+/* One histogram per label value of <lat> (offset of a px_lat array in struct px_stats). */
+static void
+px_mx_hist(struct px_metrics *m, struct evbuffer *b, const char *metric, const char *label,
+	   const char *const *values, int nvalues, size_t lat)
+{
+	static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+
+	for (int k = 0; k < nvalues; k++) {
+		uint64_t cum = 0, sum = 0, count = 0;
+
+		for (unsigned int i = 0; i < m->n; i++) {
+			const struct px_lat *l = (const struct px_lat *)((const char *)&m->ws[i].stats + lat) + k;
+
+			sum += px_mx_peek(&l->sum_us);
+			count += px_mx_peek(&l->count);
+		}
+		for (int j = 0; j < PX_LAT_BUCKETS - 1; j++) {
+			for (unsigned int i = 0; i < m->n; i++) {
+				const struct px_lat *l =
+					(const struct px_lat *)((const char *)&m->ws[i].stats + lat) + k;
+
+				cum += px_mx_peek(&l->bucket[j]);
+			}
+			evbuffer_add_printf(b, "%s_bucket{%s=\"%s\",le=\"%.6f\"} %llu\n", metric, label,
+					    values[k], (double)le[j] / 1e6, (unsigned long long)cum);
+		}
+		evbuffer_add_printf(b, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", metric, label,
+				    values[k], (unsigned long long)count);
+		evbuffer_add_printf(b, "%s_sum{%s=\"%s\"} %.6f\n%s_count{%s=\"%s\"} %llu\n", metric,
+				    label, values[k], (double)sum / 1e6, metric, label, values[k],
+				    (unsigned long long)count);
+	}
+}
+
 static void
 px_mx_latency(struct px_metrics *m, struct evbuffer *b)
 {
 	static const char *const kinds[PX_LAT_KINDS] = { "single", "multi", "scatter" };
-	static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+	static const char *const classes[PX_CLASSES] = PX_CLASS_NAMES;
 
 	evbuffer_add_printf(b, "# HELP myshard_statement_duration_seconds Statements by plan kind "
 			       "(one shard, several, every shard), from command to last byte.\n"
 			       "# TYPE myshard_statement_duration_seconds histogram\n");
-	for (int k = 0; k < PX_LAT_KINDS; k++) {
-		uint64_t cum = 0, sum = 0, count = 0;
-
-		for (unsigned int i = 0; i < m->n; i++) {
-			sum += px_mx_peek(&m->ws[i].stats.lat[k].sum_us);
-			count += px_mx_peek(&m->ws[i].stats.lat[k].count);
-		}
-		for (int j = 0; j < PX_LAT_BUCKETS; j++) {
-			for (unsigned int i = 0; i < m->n; i++) {
-				cum += px_mx_peek(&m->ws[i].stats.lat[k].bucket[j]);
-			}
-			if (j < PX_LAT_BUCKETS - 1) {
-				evbuffer_add_printf(b, "myshard_statement_duration_seconds_bucket{plan=\"%s\","
-						       "le=\"%.6f\"} %llu\n",
-						    kinds[k], (double)le[j] / 1e6, (unsigned long long)cum);
-			}
-		}
-		evbuffer_add_printf(b, "myshard_statement_duration_seconds_bucket{plan=\"%s\",le=\"+Inf\"} "
-				       "%llu\n", kinds[k], (unsigned long long)count);
-		evbuffer_add_printf(b, "myshard_statement_duration_seconds_sum{plan=\"%s\"} %.6f\n"
-				       "myshard_statement_duration_seconds_count{plan=\"%s\"} %llu\n",
-				    kinds[k], (double)sum / 1e6, kinds[k], (unsigned long long)count);
-	}
+	px_mx_hist(m, b, "myshard_statement_duration_seconds", "plan", kinds, PX_LAT_KINDS,
+		   offsetof(struct px_stats, lat));
+	evbuffer_add_printf(b, "# HELP myshard_statement_class_duration_seconds Statements by class "
+			       "(their first word), from command to last byte.\n"
+			       "# TYPE myshard_statement_class_duration_seconds histogram\n");
+	px_mx_hist(m, b, "myshard_statement_class_duration_seconds", "class", classes, PX_CLASSES,
+		   offsetof(struct px_stats, cls));
 	evbuffer_add_printf(b, "# TYPE myshard_statement_errors_total counter\n");
 	for (int k = 0; k < PX_LAT_KINDS; k++) {
 		uint64_t errs = 0;
@@ -97,6 +116,57 @@ px_mx_latency(struct px_metrics *m, struct evbuffer *b)
 		evbuffer_add_printf(b, "myshard_statement_errors_total{plan=\"%s\"} %llu\n", kinds[k],
 				    (unsigned long long)errs);
 	}
+}
+
+/* ERR packets sent to clients by error code, summed over the workers (sorted by code). */
+static void
+px_mx_errcodes(struct px_metrics *m, struct evbuffer *b)
+{
+	struct px_errc all[PX_ERRC_SLOTS];
+	size_t n = 0;
+	uint64_t other = 0;
+
+	for (unsigned int i = 0; i < m->n; i++) {
+		other += px_mx_peek(&m->ws[i].stats.errors_other_code);
+		for (size_t j = 0; j < PX_ERRC_SLOTS; j++) {
+			const struct px_errc *e = &m->ws[i].stats.errc[j];
+			uint16_t code = __atomic_load_n(&e->code, __ATOMIC_ACQUIRE);
+			size_t k = 0;
+
+			if (code == 0) {
+				continue;
+			}
+			while (k < n && all[k].code != code) {
+				k++;
+			}
+			if (k == n) {
+				if (n == PX_ERRC_SLOTS) {
+					other += px_mx_peek(&e->n);
+					continue;
+				}
+				all[n].code = code;
+				all[n++].n = 0;
+			}
+			all[k].n += px_mx_peek(&e->n);
+		}
+	}
+	for (size_t i = 1; i < n; i++) { /* insertion sort: at most 64 */
+		struct px_errc t = all[i];
+		size_t j = i;
+
+		for (; j > 0 && all[j - 1].code > t.code; j--) {
+			all[j] = all[j - 1];
+		}
+		all[j] = t;
+	}
+	evbuffer_add_printf(b, "# HELP myshard_client_errors_total ERR packets sent to clients, by "
+			       "MySQL error code.\n# TYPE myshard_client_errors_total counter\n");
+	for (size_t i = 0; i < n; i++) {
+		evbuffer_add_printf(b, "myshard_client_errors_total{code=\"%u\"} %llu\n", all[i].code,
+				    (unsigned long long)all[i].n);
+	}
+	evbuffer_add_printf(b, "myshard_client_errors_total{code=\"other\"} %llu\n",
+			    (unsigned long long)other);
 }
 
 /* Per shard of the live topology: pool gauges summed over workers and variants, health. */
@@ -166,6 +236,7 @@ px_mx_cb(struct evhttp_request *req, void *arg)
 			    MYSHARD_VERSION, px_session_open_count());
 	px_mx_counters(m, b);
 	px_mx_latency(m, b);
+	px_mx_errcodes(m, b);
 	px_mx_shards(m, b);
 	if (m->xa != NULL) {
 		px_xa_totals(m->xa, &xa[0], &xa[1], &xa[2], &xa[3]);

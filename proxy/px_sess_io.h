@@ -19,6 +19,8 @@ void px_sess_set_state(struct px_session *s, enum px_sess_state to);
 void px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len);
 void px_sess_send_err(struct px_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
 		      const char *fmt, ...) MS_PRINTF(5, 6);
+/* Counts an ERR payload sent to the client by its code (the metrics endpoint). */
+void px_sess_count_err(struct px_session *s, const uint8_t *pl, size_t len);
 /* An OK with no rows affected and the session's current status. */
 void px_sess_send_ok(struct px_session *s, uint8_t seq);
 /* The same with session-state entries <st> (mp_track_*_put), sent only to a client that

@@ -225,11 +225,38 @@ px_collation_normalize(uint8_t id)
 }
 
 void
+px_sess_count_err(struct px_session *s, const uint8_t *pl, size_t len)
+{
+	struct px_stats *st = &s->w->stats;
+	uint16_t code = len >= 3 ? (uint16_t)(pl[1] | pl[2] << 8) : 0;
+
+	if (code == 0) {
+		st->errors_other_code++;
+		return;
+	}
+	for (size_t i = 0; i < PX_ERRC_SLOTS; i++) {
+		struct px_errc *e = &st->errc[(code * 31u + i) % PX_ERRC_SLOTS];
+
+		if (e->code == 0) {
+			__atomic_store_n(&e->code, code, __ATOMIC_RELEASE); /* read by /metrics */
+		}
+		if (e->code == code) {
+			e->n++;
+			return;
+		}
+	}
+	st->errors_other_code++;
+}
+
+void
 px_sess_send(struct px_session *s, uint8_t seq, const void *payload, size_t len)
 {
 	uint8_t hdr[MP_HDR_LEN];
 	struct evbuffer *out = s->cl.out;
 
+	if (len > 0 && ((const uint8_t *)payload)[0] == MP_ERR_HDR && s->state != PX_SESS_HANDSHAKE) {
+		px_sess_count_err(s, payload, len);
+	}
 	if (s->script_n > 0) {
 		const uint8_t *p = payload;
 		struct mp_err e;

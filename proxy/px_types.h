@@ -74,11 +74,27 @@ struct px_lat {
 	uint64_t sum_us, count, errors;
 };
 
+/* Statement classes (by the statement's first word) for the per-class histogram. */
+enum px_class { PX_CLASS_READ, PX_CLASS_WRITE, PX_CLASS_TX, PX_CLASS_SESSION, PX_CLASS_DDL,
+		PX_CLASS_OTHER, PX_CLASSES };
+#define PX_CLASS_NAMES { "read", "write", "transaction", "session", "ddl", "other" }
+
+/* ERR packets sent to clients, by error code: an open-addressed table per worker (codes are
+ * never 0); codes beyond its slots are counted in errors_other_code. */
+#define PX_ERRC_SLOTS 64
+struct px_errc {
+	uint16_t code;
+	uint64_t n;
+};
+
 struct px_stats {
 #define PX_STATS_DECL(name) uint64_t name;
 	PX_STATS_FIELDS(PX_STATS_DECL)
 #undef PX_STATS_DECL
 	struct px_lat lat[PX_LAT_KINDS];
+	struct px_lat cls[PX_CLASSES];
+	struct px_errc errc[PX_ERRC_SLOTS];
+	uint64_t errors_other_code;
 };
 
 enum px_be_state {

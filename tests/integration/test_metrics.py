@@ -9,11 +9,13 @@ config of ours, until its query API answers with myshard's figures.
 
 import json
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 
+import pymysql
 import pytest
 
 import harness as H
@@ -42,7 +44,8 @@ def mx(request, sharded, session_root, myshard_bin):
     conf = [(n, "127.0.0.1", s.port) for n, s in zip(sharded.shard_names, sharded.shards)]
     port = H.free_port()
     p = sharded.start_proxy("metrics", conf, extra_yaml=S.sharding_yaml() +
-                            f"metrics: {{address: 127.0.0.1, port: {port}}}\n", health_ms=200)
+                            f"metrics: {{address: 127.0.0.1, port: {port}}}\n", health_ms=200,
+                            slow_query_ms=300)
     p.metrics_port = port
     return p
 
@@ -60,14 +63,46 @@ def test_metrics_figures(mx, sharded):
             H.query(c, f"SELECT * FROM customers WHERE id = {k}")  # one shard each
         for _ in range(3):
             H.query(c, "SELECT COUNT(*) FROM customers")              # every shard
+        H.query(c, "INSERT INTO customers (id, name) VALUES (1, 'a'), (2, 'b')")
+        H.query(c, "INSERT INTO customers (id, name) VALUES (3, 'c')")
+        for _ in range(2):
+            with pytest.raises(pymysql.err.IntegrityError):           # 1062, from the shard
+                H.query(c, "INSERT INTO customers (id, name) VALUES (3, 'c')")
+        with pytest.raises(pymysql.err.OperationalError):             # 1094, from myshard
+            H.query(c, "KILL 987654321")
         after = scrape(mx.metrics_port)
+        # a statement slower than timeouts.slow_query_ms (300) is logged, naming the session,
+        # the user, the backend connection and shard, and the statement's digest
+        (cid,) = H.query(c, "SELECT CONNECTION_ID()")[0]
+        H.query(c, "SELECT SLEEP(0.4), name FROM customers WHERE id = 3")
+        H.query(c, "SELECT SLEEP(0.01), name FROM customers WHERE id = 3")
+        shard = S.customer_shard(3)
+        pat = re.compile(rf"slow query: session {cid} \(app@127\.0\.0\.1:\d+, schema '{db}'\) on "
+                         rf"backend \d+ \(shard {shard}\): (\d+\.\d+) ms: "
+                         r"SELECT SLEEP\(\.\.\.\), name FROM customers WHERE id = \?$", re.M)
+        H.wait_until(lambda: pat.search(mx.stderr_text()), 10, "the slow-query log line")
+        lines = [m for m in pat.finditer(mx.stderr_text())]
+        assert len(lines) == 1 and 400 <= float(lines[0].group(1)) < 5000, lines
     finally:
         H.query(c, f"DROP DATABASE IF EXISTS {db}")
         c.close()
     single = 'myshard_statement_duration_seconds_count{plan="single"}'
     scatter = 'myshard_statement_duration_seconds_count{plan="scatter"}'
-    assert after[single] - before[single] == 10
+    # the two-row INSERT runs on one shard or on two; INSERT of 3 once, then twice refused
+    same = S.customer_shard(1) == S.customer_shard(2)
+    multi = 'myshard_statement_duration_seconds_count{plan="multi"}'
+    assert after[single] - before[single] == 10 + (1 if same else 0) + 3
+    assert after[multi] - before[multi] == (0 if same else 1)
     assert after[scatter] - before[scatter] == 3
+
+    def delta(key):
+        return after.get(key, 0) - before.get(key, 0)
+    cls = 'myshard_statement_class_duration_seconds_count{class="%s"}'
+    assert delta(cls % "read") == 13
+    assert delta(cls % "write") == 4
+    assert delta('myshard_client_errors_total{code="1062"}') == 2
+    assert delta('myshard_client_errors_total{code="1094"}') == 1
+    assert delta('myshard_client_errors_total{code="other"}') == 0
     inf = 'myshard_statement_duration_seconds_bucket{plan="single",le="+Inf"}'
     assert after[inf] == after[single]
     assert after["myshard_commands_total"] >= before["myshard_commands_total"] + 10
