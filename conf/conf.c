@@ -318,7 +318,7 @@ static enum ms_rc
 conf_unknown(struct conf_ctx *x, const yaml_node_t *k, const char *path, const char *const *keys,
 	     size_t n_keys)
 {
-	char sub[CONF_PATH_LEN], known[CONF_PATH_LEN], got[CONF_GOT_LEN];
+	char sub[CONF_PATH_LEN], known[320], got[CONF_GOT_LEN];
 	const char *name = NULL;
 	size_t o = 0;
 
@@ -762,12 +762,65 @@ conf_shard_name(struct conf_ctx *x, const yaml_node_t *n, const char *path, size
 	return MS_OK;
 }
 
-/* shards[<i>]: name, host, port, user, password; host and user may not be empty. */
+/* shards[<i>].replicas: a list of {host, port}. */
+static enum ms_rc
+conf_replicas(struct conf_ctx *x, const yaml_node_t *seq, const char *path, struct conf_shard *s)
+{
+	static const char *const keys[] = { "host", "port" };
+	size_t n, total = 0;
+	enum ms_rc rc;
+
+	rc = conf_want(x, seq, path, YAML_SEQUENCE_NODE);
+	if (rc != MS_OK) {
+		return rc;
+	}
+	n = (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start);
+	for (size_t j = 0; j < x->c->n_shards; j++) {
+		total += x->c->shards[j].n_replicas;
+	}
+	if (x->c->n_shards + total + n > TOPO_MAX_ENDPOINTS) {
+		return conf_err(x, conf_line(seq), path,
+				"shards and replicas together must be at most %d", TOPO_MAX_ENDPOINTS);
+	}
+	if (n == 0) {
+		return MS_OK;
+	}
+	s->replicas = calloc(n, sizeof(*s->replicas));
+	if (s->replicas == NULL) {
+		return conf_oom(x);
+	}
+	s->n_replicas = n;
+	for (size_t k = 0; k < n && rc == MS_OK; k++) {
+		const yaml_node_t *v[MS_ARRAY_LEN(keys)];
+		char rp[CONF_PATH_LEN], sub[CONF_PATH_LEN];
+		const yaml_node_t *map = conf_node(x, seq->data.sequence.items.start[k]);
+		unsigned int port = 3306;
+
+		snprintf(rp, sizeof(rp), "%s[%zu]", path, k);
+		rc = conf_keys(x, map, rp, keys, MS_ARRAY_LEN(keys), v);
+		if (rc == MS_OK && v[0] == NULL) {
+			rc = conf_missing(x, map, rp, "host");
+		}
+		if (rc == MS_OK) {
+			rc = conf_str(x, v[0], conf_join(sub, sizeof(sub), rp, "host"), true,
+				      &s->replicas[k].host);
+		}
+		if (rc == MS_OK && v[1] != NULL) {
+			rc = conf_uint(x, v[1], conf_join(sub, sizeof(sub), rp, "port"), 1, 65535,
+				       &port);
+		}
+		s->replicas[k].port = (uint16_t)port;
+	}
+	return rc;
+}
+
+/* shards[<i>]: name, host, port, user, password, replicas; host and user may not be empty. */
 static enum ms_rc
 conf_shard(struct conf_ctx *x, const yaml_node_t *map, size_t i)
 {
-	static const char *const keys[] = { "name", "host", "port", "user", "password" };
-	enum { K_NAME = 0, K_HOST, K_PORT, K_USER, K_PASSWORD };
+	static const char *const keys[] = { "name", "host", "port", "user", "password",
+					    "replicas" };
+	enum { K_NAME = 0, K_HOST, K_PORT, K_USER, K_PASSWORD, K_REPLICAS };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	char path[CONF_PATH_LEN], sub[CONF_PATH_LEN];
 	struct conf_shard *s = &x->c->shards[i];
@@ -805,6 +858,29 @@ conf_shard(struct conf_ctx *x, const yaml_node_t *map, size_t i)
 	if (rc == MS_OK && s->password == NULL) {
 		s->password = strdup("");
 		rc = s->password != NULL ? MS_OK : conf_oom(x);
+	}
+	if (rc == MS_OK && v[K_REPLICAS] != NULL) {
+		rc = conf_replicas(x, v[K_REPLICAS], conf_join(sub, sizeof(sub), path, "replicas"), s);
+	}
+	return rc;
+}
+
+/* replica_reads: {max_lag_s, after_write_ms}. */
+static enum ms_rc
+conf_replica_reads(struct conf_ctx *x, const yaml_node_t *map)
+{
+	static const char *const keys[] = { "max_lag_s", "after_write_ms" };
+	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
+	enum ms_rc rc;
+
+	rc = conf_keys(x, map, "replica_reads", keys, MS_ARRAY_LEN(keys), v);
+	if (rc == MS_OK && v[0] != NULL) {
+		rc = conf_uint(x, v[0], "replica_reads.max_lag_s", 0, 86400,
+			       &x->c->replica_max_lag_s);
+	}
+	if (rc == MS_OK && v[1] != NULL) {
+		rc = conf_uint(x, v[1], "replica_reads.after_write_ms", 0, 86400000,
+			       &x->c->replica_after_write_ms);
 	}
 	return rc;
 }
@@ -849,7 +925,8 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 					    "log_level", "pool",    "timeouts",
 					    "users",     "shards",  "sharding",
 					    "merge_max", "admin",   "tls",
-					    "max_clients", "max_clients_per_user", "metrics" };
+					    "max_clients", "max_clients_per_user", "metrics",
+					    "replica_reads" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -918,6 +995,9 @@ conf_top(struct conf_ctx *x, const yaml_node_t *root)
 			rc = conf_err(x, conf_line(v[14]), "metrics.port",
 				      "must differ from the client port (%u)", x->c->listen_port);
 		}
+	}
+	if (rc == MS_OK && v[15] != NULL) {
+		rc = conf_replica_reads(x, v[15]);
 	}
 	for (size_t i = 0; rc == MS_OK && x->c->tls == NULL && i < x->c->n_users; i++) {
 		if (x->c->users[i].require_ssl) {
@@ -1044,6 +1124,7 @@ conf_new(const char *name)
 	c->deadlock_check_ms = 1000;
 	c->shutdown_ms = 10000;
 	c->health_ms = 1000;
+	c->replica_max_lag_s = 5;
 	return c;
 }
 
@@ -1190,6 +1271,10 @@ conf_free(struct conf *c)
 		free(c->shards[i].host);
 		free(c->shards[i].user);
 		free(c->shards[i].password);
+		for (size_t k = 0; k < c->shards[i].n_replicas; k++) {
+			free(c->shards[i].replicas[k].host);
+		}
+		free(c->shards[i].replicas);
 	}
 	free(c->users);
 	free(c->shards);

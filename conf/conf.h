@@ -31,12 +31,20 @@ struct conf_tls {
 };
 
 /* A backend MariaDB/MySQL server holding one shard (issue #2: the first one is used). */
+/* A read replica of a shard (same login as its shard). */
+struct conf_replica {
+	char *host;    /* owned */
+	uint16_t port; /* default 3306 */
+};
+
 struct conf_shard {
 	char *name;     /* owned; unique, [A-Za-z0-9_-]{1,64} */
 	char *host;     /* owned; IP address or host name */
 	uint16_t port;  /* 1..65535; default 3306 */
 	char *user;     /* owned; the proxy's own login on this backend */
 	char *password; /* owned; "" if none */
+	struct conf_replica *replicas; /* owned array of n_replicas; reads may go there */
+	size_t n_replicas;
 };
 
 /* The admin SQL port (issue #4); absent from the file: no admin port. */
@@ -69,6 +77,10 @@ struct conf {
 	unsigned int health_ms;     /* between health checks of each shard; 1000; 0 = off */
 	unsigned int query_ms;      /* a statement running longer is cut off; 0 (default) = never */
 	unsigned int slow_query_ms; /* a statement taking this long is logged; 0 (default) = off */
+	unsigned int replica_max_lag_s;   /* replica_reads.max_lag_s: reads skip replicas further
+					     behind (Seconds_Behind_Master); default 5 */
+	unsigned int replica_after_write_ms; /* replica_reads.after_write_ms: a session that wrote
+						reads from primaries this long after; default 0 */
 	unsigned int max_clients;          /* client connections at once; 0 (default) = no limit */
 	unsigned int max_clients_per_user; /* logged-in sessions per user; 0 (default) = no limit */
 	struct conf_user *users;   /* owned array of n_users; at least one */

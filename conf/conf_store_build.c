@@ -93,6 +93,35 @@ cs_primary(struct cs_build *b, const char *where, size_t shard, const char *host
 	return s->host != NULL ? MS_OK : cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
 }
 
+/* A replica that is up with a weight becomes one of its shard's read replicas. */
+static enum ms_rc
+cs_replica(struct cs_build *b, const char *where, size_t shard, const char *host, int64_t port)
+{
+	struct conf_shard *s = &b->c->shards[shard];
+	struct conf_replica *r;
+	size_t total = b->c->n_shards;
+
+	for (size_t i = 0; i < b->c->n_shards; i++) {
+		total += b->c->shards[i].n_replicas;
+	}
+	if (total >= TOPO_MAX_ENDPOINTS) {
+		return cs_fail(b, where, NULL, "shards and replicas in use together must be at most %d",
+			       TOPO_MAX_ENDPOINTS);
+	}
+	r = realloc(s->replicas, (s->n_replicas + 1) * sizeof(*r));
+	if (r == NULL) {
+		return cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
+	}
+	s->replicas = r;
+	r[s->n_replicas].host = strdup(host);
+	r[s->n_replicas].port = (uint16_t)port;
+	if (r[s->n_replicas].host == NULL) {
+		return cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
+	}
+	s->n_replicas++;
+	return MS_OK;
+}
+
 /* One endpoints row while it is checked. */
 struct cs_endpoint {
 	const char *host; /* borrowed from the statement */
@@ -140,6 +169,9 @@ cs_endpoint_row(struct cs_build *b, sqlite3_stmt *st, size_t i, const void *arg)
 	}
 	if (rc == MS_OK && e.role == 0) { /* the primary */
 		rc = cs_primary(b, where, e.shard, e.host, e.port);
+	}
+	if (rc == MS_OK && e.role == 1 && e.state == 0 && e.weight > 0) {
+		rc = cs_replica(b, where, e.shard, e.host, e.port); /* up: reads may go there */
 	}
 	return rc;
 }

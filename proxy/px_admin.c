@@ -110,9 +110,13 @@ enum ms_rc
 px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_t errlen)
 {
 	struct topo_snapshot *snap;
+	size_t n_rep = 0, r;
 
 	*out = NULL;
-	if (topo_snapshot_new(c->n_shards, &snap) != MS_OK) {
+	for (size_t i = 0; i < c->n_shards; i++) {
+		n_rep += c->shards[i].n_replicas;
+	}
+	if (topo_snapshot_new_ep(c->n_shards, n_rep, &snap) != MS_OK) {
 		snprintf(err, errlen, "out of memory");
 		return MS_ENOMEM;
 	}
@@ -144,6 +148,34 @@ px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_
 		if (!px_topo_resolve(t, err, errlen)) {
 			topo_snapshot_free(snap);
 			return MS_EINVAL;
+		}
+	}
+	r = c->n_shards;
+	for (size_t i = 0; i < c->n_shards; i++) {
+		const struct conf_shard *cs = &c->shards[i];
+
+		snap->shards[i].first_replica = r;
+		snap->shards[i].n_replicas = cs->n_replicas;
+		for (size_t k = 0; k < cs->n_replicas; k++, r++) {
+			struct topo_shard *t = &snap->shards[r];
+			char name[PX_NAME_MAX + 300];
+
+			snprintf(name, sizeof(name), "%s@%s:%u", cs->name, cs->replicas[k].host,
+				 cs->replicas[k].port);
+			t->name = strdup(name);
+			t->host = strdup(cs->replicas[k].host);
+			t->user = strdup(cs->user);
+			t->password = strdup(cs->password);
+			t->port = cs->replicas[k].port;
+			t->replica_of = (long)i;
+			if (t->name == NULL || t->host == NULL || t->user == NULL ||
+			    t->password == NULL) {
+				goto oom;
+			}
+			if (!px_topo_resolve(t, err, errlen)) {
+				topo_snapshot_free(snap);
+				return MS_EINVAL;
+			}
 		}
 	}
 	if (topo_map_clone(&c->map, &snap->map) != MS_OK) {
@@ -724,6 +756,50 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 	px_rs_end(&rs);
 }
 
+/* SHOW REPLICAS: the live snapshot's read replicas and their health. */
+static void
+px_adm_show_replicas(struct px_adm_conn *c)
+{
+	static const char *const names[] = { "version", "shard", "replica", "host", "port", "state",
+					      "lag_s", "serves_reads", "checks", "failed_checks",
+					      "last_error" };
+	struct topo_reader *r = NULL;
+	const struct topo_snapshot *s;
+	char ver[24], port[8], lag[24], checks[24], fails[24];
+	struct px_rs rs;
+
+	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "out of memory");
+		return;
+	}
+	s = topo_read_begin(r);
+	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
+	px_rs_begin(&rs, c, MS_ARRAY_LEN(names), names);
+	for (size_t i = s->n_shards; i < s->n_endpoints; i++) {
+		const struct topo_shard *t = &s->shards[i];
+		struct px_health_view h;
+		bool serves;
+
+		px_health_view(t->name, &h);
+		serves = px_health_replica_ok(px_health_of(t->name), c->a->conf->replica_max_lag_s);
+		snprintf(port, sizeof(port), "%u", t->port);
+		snprintf(lag, sizeof(lag), "%d", h.lag_s);
+		snprintf(checks, sizeof(checks), "%llu", (unsigned long long)h.checks);
+		snprintf(fails, sizeof(fails), "%llu", (unsigned long long)h.failures);
+		{
+			const char *row[11] = { ver, s->shards[t->replica_of].name, t->name, t->host,
+						port, px_health_state_name(h.state),
+						h.lag_s >= 0 ? lag : NULL, serves ? "yes" : "no",
+						checks, fails, h.err[0] != '\0' ? h.err : NULL };
+
+			px_rs_row(&rs, row, NULL);
+		}
+	}
+	topo_read_end(r);
+	topo_reader_free(r);
+	px_rs_end(&rs);
+}
+
 /* A counter another thread writes: read whole, without ordering (the figures are a report). */
 static uint64_t
 px_adm_peek64(const uint64_t *p)
@@ -1093,11 +1169,14 @@ px_adm_query(struct px_adm_conn *c, const uint8_t *p, size_t len)
 	case RT_ADM_SHOW_XA:
 		px_adm_show_xa(c);
 		return;
+	case RT_ADM_SHOW_REPLICAS:
+		px_adm_show_replicas(c);
+		return;
 	case RT_ADM_SHOW_SERVERS: {
 		static const char servers[] =
 			"SELECT shard, host, port, role, weight, state, CASE WHEN role = 'primary' "
-			"THEN 'yes' ELSE 'no' END AS serving FROM runtime_endpoints "
-			"ORDER BY shard, role, host, port";
+			"THEN 'yes' WHEN state = 'up' AND weight > 0 THEN 'reads' ELSE 'no' END AS "
+			"serving FROM runtime_endpoints ORDER BY shard, role, host, port";
 
 		px_adm_sql(c, servers, sizeof(servers) - 1);
 		return;

@@ -12,6 +12,7 @@
 #include "conf/conf.h"
 #include "protocol/mp_result.h"
 #include "proxy/px_exec.h"
+#include "proxy/px_health.h"
 #include "proxy/px_load.h"
 #include "proxy/px_xa.h"
 #include "proxy/px_pool.h"
@@ -1213,6 +1214,44 @@ px_cmd_single_shard(struct px_session *s, size_t shard, const struct topo_snapsh
 	return true;
 }
 
+/*
+ * A read that one of <shard>'s read replicas may answer: a text SELECT outside any
+ * transaction, in a session that holds no connection and keeps no state, and did not write
+ * within replica_reads.after_write_ms. Returns the endpoint index of a replica whose health
+ * check passed and whose lag is within replica_reads.max_lag_s (round robin), else <shard>.
+ */
+static size_t
+px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
+		     const char *sql, size_t len)
+{
+	const struct topo_shard *t = &snap->shards[shard];
+	const struct conf *c = s->w->conf;
+	unsigned int v = px_cmd_variant(s);
+	size_t n = t->n_replicas, start;
+
+	if (n == 0 || s->cmd != MP_COM_QUERY || s->be != NULL || s->sticky != 0 || s->tx_stmt ||
+	    s->tx.open || s->set_pending != NULL || s->set_track || s->script_n > 0 ||
+	    (c->replica_after_write_ms > 0 &&
+	     ms_now_us() - s->last_write_us < (uint64_t)c->replica_after_write_ms * 1000) ||
+	    !rt_read_only_select(sql, len)) {
+		return shard;
+	}
+	start = s->w->replica_rr++;
+	for (size_t i = 0; i < n; i++) {
+		size_t r = t->first_replica + (start + i) % n;
+		struct px_pool *p = px_worker_pool(s->w, px_worker_slot(s->w, snap, r), v);
+
+		if (p->health == NULL || strcmp(px_health_name(p->health), p->shard_name) != 0) {
+			p->health = px_health_of(p->shard_name);
+		}
+		if (px_health_replica_ok(p->health, c->replica_max_lag_s)) {
+			s->w->stats.replica_reads++;
+			return r;
+		}
+	}
+	return shard;
+}
+
 /* Plans the statement on the current topology and runs the plan. */
 static bool
 px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sticky,
@@ -1232,6 +1271,9 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 	s->pend_sticky = sticky; /* takes effect when the statement really runs */
 	if (p->kind != RT_PLAN_EXPLAIN) {
 		px_cmd_digest_begin(s, p);
+	}
+	if (p->write) {
+		s->last_write_us = ms_now_us();
 	}
 	if (p->kind == RT_PLAN_ERROR) {
 		ret = px_cmd_refuse(s, p->err_code, p->err_state, p->err_msg);
@@ -1255,9 +1297,11 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
 		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0) {
 		size_t shard = p->legs[0].shard;
+		bool ro = !p->write && sticky == 0 && !prev_state;
 
 		rt_plan_free(p);
-		ret = px_cmd_single_shard(s, shard, snap);
+		ret = px_cmd_single_shard(s, ro ? px_cmd_read_endpoint(s, snap, shard, sql, len) : shard,
+					  snap);
 	} else if (sticky != 0 && (p->kind != RT_PLAN_SHARDS || p->n_legs > 1)) {
 		rt_plan_free(p);
 		ret = px_cmd_refuse(s, 1235, "42000",

@@ -20,8 +20,10 @@
 #define PX_HEALTH_BACKOFF_SHIFT 3            /* a failing shard's interval: at most 2^3 x */
 
 struct px_health {
-	char name[65];         /* set once, before the record is published */
+	char name[260];        /* set once, before the record is published */
 	int state;             /* atomic: enum px_health_state */
+	int lag_s;             /* atomic: a replica's Seconds_Behind_Master; -1 unknown / not
+				  replicating (read replicas only) */
 	/* the rest: under px_health_mu */
 	unsigned int fails;    /* failed checks in a row */
 	bool read_only;
@@ -65,6 +67,7 @@ px_health_of(const char *name)
 	if (h == NULL && n < PX_HEALTH_MAX) {
 		h = &px_health_tab[n];
 		snprintf(h->name, sizeof(h->name), "%s", name);
+		h->lag_s = -1;
 		h->since_us = ms_now_us();
 		__atomic_store_n(&px_health_n, n + 1, __ATOMIC_RELEASE);
 	}
@@ -97,6 +100,18 @@ px_health_down(const struct px_health *h, char *why, size_t len)
 	return true;
 }
 
+bool
+px_health_replica_ok(const struct px_health *h, unsigned int max_lag_s)
+{
+	int lag;
+
+	if (h == NULL || __atomic_load_n(&h->state, __ATOMIC_ACQUIRE) != PX_HEALTH_UP) {
+		return false;
+	}
+	lag = __atomic_load_n(&h->lag_s, __ATOMIC_ACQUIRE);
+	return lag >= 0 && (unsigned int)lag <= max_lag_s;
+}
+
 const char *
 px_health_state_name(enum px_health_state s)
 {
@@ -119,6 +134,7 @@ px_health_view(const char *name, struct px_health_view *out)
 	pthread_mutex_lock(&px_health_mu);
 	out->state = (enum px_health_state)__atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
 	out->read_only = h->read_only;
+	out->lag_s = __atomic_load_n(&h->lag_s, __ATOMIC_ACQUIRE);
 	out->rtt_us = h->rtt_us;
 	out->since_ms = (ms_now_us() - h->since_us) / 1000u;
 	out->checks = h->checks;
@@ -127,14 +143,43 @@ px_health_view(const char *name, struct px_health_view *out)
 	pthread_mutex_unlock(&px_health_mu);
 }
 
-/* One check of <sh> (checker thread): a connection kept between checks, SELECT @@read_only. */
+/* A read replica's Seconds_Behind_Master (SHOW SLAVE STATUS); -1 when it is not replicating
+ * (no row, or NULL: a replication thread stopped), -2 when the statement failed. */
+static int
+px_health_lag(MYSQL *m)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	MYSQL_FIELD *f;
+	unsigned int n;
+	int lag = -1;
+
+	if (mysql_query(m, "SHOW SLAVE STATUS") != 0 || (res = mysql_store_result(m)) == NULL) {
+		return -2;
+	}
+	row = mysql_fetch_row(res);
+	f = mysql_fetch_fields(res);
+	n = mysql_num_fields(res);
+	for (unsigned int i = 0; row != NULL && i < n; i++) {
+		if (strcmp(f[i].name, "Seconds_Behind_Master") == 0 && row[i] != NULL) {
+			long v = strtol(row[i], NULL, 10);
+
+			lag = v < 0 ? -1 : v > 1000000 ? 1000000 : (int)v;
+		}
+	}
+	mysql_free_result(res);
+	return lag;
+}
+
+/* One check of <sh> (checker thread): a connection kept between checks, SELECT @@read_only;
+ * for a read replica also its lag. */
 static void
 px_health_check(struct px_health *h, const struct topo_shard *sh, unsigned int interval_ms)
 {
 	char ep[300], err[160] = "";
 	uint64_t t0 = ms_now_us(), rtt;
 	bool ok = false, ro = false;
-	int was, now;
+	int was, now, lag = -1;
 
 	snprintf(ep, sizeof(ep), "%s:%u", sh->host, sh->port);
 	if (h->m != NULL && strcmp(h->endpoint, ep) != 0) {
@@ -170,6 +215,9 @@ px_health_check(struct px_health *h, const struct topo_shard *sh, unsigned int i
 			ro = ok && row[0] != NULL && strcmp(row[0], "0") != 0;
 			mysql_free_result(res);
 		}
+		if (ok && sh->replica_of >= 0 && (lag = px_health_lag(h->m)) == -2) {
+			ok = false;
+		}
 		if (!ok) {
 			snprintf(err, sizeof(err), "%s", mysql_error(h->m));
 			mysql_close(h->m);
@@ -182,6 +230,9 @@ px_health_check(struct px_health *h, const struct topo_shard *sh, unsigned int i
 	h->checks++;
 	h->rtt_us = rtt;
 	h->read_only = ro;
+	if (sh->replica_of >= 0) {
+		__atomic_store_n(&h->lag_s, ok ? lag : -1, __ATOMIC_RELEASE);
+	}
 	if (ok) {
 		h->fails = 0;
 		h->err[0] = '\0';
@@ -230,7 +281,7 @@ px_health_main(void *arg)
 		const struct topo_snapshot *snap = topo_read_begin(r);
 
 		now = ms_now_us();
-		for (size_t i = 0; i < snap->n_shards; i++) {
+		for (size_t i = 0; i < snap->n_endpoints; i++) { /* shards and read replicas */
 			struct px_health *h = px_health_of(snap->shards[i].name);
 
 			if (h != NULL && now >= h->next_us) {

@@ -40,12 +40,16 @@ bool px_health_down(const struct px_health *h, char *why, size_t len) MS_MUSTCHE
 struct px_health_view {
 	enum px_health_state state;
 	bool read_only;
+	int lag_s; /* a read replica's lag in seconds; -1 unknown or not replicating */
 	uint64_t rtt_us;
 	uint64_t since_ms;
 	uint64_t checks, failures;
 	char err[160];
 };
 void px_health_view(const char *name, struct px_health_view *out);
+/* True if read replica <h> may serve reads: its last check passed and it replicates at most
+ * <max_lag_s> seconds behind (two atomic loads: for every statement). */
+bool px_health_replica_ok(const struct px_health *h, unsigned int max_lag_s) MS_MUSTCHECK;
 const char *px_health_state_name(enum px_health_state s) MS_MUSTCHECK;
 
 /* Starts the checking thread over the topology of <d>, every <interval_ms> (0: no checks,

@@ -212,6 +212,22 @@ px_mx_shards(struct px_metrics *m, struct evbuffer *b)
 				    connecting, name, waiting, name, h.state != PX_HEALTH_DOWN, name,
 				    (double)h.rtt_us / 1e6, name, (unsigned long long)h.failures);
 	}
+	evbuffer_add_printf(b, "# HELP myshard_replica_up 1 if the read replica's last check "
+			       "passed.\n# TYPE myshard_replica_up gauge\n"
+			       "# HELP myshard_replica_lag_seconds Seconds_Behind_Master of the read "
+			       "replica; -1 unknown or not replicating.\n"
+			       "# TYPE myshard_replica_lag_seconds gauge\n");
+	for (size_t k = s->n_shards; k < s->n_endpoints; k++) {
+		const struct topo_shard *t = &s->shards[k];
+		struct px_health_view h;
+
+		px_health_view(t->name, &h);
+		evbuffer_add_printf(b,
+				    "myshard_replica_up{shard=\"%s\",replica=\"%s\"} %d\n"
+				    "myshard_replica_lag_seconds{shard=\"%s\",replica=\"%s\"} %d\n",
+				    s->shards[t->replica_of].name, t->name, h.state == PX_HEALTH_UP,
+				    s->shards[t->replica_of].name, t->name, h.lag_s);
+	}
 	topo_read_end(m->r);
 }
 

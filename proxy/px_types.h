@@ -58,6 +58,7 @@ struct ck_ring_buffer;
 	X(backend_connect_failures)                                                                \
 	X(backend_closed)                                                                          \
 	X(pins)                                                                                    \
+	X(replica_reads)                                                                           \
 	X(tx_commits)                                                                              \
 	X(tx_two_phase_commits)                                                                    \
 	X(tx_rollbacks)
@@ -343,6 +344,7 @@ struct px_session {
 	const char *q_pin;         /* static: why this statement pinned the session, or NULL */
 	unsigned int q_shards;
 	uint64_t q_start_us, q_rows;
+	uint64_t last_write_us;    /* when the session last ran a write (replica_reads) */
 	char q_digest[PX_DIGEST_LEN];
 	size_t shard;              /* pool slot of the single-leg command being acquired */
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
@@ -380,7 +382,8 @@ struct px_worker {
 	size_t n_pools;              /* PX_SLOTS slots x PX_VARIANTS */
 	struct px_pool *pools;       /* owned array; slot k's variants at k * PX_VARIANTS */
 	uint64_t map_ver;            /* snapshot version slot_of[] was built for */
-	uint16_t slot_of[TOPO_MAX_SHARDS]; /* shard index in that snapshot -> slot */
+	uint16_t slot_of[TOPO_MAX_ENDPOINTS]; /* endpoint index in that snapshot -> slot */
+	size_t replica_rr;           /* round robin over read replicas */
 	struct px_session_list sessions;
 	unsigned int n_sessions;
 	struct px_stats stats;       /* written by this worker only; read racily for reports */

@@ -602,7 +602,7 @@ px_worker_remap(struct px_worker *w, const struct topo_snapshot *snap)
 		const struct px_pool *p0 = &w->pools[k * PX_VARIANTS];
 		bool empty = true;
 
-		if (p0->ep_snap == NULL || topo_shard_find(snap, p0->shard_name) >= 0) {
+		if (p0->ep_snap == NULL || topo_endpoint_find(snap, p0->shard_name) >= 0) {
 			continue;
 		}
 		for (unsigned int v = 0; v < PX_VARIANTS; v++) {
@@ -613,7 +613,7 @@ px_worker_remap(struct px_worker *w, const struct topo_snapshot *snap)
 			px_pool_deinit(px_worker_pool(w, k, v));
 		}
 	}
-	for (size_t i = 0; i < snap->n_shards; i++) {
+	for (size_t i = 0; i < snap->n_endpoints; i++) { /* shards, then read replicas */
 		size_t k = px_worker_find_slot(w, snap->shards[i].name);
 
 		for (unsigned int v = 0; v < PX_VARIANTS; v++) {
@@ -651,7 +651,7 @@ px_worker_sync(struct px_worker *w)
 size_t
 px_worker_slot(struct px_worker *w, const struct topo_snapshot *snap, size_t idx)
 {
-	MS_ASSERT(idx < snap->n_shards);
+	MS_ASSERT(idx < snap->n_endpoints);
 	if (snap->version > w->map_ver) {
 		px_worker_remap(w, snap);
 	}

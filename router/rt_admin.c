@@ -127,7 +127,7 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 		{ "SHOW SHARDS", RT_ADM_SHOW_SHARDS },   { "SHOW POOLS", RT_ADM_SHOW_POOLS },
 		{ "SHOW STATS", RT_ADM_SHOW_STATS },     { "SHOW CLIENTS", RT_ADM_SHOW_CLIENTS },
 		{ "SHOW SERVERS", RT_ADM_SHOW_SERVERS }, { "SHOW QUERY DIGESTS", RT_ADM_SHOW_DIGESTS },
-		{ "SHOW TRANSACTIONS IN DOUBT", RT_ADM_SHOW_XA },
+		{ "SHOW TRANSACTIONS IN DOUBT", RT_ADM_SHOW_XA }, { "SHOW REPLICAS", RT_ADM_SHOW_REPLICAS },
 	};
 
 	for (size_t i = 0; i < MS_ARRAY_LEN(shows); i++) {
@@ -137,8 +137,8 @@ rt_adm_show(const struct rt_tok *t, size_t n, struct rt_admin *out)
 		}
 	}
 	rt_adm_bad(out, "unknown SHOW: the admin port has SHOW VERSION, SHOW TOPOLOGY, SHOW SHARDS, "
-			"SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW QUERY DIGESTS and "
-			"SHOW TRANSACTIONS IN DOUBT");
+			"SHOW POOLS, SHOW STATS, SHOW CLIENTS, SHOW SERVERS, SHOW REPLICAS, "
+			"SHOW QUERY DIGESTS and SHOW TRANSACTIONS IN DOUBT");
 }
 
 /* PAUSE SHARD s / RESUME SHARD s: s a word, `name` or 'name' of at most 64 bytes. */

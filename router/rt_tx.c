@@ -867,3 +867,27 @@ rt_set_track(const char *text, size_t len, char *out, size_t cap)
 	} while (rt_tok_punct(&t, ','));
 	return (t.kind == RT_TOK_END || rt_tok_punct(&t, ';')) && at > 0;
 }
+
+bool
+rt_read_only_select(const char *text, size_t len)
+{
+	struct rt_lex lx;
+	struct rt_tok t, prev = { 0 };
+
+	rt_lex_init(&lx, text, len);
+	t = rt_lex_next(&lx);
+	while (rt_tok_punct(&t, '(')) {
+		t = rt_lex_next(&lx);
+	}
+	if (!rt_tok_is(&t, "SELECT") && !rt_tok_is(&t, "SHOW")) {
+		return false;
+	}
+	for (; t.kind != RT_TOK_END; prev = t, t = rt_lex_next(&lx)) {
+		if (t.kind == RT_TOK_ERROR || rt_tok_punct(&t, ';') || rt_tok_is(&t, "INTO") ||
+		    (rt_tok_is(&prev, "FOR") && rt_tok_is(&t, "UPDATE")) ||
+		    (rt_tok_is(&prev, "LOCK") && rt_tok_is(&t, "IN"))) {
+			return false;
+		}
+	}
+	return true;
+}

@@ -62,6 +62,10 @@ size_t rt_split(const char *text, size_t len, struct rt_span *out, size_t cap) M
  * transaction on a server, and none in myshard. */
 bool rt_tx_tableless(const char *text, size_t len) MS_MUSTCHECK;
 
+/* True if <text> is one SELECT (or SHOW) that a read replica may answer: no INTO, no
+ * FOR UPDATE, no LOCK IN SHARE MODE, no second statement. */
+bool rt_read_only_select(const char *text, size_t len) MS_MUSTCHECK;
+
 /* True if the statement commits an open transaction first on a server (DDL, LOCK TABLES,
  * GRANT, FLUSH, ...; CREATE/DROP TEMPORARY TABLE do not). */
 bool rt_tx_implicit_commit(const char *text, size_t len) MS_MUSTCHECK;

@@ -34,18 +34,29 @@ struct topo_reader {
 enum ms_rc
 topo_snapshot_new(size_t n_shards, struct topo_snapshot **out)
 {
+	return topo_snapshot_new_ep(n_shards, 0, out);
+}
+
+enum ms_rc
+topo_snapshot_new_ep(size_t n_shards, size_t n_replicas, struct topo_snapshot **out)
+{
 	struct topo_snapshot *s = calloc(1, sizeof(*s));
+	size_t n = n_shards + n_replicas;
 
 	*out = NULL;
 	if (s == NULL) {
 		return MS_ENOMEM;
 	}
-	s->shards = calloc(n_shards > 0 ? n_shards : 1, sizeof(*s->shards));
+	s->shards = calloc(n > 0 ? n : 1, sizeof(*s->shards));
 	if (s->shards == NULL) {
 		free(s);
 		return MS_ENOMEM;
 	}
+	for (size_t i = 0; i < n; i++) {
+		s->shards[i].replica_of = -1;
+	}
 	s->n_shards = n_shards;
+	s->n_endpoints = n;
 	s->refs = 1;
 	*out = s;
 	return MS_OK;
@@ -57,7 +68,7 @@ topo_snapshot_free(struct topo_snapshot *s)
 	if (s == NULL) {
 		return;
 	}
-	for (size_t i = 0; i < s->n_shards; i++) {
+	for (size_t i = 0; i < s->n_endpoints; i++) {
 		free(s->shards[i].name);
 		free(s->shards[i].host);
 		free(s->shards[i].user);
@@ -87,6 +98,17 @@ long
 topo_shard_find(const struct topo_snapshot *s, const char *name)
 {
 	for (size_t i = 0; i < s->n_shards; i++) {
+		if (strcmp(s->shards[i].name, name) == 0) {
+			return (long)i;
+		}
+	}
+	return -1;
+}
+
+long
+topo_endpoint_find(const struct topo_snapshot *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_endpoints; i++) {
 		if (strcmp(s->shards[i].name, name) == 0) {
 			return (long)i;
 		}

@@ -14,7 +14,11 @@
 
 #include <sys/socket.h>
 
-/* One shard's primary endpoint. */
+/*
+ * One endpoint: a shard's primary (index < n_shards: what routing sees), or one of its read
+ * replicas (index n_shards.. n_endpoints - 1, named "<shard>@<host>:<port>", with the shard's
+ * login). Pools and health checks treat both alike.
+ */
 struct topo_shard {
 	char *name;     /* owned */
 	char *host;     /* owned */
@@ -23,7 +27,11 @@ struct topo_shard {
 	char *password; /* owned */
 	struct sockaddr_storage addr; /* <host>:<port> resolved when the snapshot was built */
 	socklen_t addr_len;
+	long replica_of;       /* a replica: the index of its shard; -1 for a primary */
+	size_t first_replica;  /* a primary: its replicas are endpoints first_replica.. */
+	size_t n_replicas;     /* ..first_replica + n_replicas - 1 */
 };
+
 
 /* An application user allowed through the client port (users change with the topology). */
 struct topo_user {
@@ -35,8 +43,9 @@ struct topo_user {
 
 struct topo_snapshot {
 	uint64_t version;          /* set by topo_publish(); 0 until published */
-	struct topo_shard *shards; /* owned array */
+	struct topo_shard *shards; /* owned array of n_endpoints: the n_shards primaries first */
 	size_t n_shards;
+	size_t n_endpoints;        /* n_shards + every replica */
 	struct topo_user *users;   /* owned array */
 	size_t n_users;
 	struct topo_map map;       /* owned: sharding functions, tables, sequences */
@@ -48,6 +57,9 @@ struct topo_reader; /* per-thread handle wrapping a ck_epoch record */
 
 /* Creates a snapshot with room for <n_shards> zeroed shards; the caller fills them (strdup'd). */
 enum ms_rc topo_snapshot_new(size_t n_shards, struct topo_snapshot **out) MS_MUSTCHECK;
+/* The same with room for <n_replicas> replica endpoints after the shards. */
+enum ms_rc topo_snapshot_new_ep(size_t n_shards, size_t n_replicas,
+				struct topo_snapshot **out) MS_MUSTCHECK;
 /* Frees an unpublished snapshot (or is called when the last reference goes). */
 void topo_snapshot_free(struct topo_snapshot *s);
 /* The user called <name> (exact, case-sensitive), or NULL. */
@@ -55,6 +67,8 @@ const struct topo_user *topo_user_find(const struct topo_snapshot *s, const char
 				       size_t len) MS_MUSTCHECK;
 /* Index of the shard called <name>, or -1. */
 long topo_shard_find(const struct topo_snapshot *s, const char *name) MS_MUSTCHECK;
+/* Index of the endpoint (shard or replica) called <name>, or -1. */
+long topo_endpoint_find(const struct topo_snapshot *s, const char *name) MS_MUSTCHECK;
 
 enum ms_rc topo_domain_new(struct topo_domain **out) MS_MUSTCHECK;
 /* Frees the domain and the published snapshot; no reader may be registered any more. */

@@ -12,6 +12,7 @@
 #include "common/ms_base.h"
 
 #define TOPO_MAX_SHARDS 256 /* shard sets are fixed bitmaps of this many bits */
+#define TOPO_MAX_ENDPOINTS TOPO_MAX_SHARDS /* shards and read replicas together */
 
 /* A set of shard indexes (bit i = shard i of the snapshot). */
 struct topo_shardset {

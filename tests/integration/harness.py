@@ -335,9 +335,10 @@ def default_myshard_bin():
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
                       pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000,
                       xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml="", extra_users=(),
-                      health_ms=None, query_ms=None, slow_query_ms=None):
+                      health_ms=None, query_ms=None, slow_query_ms=None, replicas=None):
     """shards: list of (name, host, port). extra_yaml: more top-level keys (e.g. a `sharding:`
-    section), appended as given. extra_users: more `users:` entries, as YAML flow mappings."""
+    section), appended as given. extra_users: more `users:` entries, as YAML flow mappings.
+    replicas: {shard name: [(host, port), ...]}, the shards' read replicas."""
     lines = [
         f"listen: {{address: 127.0.0.1, port: {listen_port}}}",
         f"workers: {workers}",
@@ -357,8 +358,10 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         "shards:",
     ]
     for name, host, port in shards:
+        reps = ", ".join(f"{{host: {h}, port: {p}}}" for h, p in (replicas or {}).get(name, ()))
         lines.append(f"  - {{name: {name}, host: {host}, port: {port}, "
-                     f"user: {PROXY_USER}, password: {PROXY_PASSWORD}}}")
+                     f"user: {PROXY_USER}, password: {PROXY_PASSWORD}"
+                     + (f", replicas: [{reps}]" if reps else "") + "}")
     text = "\n".join(lines) + "\n"
     if extra_yaml:
         text += extra_yaml if extra_yaml.endswith("\n") else extra_yaml + "\n"

@@ -253,6 +253,54 @@ test_hash_decode(void **state)
 }
 
 /* The admin: section: defaults, users kept apart from the application users. */
+/* Read replicas per shard and replica_reads; the defaults without them. */
+static void
+test_replicas(void **state)
+{
+	static const char text[] = USERS "shards:\n  - name: s0\n    host: 127.0.0.1\n"
+				   "    user: myshard\n    replicas:\n      - {host: 10.0.0.2}\n"
+				   "      - {host: 10.0.0.3, port: 3310}\n"
+				   "  - {name: s1, host: h1, user: u, replicas: []}\n"
+				   "replica_reads: {max_lag_s: 2, after_write_ms: 1500}\n";
+	static const char bad_port[] = USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
+				       "    replicas:\n      - {host: r, port: 0}\n";
+	static const char no_host[] = USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
+				      "    replicas:\n      - {port: 3307}\n";
+	char err[CONF_ERR_LEN];
+	struct conf *c = NULL;
+
+	(void)state;
+	assert_int_equal(conf_load_string(text, strlen(text), "t.yaml", &c, err, sizeof(err)), MS_OK);
+	assert_int_equal(c->n_shards, 2);
+	assert_int_equal(c->shards[0].n_replicas, 2);
+	assert_string_equal(c->shards[0].replicas[0].host, "10.0.0.2");
+	assert_int_equal(c->shards[0].replicas[0].port, 3306);
+	assert_string_equal(c->shards[0].replicas[1].host, "10.0.0.3");
+	assert_int_equal(c->shards[0].replicas[1].port, 3310);
+	assert_int_equal(c->shards[1].n_replicas, 0);
+	assert_int_equal(c->replica_max_lag_s, 2);
+	assert_int_equal(c->replica_after_write_ms, 1500);
+	conf_free(c);
+
+	assert_int_equal(conf_load_string(USERS SHARDS, strlen(USERS SHARDS), "t.yaml", &c, err,
+					  sizeof(err)),
+			 MS_OK);
+	assert_int_equal(c->shards[0].n_replicas, 0);
+	assert_int_equal(c->replica_max_lag_s, 5);
+	assert_int_equal(c->replica_after_write_ms, 0);
+	conf_free(c);
+
+	assert_int_equal(conf_load_string(bad_port, strlen(bad_port), "t.yaml", &c, err,
+					  sizeof(err)),
+			 MS_EINVAL);
+	assert_string_equal(err, "t.yaml:9: shards[0].replicas[0].port: must be an integer "
+				 "1..65535, got \"0\"");
+	assert_int_equal(conf_load_string(no_host, strlen(no_host), "t.yaml", &c, err,
+					  sizeof(err)),
+			 MS_EINVAL);
+	assert_string_equal(err, "t.yaml:9: shards[0].replicas[0].host: missing required key");
+}
+
 static void
 test_admin_section(void **state)
 {
@@ -306,7 +354,8 @@ struct bad_case {
 
 /* clang-format off */
 #define KNOWN_TOP "(known: listen, workers, max_packet, log_level, pool, timeouts, users, shards, " \
-		  "sharding, merge_max, admin, tls, max_clients, max_clients_per_user, metrics)"
+		  "sharding, merge_max, admin, tls, max_clients, max_clients_per_user, metrics, " \
+		  "replica_reads)"
 #define SIZE_WANT "must be a size 1KiB..1GiB (bytes, or a number with suffix KiB, MiB or GiB)"
 #define HASH_WANT "must be '*' followed by 40 hex digits"
 #define SHARD_NAME_WANT "must be 1..64 characters from A-Z a-z 0-9 _ -"
@@ -323,7 +372,8 @@ static const struct bad_case bad_cases[] = {
 	  "t.yaml:2: pool.max: unknown key (known: max_per_worker, wait_timeout_ms)" },
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms, "
-	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms, shutdown_ms, health_ms, query_ms)" },
+	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms, shutdown_ms, health_ms, query_ms, "
+	  "slow_query_ms)" },
 	{ "timeouts.deadlock_check_ms too big", "timeouts:\n  deadlock_check_ms: 60001\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.deadlock_check_ms: must be an integer 0..60000, got \"60001\"" },
 	{ "timeouts.xa_recovery_ms too small", "timeouts:\n  xa_recovery_ms: 5\n" USERS SHARDS,
@@ -335,7 +385,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown user key", "users:\n  - name: app\n    pasword: x\n" SHARDS,
 	  "t.yaml:3: users[0].pasword: unknown key (known: name, password, password_hash, require_ssl)" },
 	{ "unknown shard key", USERS "shards:\n  - name: s0\n    host: h\n    user: u\n    db: x\n",
-	  "t.yaml:8: shards[0].db: unknown key (known: name, host, port, user, password)" },
+	  "t.yaml:8: shards[0].db: unknown key (known: name, host, port, user, password, replicas)" },
 	{ "unknown key with odd characters", "\"a b\": 1\n" USERS SHARDS,
 	  "t.yaml:1: \"a b\": unknown key " KNOWN_TOP },
 	{ "key that is not a scalar", "[a]: 1\n" USERS SHARDS,
@@ -600,6 +650,7 @@ main(void)
 		cmocka_unit_test(test_hash_decode),
 		cmocka_unit_test(test_user_find),
 		cmocka_unit_test(test_admin_section),
+		cmocka_unit_test(test_replicas),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_err_truncated),
 		cmocka_unit_test(test_load_file),

@@ -917,6 +917,36 @@ test_tableless(void **state)
 }
 
 static void
+test_read_only_select(void **state)
+{
+	static const struct {
+		const char *sql;
+		bool want;
+	} cases[] = {
+		{ "SELECT 1", true },
+		{ "select a, b from t where id = 3 order by a limit 2", true },
+		{ "(SELECT a FROM t) UNION (SELECT a FROM u)", true },
+		{ "SHOW TABLES", true },
+		{ "SELECT 'for update' FROM t", true },
+		{ "SELECT a FROM t WHERE id = 1 FOR UPDATE", false },
+		{ "SELECT a FROM t LOCK IN SHARE MODE", false },
+		{ "SELECT a INTO @x FROM t", false },
+		{ "SELECT a FROM t INTO OUTFILE '/tmp/x'", false },
+		{ "SELECT 1; DELETE FROM t", false },
+		{ "UPDATE t SET a = 1", false },
+		{ "WITH x AS (SELECT 1) SELECT * FROM x", false },
+		{ "SELECT 'unterminated", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (rt_read_only_select(cases[i].sql, strlen(cases[i].sql)) != cases[i].want) {
+			fail_msg("%s: expected %d", cases[i].sql, cases[i].want);
+		}
+	}
+}
+
+static void
 test_set_track(void **state)
 {
 	static const struct {
@@ -1016,6 +1046,7 @@ main(void)
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_tableless),
 		cmocka_unit_test(test_set_track),
+		cmocka_unit_test(test_read_only_select),
 		cmocka_unit_test(test_kill_parse),
 	};
 

@@ -117,6 +117,31 @@ test_snapshot_empty(void **state)
 	topo_snapshot_free(s);
 }
 
+/* Shards first, then replica endpoints: routing sees n_shards, pools every endpoint. */
+static void
+test_snapshot_endpoints(void **state)
+{
+	struct topo_snapshot *s = NULL;
+
+	(void)state;
+	assert_int_equal(topo_snapshot_new_ep(2, 1, &s), MS_OK);
+	assert_int_equal(s->n_shards, 2);
+	assert_int_equal(s->n_endpoints, 3);
+	s->shards[0].name = strdup("s0");
+	s->shards[1].name = strdup("s1");
+	s->shards[2].name = strdup("s1@10.0.0.2:3306");
+	assert_non_null(s->shards[2].name);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(s->shards[i].replica_of, -1); /* until the caller says otherwise */
+	}
+	assert_int_equal(topo_shard_find(s, "s1"), 1);
+	assert_int_equal(topo_shard_find(s, "s1@10.0.0.2:3306"), -1); /* not a shard */
+	assert_int_equal(topo_endpoint_find(s, "s1@10.0.0.2:3306"), 2);
+	assert_int_equal(topo_endpoint_find(s, "s0"), 0);
+	assert_int_equal(topo_endpoint_find(s, "s2"), -1);
+	topo_snapshot_free(s); /* frees the replica's strings too (LeakSanitizer checks) */
+}
+
 /* A snapshot the caller only partly filled (later fields NULL) still frees cleanly. */
 static void
 test_snapshot_free_partial(void **state)
@@ -447,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_snapshot_new_free),
 		cmocka_unit_test(test_snapshot_empty),
 		cmocka_unit_test(test_snapshot_free_partial),
+		cmocka_unit_test(test_snapshot_endpoints),
 		cmocka_unit_test(test_domain_empty),
 		cmocka_unit_test(test_publish_versions),
 		cmocka_unit_test(test_ref_outlives_reclaim),

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: Apache-2.0
+"""
+Read replicas (issue #6 item 2) against real MariaDB replication: a primary with a binary log
+and a replica replicating from it by GTID, both started here. A shard that lists replicas
+sends reads outside transactions to a replica that passes its health check and lags at most
+replica_reads.max_lag_s; writes, transactions, locking reads and a session's reads within
+after_write_ms of its last write go to the primary. A replica that stops replicating or dies
+stops getting reads by itself; an operator promotes a replica through the admin port and
+traffic follows without a restart.
+
+Which server answered is read from @@server_id (the primary is 1, the replica 2).
+"""
+
+import os
+import signal
+
+import pymysql
+import pytest
+
+import harness as H
+
+pytestmark = pytest.mark.proxy_only
+
+ADMIN = ("radmin", "radminpw")
+DB = "rdb"
+
+
+def _sid(c):
+    return H.query(c, "SELECT @@server_id")[0][0]
+
+
+@pytest.fixture(scope="module")
+def rep(request, session_root, myshard_bin):
+    import conftest
+    primary = H.MariaDB(session_root, "rprimary",
+                        ["--log-bin=rprimary-bin", "--server-id=1", "--binlog-format=ROW"])
+    replica = H.MariaDB(session_root, "rreplica", ["--server-id=2"])
+    servers = [primary, replica]
+
+    def fin():
+        for s in servers:
+            try:
+                s.stop()
+            except H.HarnessError:
+                pass
+    request.addfinalizer(fin)
+    for s in servers:
+        s.install()
+        s.start()
+    for s in servers:
+        s.wait_ready()
+    # everything from here on is in the primary's binary log: the replica replays it
+    primary.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replpw'",
+                "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'")
+    H.provision_backend(primary, direct=False)
+    primary.sql(f"CREATE DATABASE {DB}",
+                f"CREATE TABLE {DB}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")
+    replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
+                "MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos",
+                "START SLAVE")
+    H.wait_until(lambda: replica.sql(f"SELECT COUNT(*) FROM information_schema.tables "
+                                     f"WHERE table_schema = '{DB}'")[0][0] == 1, 30,
+                 "the replica to replay the primary's schema")
+    admin_port = H.free_port()
+    store = os.path.join(session_root, "replicas.store")
+    p = conftest.start_proxy(
+        request, myshard_bin, session_root, "replicas", [("s0", "127.0.0.1", primary.port)],
+        replicas={"s0": [("127.0.0.1", replica.port)]}, health_ms=100,
+        extra_yaml="replica_reads: {max_lag_s: 5, after_write_ms: 60000}\n"
+        f"admin:\n  listen: {{address: 127.0.0.1, port: {admin_port}}}\n"
+        f"  users:\n    - {{name: {ADMIN[0]}, password: {ADMIN[1]}}}\n  store: {store}\n")
+    p.admin_port = admin_port
+    p.primary, p.replica = primary, replica
+    return p
+
+
+def _admin(rep):
+    return pymysql.connect(host="127.0.0.1", port=rep.admin_port, user=ADMIN[0],
+                           password=ADMIN[1], autocommit=True)
+
+
+def _replicas(rep):
+    a = _admin(rep)
+    try:
+        return H.query(a, "SHOW REPLICAS")
+    finally:
+        a.close()
+
+
+def _connect(rep):
+    return pymysql.connect(host="127.0.0.1", port=rep.port, user=H.APP_USER,
+                           password=H.APP_PASSWORD, database=DB, autocommit=True)
+
+
+def _reads_go_to(rep, sid, what):
+    c = _connect(rep)
+    try:
+        H.wait_until(lambda: _sid(c) == sid, 15, what)
+    finally:
+        c.close()
+
+
+def test_reads_split(rep):
+    _reads_go_to(rep, 2, "reads to reach the replica")
+    (row,) = _replicas(rep)
+    shard, name, state, lag, serves = row[1], row[2], row[5], row[6], row[7]
+    assert (shard, name, state, serves) == ("s0", f"s0@127.0.0.1:{rep.replica.port}", "up", "yes")
+    assert lag is not None and 0 <= int(lag) <= 5
+    reader, writer = _connect(rep), _connect(rep)
+    try:
+        assert [_sid(reader) for _ in range(20)] == [2] * 20
+        # a write goes to the primary; the writing session reads from it for after_write_ms
+        H.query(writer, "INSERT INTO t (id, v) VALUES (1, 'one')")
+        assert _sid(writer) == 1
+        assert H.query(writer, "SELECT v FROM t WHERE id = 1") == (("one",),)
+        # other sessions read the replica, which has the row once it is replicated
+        H.wait_until(lambda: H.query(reader, "SELECT v FROM t WHERE id = 1") == (("one",),), 15,
+                     "the row on the replica")
+        assert _sid(reader) == 2
+        # transactions and locking reads: the primary
+        H.query(reader, "BEGIN")
+        assert _sid(reader) == 1
+        H.query(reader, "COMMIT")
+        assert H.query(reader, "SELECT @@server_id FROM t WHERE id = 1 FOR UPDATE") == ((1,),)
+        assert H.query(reader, "SELECT @@server_id FROM t WHERE id = 1 LOCK IN SHARE MODE") == ((1,),)
+        assert _sid(reader) == 2
+        # the counter
+        a = _admin(rep)
+        try:
+            stats = dict(H.query(a, "SHOW STATS"))
+        finally:
+            a.close()
+        assert int(stats["replica_reads"]) >= 22
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_replica_not_replicating(rep):
+    _reads_go_to(rep, 2, "reads on the replica")
+    rep.replica.sql("STOP SLAVE SQL_THREAD")
+    try:
+        # Seconds_Behind_Master is NULL: not a replica to read from
+        _reads_go_to(rep, 1, "reads to go back to the primary")
+        (row,) = _replicas(rep)
+        assert (row[5], row[6], row[7]) == ("up", None, "no")
+        c = _connect(rep)
+        try:
+            assert [_sid(c) for _ in range(10)] == [1] * 10
+        finally:
+            c.close()
+    finally:
+        rep.replica.sql("START SLAVE SQL_THREAD")
+    _reads_go_to(rep, 2, "reads to come back to the replica")
+
+
+def test_replica_dies_and_promotion(rep):
+    """Last in the module: it kills the replica, restarts it and promotes it."""
+    _reads_go_to(rep, 2, "reads on the replica")
+    os.kill(rep.replica.proc.pid, signal.SIGKILL)
+    rep.replica.proc.wait(timeout=30)
+    rep.replica.proc = None
+    # once its checks fail it gets no reads; from then on no read fails
+    _reads_go_to(rep, 1, "reads to go back to the primary")
+    c = _connect(rep)
+    try:
+        assert [_sid(c) for _ in range(20)] == [1] * 20
+        assert H.query(c, "SELECT v FROM t WHERE id = 1") == (("one",),)
+    finally:
+        c.close()
+    # (reads left it at its first failed check; "down" follows the second)
+    H.wait_until(lambda: _replicas(rep)[0][5] == "down", 15, "the replica reported down")
+    # back up: it catches up by itself and serves reads again
+    rep.replica.start(port=rep.replica.port)
+    rep.replica.wait_ready()
+    _reads_go_to(rep, 2, "reads on the restarted replica")
+
+    # promotion: the replica stops replicating and becomes the primary; the old primary is
+    # kept as a replica (not replicating, so it gets no reads)
+    rep.replica.sql("STOP SLAVE", "RESET SLAVE ALL")
+    a = _admin(rep)
+    try:
+        H.query(a, "UPDATE endpoints SET role = 'replica' WHERE shard = 's0' AND port = %s",
+                (rep.primary.port,))
+        H.query(a, "UPDATE endpoints SET role = 'primary' WHERE shard = 's0' AND port = %s",
+                (rep.replica.port,))
+        H.query(a, "APPLY")
+    finally:
+        a.close()
+    c = _connect(rep)
+    try:
+        H.query(c, "BEGIN")
+        assert _sid(c) == 2
+        H.query(c, "INSERT INTO t (id, v) VALUES (2, 'two')")
+        H.query(c, "COMMIT")
+        assert _sid(c) == 2  # the old primary does not replicate: no reads there
+    finally:
+        c.close()
+    assert rep.replica.sql(f"SELECT v FROM {DB}.t WHERE id = 2") == (("two",),)
+    assert rep.primary.sql(f"SELECT COUNT(*) FROM {DB}.t WHERE id = 2") == ((0,),)
+    (row,) = _replicas(rep)
+    assert (row[2], row[7]) == (f"s0@127.0.0.1:{rep.primary.port}", "no")
