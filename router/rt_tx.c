@@ -614,38 +614,45 @@ rt_set_put_name(char *out, size_t cap, size_t *at, const char *name, size_t n)
 	return true;
 }
 
+/*
+ * The session variable a SET assigns, starting at <t>: `[SESSION | LOCAL] name`, `@@name`,
+ * `@@session.name` or `@@local.name`; <t> is left on the name. False for GLOBAL, PERSIST,
+ * `@@global.name` and anything that is no name.
+ */
+static bool
+rt_set_target(struct rt_lex *lx, struct rt_tok *t, const char **name, size_t *n)
+{
+	if (rt_tok_is(t, "SESSION") || rt_tok_is(t, "LOCAL")) {
+		*t = rt_lex_next(lx);
+	}
+	*name = t->ptr;
+	*n = t->len;
+	if (t->kind == RT_TOK_SYSVAR) {
+		*name += 2;
+		*n -= 2;
+		if (*n > 8 && strncasecmp(*name, "session.", 8) == 0) {
+			*name += 8;
+			*n -= 8;
+		} else if (*n > 6 && strncasecmp(*name, "local.", 6) == 0) {
+			*name += 6;
+			*n -= 6;
+		}
+		return memchr(*name, '.', *n) == NULL; /* not @@global.x */
+	}
+	return t->kind == RT_TOK_WORD && !rt_tok_is(t, "GLOBAL") && !rt_tok_is(t, "PERSIST");
+}
+
 /* One `name = value` of rt_set_vars(); appends "name=value\n" to out at *at. */
 static bool
 rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_t *at,
 	       int *autocommit)
 {
-	const char *name = t->ptr;
-	size_t n = t->len;
+	const char *name;
+	size_t n;
 	struct rt_tok v, after;
 	bool is_ac;
 
-	if (rt_tok_is(t, "SESSION") || rt_tok_is(t, "LOCAL")) {
-		*t = rt_lex_next(lx);
-		name = t->ptr;
-		n = t->len;
-	} else if (t->kind == RT_TOK_SYSVAR) {
-		name += 2;
-		n -= 2;
-		if (n > 8 && strncasecmp(name, "session.", 8) == 0) {
-			name += 8;
-			n -= 8;
-		} else if (n > 6 && strncasecmp(name, "local.", 6) == 0) {
-			name += 6;
-			n -= 6;
-		}
-		if (memchr(name, '.', n) != NULL) {
-			return false; /* @@global.x */
-		}
-	}
-	if (t->kind != RT_TOK_WORD && t->kind != RT_TOK_SYSVAR) {
-		return false;
-	}
-	if (t->kind == RT_TOK_WORD && (rt_tok_is(t, "GLOBAL") || rt_tok_is(t, "PERSIST"))) {
+	if (!rt_set_target(lx, t, &name, &n)) {
 		return false;
 	}
 	is_ac = n == 10 && strncasecmp(name, "autocommit", 10) == 0;
@@ -813,22 +820,7 @@ rt_set_track(const char *text, size_t len, char *out, size_t cap)
 		size_t n;
 
 		t = rt_lex_next(&lx);
-		if (rt_tok_is(&t, "SESSION") || rt_tok_is(&t, "LOCAL")) {
-			t = rt_lex_next(&lx);
-		}
-		name = t.ptr;
-		n = t.len;
-		if (t.kind == RT_TOK_SYSVAR) {
-			name += 2;
-			n -= 2;
-			if (n > 8 && strncasecmp(name, "session.", 8) == 0) {
-				name += 8;
-				n -= 8;
-			} else if (n > 6 && strncasecmp(name, "local.", 6) == 0) {
-				name += 6;
-				n -= 6;
-			}
-		} else if (t.kind != RT_TOK_WORD) {
+		if (!rt_set_target(&lx, &t, &name, &n)) {
 			return false;
 		}
 		t = rt_lex_next(&lx);
