@@ -386,6 +386,7 @@ px_cmd_finish(struct px_session *s)
 	px_sess_set_state(s, PX_SESS_IDLE);
 	s->direct = NULL;
 	s->set_track = false;
+	s->replica_read = s->replica_avoid = false;
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
@@ -502,6 +503,7 @@ px_cmd_forward(struct px_session *s)
 
 	px_cmd_pin(s, s->pend_sticky);
 	s->pend_sticky = 0;
+	s->replica_read = false; /* sent: from here a failure is the client's ERR */
 	if (s->tx_stmt && s->tx_write) {
 		px_tx_wrote(s, b);
 	}
@@ -1229,7 +1231,8 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	unsigned int v = px_cmd_variant(s);
 	size_t n = t->n_replicas, start;
 
-	if (n == 0 || s->cmd != MP_COM_QUERY || s->be != NULL || s->sticky != 0 || s->tx_stmt ||
+	if (n == 0 || s->replica_avoid || s->cmd != MP_COM_QUERY || s->be != NULL || s->sticky != 0 ||
+	    s->tx_stmt ||
 	    s->tx.open || s->set_pending != NULL || s->set_track || s->script_n > 0 ||
 	    (c->replica_after_write_ms > 0 &&
 	     ms_now_us() - s->last_write_us < (uint64_t)c->replica_after_write_ms * 1000) ||
@@ -1246,6 +1249,7 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 		}
 		if (px_health_replica_ok(p->health, c->replica_max_lag_s)) {
 			s->w->stats.replica_reads++;
+			s->replica_read = true;
 			return r;
 		}
 	}
@@ -1992,6 +1996,21 @@ px_session_backend_failed(struct px_session *s, const char *why)
 	} else if (s->login_pending) {
 		px_sess_send_err(s, s->login_ok_seq, 1158, "08S01", "myshard: %s", why);
 		px_sess_close(s, "no backend at login");
+	} else if (s->replica_read && s->state == PX_SESS_WAIT_BACKEND) {
+		/* no connection to the read replica (it died since its last check): nothing was
+		 * sent, the command is still in the input; the shard's primary answers it */
+		ms_log_info("session %llu: read replica unavailable, the read goes to the primary: %s",
+			    (unsigned long long)s->id, why);
+		if (s->q_timer_added) {
+			event_del(&s->q_timer);
+			s->q_timer_added = false;
+		}
+		s->q_on = false; /* counted when it runs */
+		s->replica_read = false;
+		s->replica_avoid = true;
+		s->cmd_len = 0;
+		px_sess_set_state(s, PX_SESS_IDLE);
+		px_sess_process_input(s);
 	} else {
 		px_cmd_drain(s);
 		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1158, "08S01", "myshard: %s", why);

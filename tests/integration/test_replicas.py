@@ -154,6 +154,53 @@ def test_replica_not_replicating(rep):
     _reads_go_to(rep, 2, "reads to come back to the replica")
 
 
+def _pool_conns(rep, name):
+    a = _admin(rep)
+    try:
+        return sum(int(r[2]) + int(r[3]) + int(r[4]) for r in H.query(a, "SHOW POOLS")
+                   if r[1] == name)
+    finally:
+        a.close()
+
+
+def test_replica_refuses_connections(rep):
+    """A replica that passes its checks but refuses a new connection (here: myshard's login
+    limited to one connection, which is taken: error 1226): the read waiting for it
+    goes to the primary instead of failing."""
+    _reads_go_to(rep, 2, "reads on the replica")
+    name = f"s0@127.0.0.1:{rep.replica.port}"
+    root = rep.replica.admin()
+    try:
+        # drop the pool's connections there (the checker's, without a schema, stays), then let
+        # no new connection of myshard's login in: a limit of one, which <hog> takes (the
+        # server counts only logins made while the account has a limit)
+        H.query(root, f"ALTER USER '{H.PROXY_USER}'@'127.0.0.1' WITH MAX_USER_CONNECTIONS 1")
+        hog = pymysql.connect(host="127.0.0.1", port=rep.replica.port, user=H.PROXY_USER,
+                              password=H.PROXY_PASSWORD)
+        for (cid,) in H.query(root, "SELECT id FROM information_schema.processlist "
+                                    f"WHERE user = '{H.PROXY_USER}' AND db IS NOT NULL"):
+            H.query(root, f"KILL CONNECTION {cid}")
+        H.wait_until(lambda: _pool_conns(rep, name) == 0, 10, "the replica's pool to empty")
+        with pytest.raises(pymysql.err.OperationalError) as e:
+            pymysql.connect(host="127.0.0.1", port=rep.replica.port, user=H.PROXY_USER,
+                            password=H.PROXY_PASSWORD)
+        assert e.value.args[0] == 1226  # ER_USER_LIMIT_REACHED
+        before = rep.stderr_text().count("read replica unavailable")
+        c = _connect(rep)
+        try:
+            assert [_sid(c) for _ in range(10)] == [1] * 10
+        finally:
+            c.close()
+        assert rep.stderr_text().count("read replica unavailable") - before == 10
+        (row,) = _replicas(rep)
+        assert (row[5], row[7]) == ("up", "yes")  # its checks still pass
+    finally:
+        H.query(root, f"ALTER USER '{H.PROXY_USER}'@'127.0.0.1' WITH MAX_USER_CONNECTIONS 0")
+        hog.close()
+        root.close()
+    _reads_go_to(rep, 2, "reads back on the replica")
+
+
 def test_replica_dies_and_promotion(rep):
     """Last in the module: it kills the replica, restarts it and promotes it."""
     _reads_go_to(rep, 2, "reads on the replica")
