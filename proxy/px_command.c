@@ -24,6 +24,7 @@
 #include "proxy/px_session.h"
 #include "proxy/px_worker.h"
 #include "router/rt_classify.h"
+#include "router/rt_hint.h"
 #include "router/rt_lex.h"
 #include "router/rt_plan.h"
 #include "topology/topo.h"
@@ -852,6 +853,9 @@ px_cmd_track(struct px_session *s, struct ms_slice st)
 			other = true;
 		} else if (type == 0 && px_cmd_schema_var(name)) {
 			/* follows the default schema, which is replayed */
+		} else if (type == 0 && name.len == 9 && memcmp(name.ptr, "last_gtid", 9) == 0) {
+			/* a binary-logging server reports each write's GTID: not session state (every
+			 * write on a replication primary would pin otherwise) */
 		} else if (type == 0 && s->set_track && s->set_pending == NULL &&
 			   px_cmd_track_var(name, &e, learned, sizeof(learned), &at)) {
 			/* learned: replayed from now on like a SET of a literal */
@@ -1229,15 +1233,21 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	const struct topo_shard *t = &snap->shards[shard];
 	const struct conf *c = s->w->conf;
 	unsigned int v = px_cmd_variant(s);
-	size_t n = t->n_replicas, start;
+	size_t n = t->n_replicas, start, hl = 0;
+	const char *hint = NULL;
 
 	if (n == 0 || s->replica_avoid || s->cmd != MP_COM_QUERY || s->be != NULL || s->sticky != 0 ||
-	    s->tx_stmt ||
-	    s->tx.open || s->set_pending != NULL || s->set_track || s->script_n > 0 ||
-	    (c->replica_after_write_ms > 0 &&
-	     ms_now_us() - s->last_write_us < (uint64_t)c->replica_after_write_ms * 1000) ||
+	    s->tx_stmt || s->tx.open || s->set_pending != NULL || s->set_track || s->script_n > 0 ||
 	    !rt_read_only_select(sql, len)) {
 		return shard;
+	}
+	if (!rt_hint_find_key(sql, len, "read=", &hint, &hl)) {
+		hl = 0;
+	}
+	if ((hl == 7 && strncasecmp(hint, "primary", 7) == 0) ||
+	    (!(hl == 7 && strncasecmp(hint, "replica", 7) == 0) && c->replica_after_write_ms > 0 &&
+	     ms_now_us() - s->last_write_us < (uint64_t)c->replica_after_write_ms * 1000)) {
+		return shard; /* the primary: asked for, or the session's own writes are recent */
 	}
 	start = s->w->replica_rr++;
 	for (size_t i = 0; i < n; i++) {
@@ -1722,7 +1732,6 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		/* SET session_track_*: pins (the connection's own tracking changes); its OK
 		 * applies it */
 		ret = px_cmd_route(s, sql, n, cls.sticky, (cls.flags & RT_CLASS_PREV_STATE) != 0);
-		ret = true;
 	} else if (cls.sticky == RT_STICKY_SET && !(cls.flags & RT_CLASS_MULTI) &&
 		   (s->be == NULL || !px_cmd_pinned(s)) && px_cmd_set_vars(s, sql, n)) {
 		ret = px_cmd_route(s, sql, n, 0, false); /* runs (and is checked) like any statement */

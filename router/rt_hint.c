@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define RT_HINT_KEY "myshard:shard="
 
 static bool
 rt_hint_name_char(char c)
@@ -17,20 +16,22 @@ rt_hint_name_char(char c)
 	       c == '_' || c == '-' || c == '.' || c == '$';
 }
 
-/* Body of a / * ... * / comment: [<p>, <end>). */
+/* Body of a / * ... * / comment: [<p>, <end>), "myshard:" + <key> + value. */
 static bool
-rt_hint_body(const char *p, const char *end, const char **name, size_t *name_len)
+rt_hint_body(const char *p, const char *end, const char *key, const char **name,
+	     size_t *name_len)
 {
-	size_t klen = strlen(RT_HINT_KEY);
+	size_t klen = strlen(key);
 	const char *n;
 
 	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
 		p++;
 	}
-	if ((size_t)(end - p) < klen || strncasecmp(p, RT_HINT_KEY, klen) != 0) {
+	if ((size_t)(end - p) < 8 + klen || strncasecmp(p, "myshard:", 8) != 0 ||
+	    strncasecmp(p + 8, key, klen) != 0) {
 		return false;
 	}
-	p += klen;
+	p += 8 + klen;
 	n = p;
 	while (p < end && rt_hint_name_char(*p)) {
 		p++;
@@ -68,6 +69,13 @@ rt_hint_skip_quoted(const char *p, const char *end)
 bool
 rt_hint_find(const char *text, size_t len, const char **name, size_t *name_len)
 {
+	return rt_hint_find_key(text, len, "shard=", name, name_len);
+}
+
+bool
+rt_hint_find_key(const char *text, size_t len, const char *key, const char **name,
+		 size_t *name_len)
+{
 	const char *p = text;
 	const char *end = text + len;
 
@@ -86,7 +94,7 @@ rt_hint_find(const char *text, size_t len, const char **name, size_t *name_len)
 			if (c == NULL) {
 				return false;
 			}
-			if (rt_hint_body(p + 2, c, name, name_len)) {
+			if (rt_hint_body(p + 2, c, key, name, name_len)) {
 				return true;
 			}
 			p = c + 2;

@@ -113,6 +113,17 @@ def test_reads_split(rep):
         H.query(writer, "INSERT INTO t (id, v) VALUES (1, 'one')")
         assert _sid(writer) == 1
         assert H.query(writer, "SELECT v FROM t WHERE id = 1") == (("one",),)
+        # writes on a binary-logging primary report @@last_gtid: that pins nothing
+        (wid,) = H.query(writer, "SELECT CONNECTION_ID()")[0]
+        a = _admin(rep)
+        try:
+            clients = {int(r[0]): r for r in H.query(a, "SHOW CLIENTS")}
+        finally:
+            a.close()
+        assert clients[wid][7] == "no", clients[wid]
+        # hints: a writer may still ask for a replica, anyone for the primary
+        assert H.query(writer, "SELECT /* myshard:read=replica */ @@server_id") == ((2,),)
+        assert H.query(reader, "SELECT /* myshard:read=primary */ @@server_id") == ((1,),)
         # other sessions read the replica, which has the row once it is replicated
         H.wait_until(lambda: H.query(reader, "SELECT v FROM t WHERE id = 1") == (("one",),), 15,
                      "the row on the replica")

@@ -10,10 +10,12 @@ Runs against the `sharded` fixture (four shards s0..s3, customers hash-sharded o
 """
 
 import re
+import socket
 import threading
 from decimal import Decimal
 
 import pymysql
+
 import pytest
 
 import harness as H
@@ -139,6 +141,40 @@ def test_rollback_across_shards_leaves_nothing(sh, px):
     assert where(sh, a) == [] and where(sh, b) == []
     assert row(sh, "s2", u)[0] == "before"
     assert q(px, f"SELECT name FROM customers WHERE id = {u}") == (("before",),)
+    assert xa_leftovers(sh) == []
+
+
+def test_client_vanishes_mid_transaction(sh):
+    """A client that drops its socket inside a transaction over two shards: both branches
+    roll back, their row locks go, and no backend connection stays held (the same rows are
+    then updated by another client without waiting)."""
+    a, b = keys("s0")[0], keys("s1")[0]
+    setup = sh.proxy_connect(DB)
+    try:
+        ins(setup, a, "before")
+        ins(setup, b, "before")
+    finally:
+        setup.close()
+    gone = sh.proxy_connect(DB)
+    q(gone, "BEGIN")
+    q(gone, f"UPDATE customers SET name = 'lost' WHERE id IN ({a}, {b})")
+    assert q(gone, f"SELECT COUNT(*) FROM customers WHERE name = 'lost' AND id IN ({a}, {b})") \
+        == ((2,),)
+    gone._sock.shutdown(socket.SHUT_RDWR)  # no COM_QUIT: the TCP connection just ends
+    gone._sock.close()
+    other = sh.proxy_connect(DB)
+    try:
+        # the locks go with the rollback: these updates would wait for them otherwise
+        q(other, "SET SESSION innodb_lock_wait_timeout = 5")
+        q(other, f"UPDATE customers SET name = 'after' WHERE id IN ({a}, {b})")
+        assert q(other, f"SELECT name FROM customers WHERE id IN ({a}, {b})") \
+            == (("after",), ("after",))
+    finally:
+        other.close()
+    assert row(sh, "s0", a)[0] == "after" and row(sh, "s1", b)[0] == "after"
+    for n in ("s0", "s1"):  # nothing of myshard's is still in a transaction there
+        assert on_shard(sh, n, "SELECT COUNT(*) FROM information_schema.innodb_trx "
+                               "WHERE trx_mysql_thread_id <> CONNECTION_ID()", db=None) == ((0,),)
     assert xa_leftovers(sh) == []
 
 

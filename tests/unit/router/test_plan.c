@@ -745,6 +745,21 @@ test_hint(void **state)
 			assert_memory_equal(name, hc[i].name, n);
 		}
 	}
+	/* other keys: read=primary / read=replica; a shard hint is no read hint and back */
+	{
+		static const char both[] = "select /* myshard:shard=s1 */ /* MyShard:Read=Replica */ 1";
+		const char *v = NULL;
+		size_t n = 0;
+
+		assert_true(rt_hint_find_key(both, strlen(both), "read=", &v, &n));
+		assert_int_equal(n, 7);
+		assert_memory_equal(v, "Replica", 7);
+		assert_true(rt_hint_find(both, strlen(both), &v, &n));
+		assert_int_equal(n, 2);
+		assert_false(rt_hint_find_key("select /* myshard:shard=s1 */ 1", 31, "read=", &v, &n));
+		assert_false(rt_hint_find_key("select '/* myshard:read=primary */'", 35, "read=", &v,
+					      &n));
+	}
 }
 
 /* Every prefix of every case's SQL plans without crashing (ASan checks the reads). */
