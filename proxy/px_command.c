@@ -343,6 +343,9 @@ px_cmd_digest_end(struct px_session *s)
 	us = ms_now_us() - s->q_start_us;
 	px_cmd_lat_add(&w->stats.lat[s->q_scatter ? 2 : s->q_shards > 1 ? 1 : 0], us, s->q_err);
 	px_cmd_lat_add(&w->stats.cls[px_cmd_class(s->q_digest)], us, s->q_err);
+	if (s->q_shards == 1 && !s->q_scatter && s->be != NULL) {
+		px_cmd_lat_add(&w->slot_lat[s->be->pool->shard], us, s->q_err);
+	}
 	if (w->conf->slow_query_ms > 0 && us >= (uint64_t)w->conf->slow_query_ms * 1000) {
 		char on[96];
 

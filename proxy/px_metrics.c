@@ -118,6 +118,70 @@ px_mx_latency(struct px_metrics *m, struct evbuffer *b)
 	}
 }
 
+/*
+ * One-shard statements per endpoint (shard or read replica), by the name of the pool slot
+ * that ran them, summed over the workers: a histogram each. A slot keeps its name while
+ * myshard runs unless its shard leaves the topology (then its figures go with it).
+ */
+static void
+px_mx_endpoints(struct px_metrics *m, struct evbuffer *b)
+{
+	static const uint64_t le[PX_LAT_BUCKETS - 1] = PX_LAT_LE;
+	const char *names[PX_SLOTS];
+	struct px_lat sum[PX_SLOTS];
+	size_t n = 0;
+
+	memset(sum, 0, sizeof(sum));
+	for (unsigned int i = 0; i < m->n; i++) {
+		for (size_t k = 0; k < PX_SLOTS; k++) {
+			const struct px_pool *p = &m->ws[i].pools[k * PX_VARIANTS];
+			const struct px_lat *l = &m->ws[i].slot_lat[k];
+			size_t j = 0;
+
+			if (__atomic_load_n(&p->ep_snap, __ATOMIC_ACQUIRE) == NULL ||
+			    px_mx_peek(&l->count) == 0) {
+				continue;
+			}
+			while (j < n && strcmp(names[j], p->shard_name) != 0) {
+				j++;
+			}
+			if (j == n) {
+				names[n++] = p->shard_name;
+			}
+			for (int q = 0; q < PX_LAT_BUCKETS; q++) {
+				sum[j].bucket[q] += px_mx_peek(&l->bucket[q]);
+			}
+			sum[j].sum_us += px_mx_peek(&l->sum_us);
+			sum[j].count += px_mx_peek(&l->count);
+			sum[j].errors += px_mx_peek(&l->errors);
+		}
+	}
+	evbuffer_add_printf(b, "# HELP myshard_shard_statement_duration_seconds One-shard "
+			       "statements by the shard (or read replica) that ran them.\n"
+			       "# TYPE myshard_shard_statement_duration_seconds histogram\n");
+	for (size_t j = 0; j < n; j++) {
+		uint64_t cum = 0;
+
+		for (int q = 0; q < PX_LAT_BUCKETS - 1; q++) {
+			cum += sum[j].bucket[q];
+			evbuffer_add_printf(b, "myshard_shard_statement_duration_seconds_bucket{shard=\"%s\","
+					       "le=\"%.6f\"} %llu\n",
+					    names[j], (double)le[q] / 1e6, (unsigned long long)cum);
+		}
+		evbuffer_add_printf(b,
+				    "myshard_shard_statement_duration_seconds_bucket{shard=\"%s\",le=\"+Inf\"} "
+				    "%llu\nmyshard_shard_statement_duration_seconds_sum{shard=\"%s\"} %.6f\n"
+				    "myshard_shard_statement_duration_seconds_count{shard=\"%s\"} %llu\n",
+				    names[j], (unsigned long long)sum[j].count, names[j],
+				    (double)sum[j].sum_us / 1e6, names[j], (unsigned long long)sum[j].count);
+	}
+	evbuffer_add_printf(b, "# TYPE myshard_shard_statement_errors_total counter\n");
+	for (size_t j = 0; j < n; j++) {
+		evbuffer_add_printf(b, "myshard_shard_statement_errors_total{shard=\"%s\"} %llu\n",
+				    names[j], (unsigned long long)sum[j].errors);
+	}
+}
+
 /* ERR packets sent to clients by error code, summed over the workers (sorted by code). */
 static void
 px_mx_errcodes(struct px_metrics *m, struct evbuffer *b)
@@ -253,6 +317,7 @@ px_mx_cb(struct evhttp_request *req, void *arg)
 	px_mx_counters(m, b);
 	px_mx_latency(m, b);
 	px_mx_errcodes(m, b);
+	px_mx_endpoints(m, b);
 	px_mx_shards(m, b);
 	if (m->xa != NULL) {
 		px_xa_totals(m->xa, &xa[0], &xa[1], &xa[2], &xa[3]);

@@ -386,6 +386,8 @@ struct px_worker {
 	uint64_t map_ver;            /* snapshot version slot_of[] was built for */
 	uint16_t slot_of[TOPO_MAX_ENDPOINTS]; /* endpoint index in that snapshot -> slot */
 	size_t replica_rr;           /* round robin over read replicas */
+	struct px_lat *slot_lat;     /* owned; PX_SLOTS: one-shard statements per pool slot (the
+					metrics endpoint reports them by the slot's endpoint name) */
 	struct px_session_list sessions;
 	unsigned int n_sessions;
 	struct px_stats stats;       /* written by this worker only; read racily for reports */

@@ -700,7 +700,9 @@ px_worker_init(struct px_worker *w, unsigned int idx, const struct conf *conf, s
 	w->ring_buf = calloc(PX_RING_SIZE, sizeof(*w->ring_buf));
 	w->n_pools = (size_t)PX_SLOTS * PX_VARIANTS;
 	w->pools = calloc(w->n_pools, sizeof(*w->pools));
-	if (w->base == NULL || w->efd < 0 || w->ring == NULL || w->ring_buf == NULL || w->pools == NULL) {
+	w->slot_lat = calloc(PX_SLOTS, sizeof(*w->slot_lat));
+	if (w->base == NULL || w->efd < 0 || w->ring == NULL || w->ring_buf == NULL || w->pools == NULL ||
+	    w->slot_lat == NULL) {
 		return MS_ENOMEM;
 	}
 	if (topo_reader_new(topo, &w->topo) != MS_OK) {
@@ -747,6 +749,7 @@ px_worker_deinit(struct px_worker *w)
 	free(w->ring);
 	free(w->ring_buf);
 	free(w->pools);
+	free(w->slot_lat);
 	free(w->seqs);
 	free(w->digests);
 }
