@@ -391,6 +391,7 @@ px_cmd_finish(struct px_session *s)
 	s->direct = NULL;
 	s->set_track = false;
 	s->replica_read = s->replica_avoid = false;
+	s->drain_grace = false; /* (draining: its one command is done) */
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;

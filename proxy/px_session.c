@@ -711,6 +711,9 @@ px_sess_login_ok(struct px_session *s, uint8_t seq, bool now)
 	uint8_t st[PX_NAME_MAX + 8];
 	struct mp_writer w;
 
+	/* a client that just logged in is about to send its first command: a drain (SIGTERM)
+	 * lets it run that one before the session closes (at the latest at timeouts.shutdown_ms) */
+	s->drain_grace = true;
 	/* a server tracks the default schema a login (or COM_CHANGE_USER) names */
 	mp_writer_init(&w, st, sizeof(st));
 	if (s->schema[0] != '\0') {
@@ -1197,7 +1200,8 @@ px_sess_process_input(struct px_session *s)
 	if (s->in_input) {
 		return; /* the loop below on the stack picks up where this call would */
 	}
-	if (s->w->draining && s->state == PX_SESS_IDLE) {
+	if (s->w->draining && s->state == PX_SESS_IDLE && !s->drain_grace &&
+	    evbuffer_get_length(s->cl.in) == 0) {
 		px_sess_close(s, "shutdown (draining)"); /* its statement is done: SIGTERM */
 		return;
 	}
@@ -1317,13 +1321,6 @@ px_session_accept(struct px_worker *w, int fd, const char *peer)
 	px_conn_set_read(&s->cl, true);
 	ms_log_debug("session %llu: accepted from %s on worker %u", (unsigned long long)s->id, peer,
 		     w->idx);
-	if (w->draining) {
-		__atomic_fetch_add(&px_clients_open, 1, __ATOMIC_RELAXED);
-		px_sess_send_err(s, 0, 1053, "08S01", "Server shutdown in progress");
-		px_sess_close(s, "shutdown (draining)");
-		px_sess_settle(s);
-		return;
-	}
 	if (w->conf->max_clients > 0 &&
 	    __atomic_add_fetch(&px_clients_open, 1, __ATOMIC_RELAXED) > w->conf->max_clients) {
 		/* as a server does: the error instead of the greeting */
@@ -1354,8 +1351,8 @@ px_session_drain_all(struct px_worker *w)
 
 	for (; s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		if (s->state == PX_SESS_IDLE || s->state == PX_SESS_HANDSHAKE ||
-		    s->state == PX_SESS_AUTH_SWITCH) {
+		/* idle with nothing sent: closed; logins under way finish (px_sess_login_ok) */
+		if (s->state == PX_SESS_IDLE && !s->drain_grace && evbuffer_get_length(s->cl.in) == 0) {
 			px_sess_close(s, "shutdown (draining)");
 			px_sess_settle(s); /* frees it once the last bytes are out */
 		}

@@ -345,6 +345,7 @@ struct px_session {
 	unsigned int q_shards;
 	uint64_t q_start_us, q_rows;
 	uint64_t last_write_us;    /* when the session last ran a write (replica_reads) */
+	bool drain_grace;          /* no command run since login: a drain lets it run one */
 	bool replica_read;         /* the command waits for a read replica's connection */
 	bool replica_avoid;        /* ...which failed: it goes to the primary instead */
 	char q_digest[PX_DIGEST_LEN];
