@@ -805,6 +805,10 @@ conf_replicas(struct conf_ctx *x, const yaml_node_t *seq, const char *path, stru
 			rc = conf_str(x, v[0], conf_join(sub, sizeof(sub), rp, "host"), true,
 				      &s->replicas[k].host);
 		}
+		if (rc == MS_OK && strlen(s->replicas[k].host) > CONF_REPLICA_HOST_MAX) {
+			rc = conf_bad(x, v[0], conf_join(sub, sizeof(sub), rp, "host"),
+				      "a host name of at most 180 characters");
+		}
 		if (rc == MS_OK && v[1] != NULL) {
 			rc = conf_uint(x, v[1], conf_join(sub, sizeof(sub), rp, "port"), 1, 65535,
 				       &port);

@@ -31,7 +31,9 @@ struct conf_tls {
 };
 
 /* A backend MariaDB/MySQL server holding one shard (issue #2: the first one is used). */
-/* A read replica of a shard (same login as its shard). */
+/* A read replica of a shard (same login as its shard). Its name in myshard is
+ * "<shard>@<host>:<port>", hence the bound on <host>. */
+#define CONF_REPLICA_HOST_MAX 180
 struct conf_replica {
 	char *host;    /* owned */
 	uint16_t port; /* default 3306 */

@@ -108,6 +108,10 @@ cs_replica(struct cs_build *b, const char *where, size_t shard, const char *host
 		return cs_fail(b, where, NULL, "shards and replicas in use together must be at most %d",
 			       TOPO_MAX_ENDPOINTS);
 	}
+	if (strlen(host) > CONF_REPLICA_HOST_MAX) {
+		return cs_fail(b, where, "host", "a replica's host name must be at most %d characters",
+			       CONF_REPLICA_HOST_MAX);
+	}
 	r = realloc(s->replicas, (s->n_replicas + 1) * sizeof(*r));
 	if (r == NULL) {
 		return cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");

@@ -391,7 +391,6 @@ px_cmd_finish(struct px_session *s)
 	s->direct = NULL;
 	s->set_track = false;
 	s->replica_read = s->replica_avoid = false;
-	s->drain_grace = false; /* (draining: its one command is done) */
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
@@ -413,6 +412,34 @@ px_cmd_finish(struct px_session *s)
 	px_sess_process_input(s); /* (closes the session instead when draining) */
 }
 
+/*
+ * No connection to the read replica a read waits for (refused, the replica died since its
+ * last check, or its pool is full past pool.wait_timeout_ms): nothing was sent and the
+ * command is still in the input, so it runs again, on the shard's primary. False if the
+ * session was not waiting for a replica.
+ */
+static bool
+px_cmd_replica_fallback(struct px_session *s, const char *why)
+{
+	if (!s->replica_read || s->state != PX_SESS_WAIT_BACKEND || s->ex != NULL) {
+		return false;
+	}
+	ms_log_info("session %llu: read replica unavailable, the read goes to the primary: %s",
+		    (unsigned long long)s->id, why);
+	if (s->q_timer_added) {
+		event_del(&s->q_timer);
+		s->q_timer_added = false;
+	}
+	s->q_on = false; /* counted when it runs */
+	s->replica_read = false;
+	s->replica_avoid = true;
+	s->cmd_len = 0;
+	s->w->stats.replica_fallbacks++;
+	px_sess_set_state(s, PX_SESS_IDLE);
+	px_sess_process_input(s);
+	return true;
+}
+
 void
 px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -426,6 +453,10 @@ px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg)
 	s->want = NULL;
 	if (s->ex != NULL) {
 		px_exec_wait_timeout(s);
+		px_sess_settle(s);
+		return;
+	}
+	if (px_cmd_replica_fallback(s, "no free connection within pool.wait_timeout_ms")) {
 		px_sess_settle(s);
 		return;
 	}
@@ -1290,9 +1321,6 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 	if (p->kind != RT_PLAN_EXPLAIN) {
 		px_cmd_digest_begin(s, p);
 	}
-	if (p->write) {
-		s->last_write_us = ms_now_us();
-	}
 	if (p->kind == RT_PLAN_ERROR) {
 		ret = px_cmd_refuse(s, p->err_code, p->err_state, p->err_msg);
 		rt_plan_free(p);
@@ -1973,6 +2001,8 @@ px_cmd_step(struct px_session *s)
 	}
 	evbuffer_ptr_set(in, &ptr, MP_HDR_LEN, EVBUFFER_PTR_SET);
 	evbuffer_copyout_from(in, &ptr, &s->cmd, 1);
+	free(s->trk_pending);   /* a SET session_track_* refused before it ran is not applied */
+	s->trk_pending = NULL;
 	return px_cmd_dispatch(s, f.first_len);
 }
 
@@ -2009,21 +2039,8 @@ px_session_backend_failed(struct px_session *s, const char *why)
 	} else if (s->login_pending) {
 		px_sess_send_err(s, s->login_ok_seq, 1158, "08S01", "myshard: %s", why);
 		px_sess_close(s, "no backend at login");
-	} else if (s->replica_read && s->state == PX_SESS_WAIT_BACKEND) {
-		/* no connection to the read replica (it died since its last check): nothing was
-		 * sent, the command is still in the input; the shard's primary answers it */
-		ms_log_info("session %llu: read replica unavailable, the read goes to the primary: %s",
-			    (unsigned long long)s->id, why);
-		if (s->q_timer_added) {
-			event_del(&s->q_timer);
-			s->q_timer_added = false;
-		}
-		s->q_on = false; /* counted when it runs */
-		s->replica_read = false;
-		s->replica_avoid = true;
-		s->cmd_len = 0;
-		px_sess_set_state(s, PX_SESS_IDLE);
-		px_sess_process_input(s);
+	} else if (px_cmd_replica_fallback(s, why)) {
+		/* the shard's primary answers it */
 	} else {
 		px_cmd_drain(s);
 		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1158, "08S01", "myshard: %s", why);

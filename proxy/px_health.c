@@ -24,6 +24,7 @@ struct px_health {
 	int state;             /* atomic: enum px_health_state */
 	int lag_s;             /* atomic: a replica's Seconds_Behind_Master; -1 unknown / not
 				  replicating (read replicas only) */
+	int ro;                /* atomic: the last check saw @@read_only on */
 	/* the rest: under px_health_mu */
 	unsigned int fails;    /* failed checks in a row */
 	bool read_only;
@@ -109,7 +110,8 @@ px_health_replica_ok(const struct px_health *h, unsigned int max_lag_s)
 		return false;
 	}
 	lag = __atomic_load_n(&h->lag_s, __ATOMIC_ACQUIRE);
-	return lag >= 0 && (unsigned int)lag <= max_lag_s;
+	return lag >= 0 && (unsigned int)lag <= max_lag_s &&
+	       __atomic_load_n(&h->ro, __ATOMIC_ACQUIRE) != 0; /* a writable server is no replica */
 }
 
 const char *
@@ -230,6 +232,7 @@ px_health_check(struct px_health *h, const struct topo_shard *sh, unsigned int i
 	h->checks++;
 	h->rtt_us = rtt;
 	h->read_only = ro;
+	__atomic_store_n(&h->ro, ro ? 1 : 0, __ATOMIC_RELEASE);
 	if (sh->replica_of >= 0) {
 		__atomic_store_n(&h->lag_s, ok ? lag : -1, __ATOMIC_RELEASE);
 	}

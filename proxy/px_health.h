@@ -47,8 +47,8 @@ struct px_health_view {
 	char err[160];
 };
 void px_health_view(const char *name, struct px_health_view *out);
-/* True if read replica <h> may serve reads: its last check passed and it replicates at most
- * <max_lag_s> seconds behind (two atomic loads: for every statement). */
+/* True if read replica <h> may serve reads: its last check passed, it runs read_only, and it
+ * replicates at most <max_lag_s> seconds behind (atomic loads: for every statement). */
 bool px_health_replica_ok(const struct px_health *h, unsigned int max_lag_s) MS_MUSTCHECK;
 const char *px_health_state_name(enum px_health_state s) MS_MUSTCHECK;
 

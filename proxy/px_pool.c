@@ -103,6 +103,9 @@ px_pool_target(struct px_pool *p, const struct topo_snapshot *snap, size_t idx)
 	}
 	if (old == NULL) {
 		snprintf(p->shard_name, sizeof(p->shard_name), "%s", snap->shards[idx].name);
+		if (p->variant == 0) { /* a new endpoint in this slot: its own figures from zero */
+			memset(&p->w->slot_lat[p->shard], 0, sizeof(p->w->slot_lat[p->shard]));
+		}
 	} else if (!px_pool_same_endpoint(&old->shards[p->ep_idx], &snap->shards[idx])) {
 		p->gen++;
 		ms_log_info("worker %u: shard %s moves from %s:%u to %s:%u", p->w->idx, p->shard_name,

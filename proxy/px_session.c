@@ -314,13 +314,16 @@ px_sess_send_ok_state(struct px_session *s, uint8_t seq, const uint8_t *st, size
 {
 	struct mp_ok ok = { .header = MP_OK_HDR, .status = px_tx_status(s, s->status) };
 	bool track = (s->caps & MP_CLIENT_SESSION_TRACK) && len > 0;
-	uint8_t buf[600];
+	uint8_t buf[600], kept[400];
 	struct mp_writer w;
 
-	if (track) {
-		ok.status |= MP_STATUS_STATE_CHANGED;
-		ok.session_state.ptr = st;
-		ok.session_state.len = len;
+	if (track) { /* what the client's own session_track_* settings ask for */
+		MS_ASSERT(len <= sizeof(kept));
+		ok.session_state.ptr = kept;
+		ok.session_state.len = px_sess_track_filter(s, (struct ms_slice){ st, len }, kept,
+							    sizeof(kept));
+		track = ok.session_state.len > 0;
+		ok.status |= track ? MP_STATUS_STATE_CHANGED : 0;
 	}
 	mp_writer_init(&w, buf, sizeof(buf));
 	mp_ok_write(&w, &ok, track);
@@ -376,11 +379,12 @@ px_sess_track_apply(struct px_session *s)
 	free(p);
 }
 
-/* "on"/"1"/"true" (session_track_schema and _state_change print ON or OFF) */
+/* "on" / "true" / "1" (session_track_schema and _state_change print ON or OFF) */
 static bool
 px_sess_track_bool(struct ms_slice v)
 {
 	return (v.len == 2 && strncasecmp((const char *)v.ptr, "on", 2) == 0) ||
+	       (v.len == 4 && strncasecmp((const char *)v.ptr, "true", 4) == 0) ||
 	       (v.len == 1 && v.ptr[0] == '1');
 }
 
@@ -711,9 +715,7 @@ px_sess_login_ok(struct px_session *s, uint8_t seq, bool now)
 	uint8_t st[PX_NAME_MAX + 8];
 	struct mp_writer w;
 
-	/* a client that just logged in is about to send its first command: a drain (SIGTERM)
-	 * lets it run that one before the session closes (at the latest at timeouts.shutdown_ms) */
-	s->drain_grace = true;
+	s->login_us = ms_now_us(); /* a drain spares it for PX_DRAIN_GRACE_MS: commands follow */
 	/* a server tracks the default schema a login (or COM_CHANGE_USER) names */
 	mp_writer_init(&w, st, sizeof(st));
 	if (s->schema[0] != '\0') {
@@ -1192,6 +1194,24 @@ px_sess_login_step(struct px_session *s)
 	return true;
 }
 
+/*
+ * Draining (SIGTERM): closes the session if it is idle with nothing more coming, and logged
+ * in at least PX_DRAIN_GRACE_MS ago. A client that has just logged in (it connected before
+ * the listener closed) is about to send its commands, drivers' set-up statements first: it
+ * is served for that long (px_session_drain_all sweeps again until every session is gone).
+ * True if it closed it.
+ */
+static bool
+px_sess_drain_idle(struct px_session *s)
+{
+	if (!s->w->draining || s->state != PX_SESS_IDLE || evbuffer_get_length(s->cl.in) > 0 ||
+	    ms_now_us() - s->login_us < (uint64_t)PX_DRAIN_GRACE_MS * 1000) {
+		return false;
+	}
+	px_sess_close(s, "shutdown (draining)"); /* its statement is done: SIGTERM */
+	return true;
+}
+
 void
 px_sess_process_input(struct px_session *s)
 {
@@ -1200,9 +1220,7 @@ px_sess_process_input(struct px_session *s)
 	if (s->in_input) {
 		return; /* the loop below on the stack picks up where this call would */
 	}
-	if (s->w->draining && s->state == PX_SESS_IDLE && !s->drain_grace &&
-	    evbuffer_get_length(s->cl.in) == 0) {
-		px_sess_close(s, "shutdown (draining)"); /* its statement is done: SIGTERM */
+	if (px_sess_drain_idle(s)) {
 		return;
 	}
 	s->in_input = true;
@@ -1238,6 +1256,9 @@ px_sess_process_input(struct px_session *s)
 		}
 	}
 	s->in_input = false;
+	if (px_sess_drain_idle(s)) {
+		return; /* commands answered here (BEGIN, SET NAMES, ...) end in this loop */
+	}
 	if (s->state != PX_SESS_CLOSING && s->state != PX_SESS_DONE) {
 		px_conn_resume(&s->cl);
 	}
@@ -1351,9 +1372,9 @@ px_session_drain_all(struct px_worker *w)
 
 	for (; s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		/* idle with nothing sent: closed; logins under way finish (px_sess_login_ok) */
-		if (s->state == PX_SESS_IDLE && !s->drain_grace && evbuffer_get_length(s->cl.in) == 0) {
-			px_sess_close(s, "shutdown (draining)");
+		/* idle with nothing coming and not a fresh login: closed; logins under way
+		 * finish (px_sess_drain_idle) */
+		if (px_sess_drain_idle(s)) {
 			px_sess_settle(s); /* frees it once the last bytes are out */
 		}
 	}

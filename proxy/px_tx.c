@@ -300,6 +300,9 @@ px_tx_end(struct px_session *s, bool asked_commit, enum px_tx_then then)
 		writers += t->br[i].wrote;
 		xa_writers += t->br[i].wrote && t->br[i].xa;
 	}
+	if (commit && writers > 0) {
+		s->last_write_us = ms_now_us(); /* replica_reads.after_write_ms counts from here */
+	}
 	if (commit && writers >= 2 && xa_writers >= 1 && px_tx_coord(s) == NULL) {
 		commit = false; /* no branch to decide in (cannot happen: XA starts after it) */
 		t->doomed = true;
@@ -432,6 +435,9 @@ px_tx_enter(struct px_session *s, bool write, bool multi, bool implicit, bool ta
 {
 	struct px_tx *t = &s->tx;
 
+	if (write) {
+		s->last_write_us = ms_now_us(); /* text, prepared or LOAD DATA (after_write_ms) */
+	}
 	if (!px_tx_runs(s)) {
 		return 0;
 	}

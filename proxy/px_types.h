@@ -48,6 +48,10 @@ struct ck_ring_buffer;
 	(PX_SERVER_CAPS &                                                                          \
 	 ~(uint32_t)(MP_CLIENT_COMPRESS | MP_CLIENT_LOCAL_FILES | MP_CLIENT_SESSION_TRACK))
 
+/* Draining (SIGTERM): a client that logged in this recently is not closed while idle yet (it
+ * connected before the listener closed and its commands are on their way). */
+#define PX_DRAIN_GRACE_MS 1000
+
 /* Per-worker counters, summed on request. X-macro: adding a counter is one line. */
 #define PX_STATS_FIELDS(X)                                                                         \
 	X(clients_accepted)                                                                        \
@@ -59,6 +63,7 @@ struct ck_ring_buffer;
 	X(backend_closed)                                                                          \
 	X(pins)                                                                                    \
 	X(replica_reads)                                                                           \
+	X(replica_fallbacks)                                                                       \
 	X(tx_commits)                                                                              \
 	X(tx_two_phase_commits)                                                                    \
 	X(tx_rollbacks)
@@ -345,7 +350,7 @@ struct px_session {
 	unsigned int q_shards;
 	uint64_t q_start_us, q_rows;
 	uint64_t last_write_us;    /* when the session last ran a write (replica_reads) */
-	bool drain_grace;          /* no command run since login: a drain lets it run one */
+	uint64_t login_us;         /* when the login completed (draining: PX_DRAIN_GRACE_MS) */
 	bool replica_read;         /* the command waits for a read replica's connection */
 	bool replica_avoid;        /* ...which failed: it goes to the primary instead */
 	char q_digest[PX_DIGEST_LEN];
@@ -397,6 +402,8 @@ struct px_worker {
 	size_t n_seqs;
 	bool stopping;
 	bool draining;          /* SIGTERM: sessions close once idle (px_session_drain_all) */
+	struct event drain_ev;  /* while draining: sweeps idle sessions every 100 ms */
+	bool drain_ev_set;
 };
 
 #endif /* MYSHARD_PROXY_PX_TYPES_H */

@@ -316,6 +316,24 @@ px_worker_send_kill(struct px_worker *w, uint64_t from_session, uint32_t req, ui
 	return posted;
 }
 
+
+static const struct timeval px_drain_sweep = { 0, 100 * 1000 };
+
+/* While draining: idle sessions whose login grace has passed are closed (px_session_drain_all). */
+static void
+px_worker_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	px_session_drain_all(w);
+	if (w->n_sessions == 0 && w->drain_ev_set) {
+		event_del(&w->drain_ev);
+		w->drain_ev_set = false;
+	}
+}
+
 static void
 px_worker_ring(struct px_worker *w)
 {
@@ -347,6 +365,10 @@ px_worker_ring(struct px_worker *w)
 		} else if (m->kind == PX_MSG_DRAIN) {
 			w->draining = true;
 			px_session_drain_all(w);
+			if (!w->drain_ev_set) {
+				event_assign(&w->drain_ev, w->base, -1, EV_PERSIST, px_worker_drain_cb, w);
+				w->drain_ev_set = event_add(&w->drain_ev, &px_drain_sweep) == 0;
+			}
 		} else if (m->kind == PX_MSG_RESUME) {
 			for (size_t k = 0; k < PX_SLOTS; k++) {
 				if (w->pools[k * PX_VARIANTS].ep_snap == NULL ||
@@ -724,6 +746,10 @@ px_worker_deinit(struct px_worker *w)
 {
 	void *p;
 
+	if (w->drain_ev_set) {
+		event_del(&w->drain_ev);
+		w->drain_ev_set = false;
+	}
 	if (w->ring != NULL && w->ring_buf != NULL) {
 		while (ck_ring_dequeue_mpsc(w->ring, w->ring_buf, &p)) {
 			struct px_msg *m = p;

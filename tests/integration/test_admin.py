@@ -158,7 +158,7 @@ def test_show_stats_and_pools(env):
     assert int(after["commands"]) >= int(before["commands"]) + 10, (before, after)
     assert set(before) == {"clients_accepted", "clients_closed", "auth_failures", "commands",
                            "backend_connects", "backend_connect_failures", "backend_closed",
-                           "pins", "replica_reads", "tx_commits", "tx_two_phase_commits", "tx_rollbacks",
+                           "pins", "replica_reads", "replica_fallbacks", "tx_commits", "tx_two_phase_commits", "tx_rollbacks",
                            "workers", "xa_recovered_commits", "xa_recovered_rollbacks",
                            "xa_recovery_passes", "deadlocks_across_shards"}
     assert q(a, "SHOW SERVERS") == (

@@ -34,7 +34,7 @@ def rep(request, session_root, myshard_bin):
     import conftest
     primary = H.MariaDB(session_root, "rprimary",
                         ["--log-bin=rprimary-bin", "--server-id=1", "--binlog-format=ROW"])
-    replica = H.MariaDB(session_root, "rreplica", ["--server-id=2"])
+    replica = H.MariaDB(session_root, "rreplica", ["--server-id=2", "--read-only=1"])
     servers = [primary, replica]
 
     def fin():
@@ -83,6 +83,14 @@ def _replicas(rep):
     a = _admin(rep)
     try:
         return H.query(a, "SHOW REPLICAS")
+    finally:
+        a.close()
+
+
+def _stat(rep, name):
+    a = _admin(rep)
+    try:
+        return int(dict(H.query(a, "SHOW STATS"))[name])
     finally:
         a.close()
 
@@ -163,6 +171,15 @@ def test_replica_not_replicating(rep):
     finally:
         rep.replica.sql("START SLAVE SQL_THREAD")
     _reads_go_to(rep, 2, "reads to come back to the replica")
+    # a replica that is writable (read_only off) is not read from either
+    rep.replica.sql("SET GLOBAL read_only = 0")
+    try:
+        _reads_go_to(rep, 1, "reads to leave the writable replica")
+        (row,) = _replicas(rep)
+        assert (row[5], row[7]) == ("up", "no")
+    finally:
+        rep.replica.sql("SET GLOBAL read_only = 1")
+    _reads_go_to(rep, 2, "reads back on the read-only replica")
 
 
 def _pool_conns(rep, name):
@@ -197,12 +214,14 @@ def test_replica_refuses_connections(rep):
                             password=H.PROXY_PASSWORD)
         assert e.value.args[0] == 1226  # ER_USER_LIMIT_REACHED
         before = rep.stderr_text().count("read replica unavailable")
+        fb0 = _stat(rep, "replica_fallbacks")
         c = _connect(rep)
         try:
             assert [_sid(c) for _ in range(10)] == [1] * 10
         finally:
             c.close()
         assert rep.stderr_text().count("read replica unavailable") - before == 10
+        assert _stat(rep, "replica_fallbacks") - fb0 == 10
         (row,) = _replicas(rep)
         assert (row[5], row[7]) == ("up", "yes")  # its checks still pass
     finally:
@@ -235,7 +254,7 @@ def test_replica_dies_and_promotion(rep):
 
     # promotion: the replica stops replicating and becomes the primary; the old primary is
     # kept as a replica (not replicating, so it gets no reads)
-    rep.replica.sql("STOP SLAVE", "RESET SLAVE ALL")
+    rep.replica.sql("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0")
     a = _admin(rep)
     try:
         H.query(a, "UPDATE endpoints SET role = 'replica' WHERE shard = 's0' AND port = %s",

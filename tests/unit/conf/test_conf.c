@@ -299,6 +299,33 @@ test_replicas(void **state)
 					  sizeof(err)),
 			 MS_EINVAL);
 	assert_string_equal(err, "t.yaml:9: shards[0].replicas[0].host: missing required key");
+
+	{ /* a replica's name is "<shard>@<host>:<port>": the host is bounded */
+		char text2[600];
+		char host[182];
+
+		memset(host, 'h', 181);
+		host[181] = '\0';
+		snprintf(text2, sizeof(text2),
+			 USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
+			       "    replicas:\n      - {host: %s}\n",
+			 host);
+		assert_int_equal(conf_load_string(text2, strlen(text2), "t.yaml", &c, err,
+						  sizeof(err)),
+				 MS_EINVAL);
+		assert_non_null(strstr(err, "t.yaml:9: shards[0].replicas[0].host: must be a host "
+					    "name of at most 180 characters"));
+		host[180] = '\0';
+		snprintf(text2, sizeof(text2),
+			 USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
+			       "    replicas:\n      - {host: %s}\n",
+			 host);
+		assert_int_equal(conf_load_string(text2, strlen(text2), "t.yaml", &c, err,
+						  sizeof(err)),
+				 MS_OK);
+		assert_int_equal(strlen(c->shards[0].replicas[0].host), 180);
+		conf_free(c);
+	}
 }
 
 static void
