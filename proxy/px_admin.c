@@ -9,6 +9,7 @@
 #include "proxy/px_admin.h"
 
 #include "proxy/px_health.h"
+#include "proxy/px_listener.h"
 
 #include "common/ms_log.h"
 #include "conf/conf_store.h"
@@ -1595,13 +1596,18 @@ px_admin_new(struct event_base *base, const struct conf *c, const char *path,
 		px_admin_free(a);
 		return NULL;
 	}
+	/* with listen.reuse_port a new myshard can take over this port too (an upgrade) */
 	a->ev = evconnlistener_new_bind(base, px_adm_accept, a,
-					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+					LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+						(c->reuse_port ? LEV_OPT_REUSEABLE_PORT : 0),
 					16, (struct sockaddr *)&ss, sslen);
 	if (a->ev == NULL) {
 		ms_log_error("admin: cannot listen on %s: %s", spec, strerror(errno));
 		px_admin_free(a);
 		return NULL;
+	}
+	if (c->reuse_port) {
+		px_listener_steer_newest(evconnlistener_get_fd(a->ev), "admin port");
 	}
 	ms_log_info("admin port listening on %s", spec);
 	return a;

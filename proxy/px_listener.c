@@ -16,8 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#define PX_LINGER_QUIET_MS 300  /* draining with reuse_port: close after this long without */
+#define PX_LINGER_MAX_MS   2000 /* a new connection, or after this long in any case */
 
 struct px_listener {
 	struct evconnlistener *ev; /* owned */
@@ -25,6 +29,12 @@ struct px_listener {
 	struct px_worker *ws;      /* borrowed */
 	unsigned int n;
 	unsigned int next;         /* round-robin cursor */
+	bool reuse_port;
+	uint64_t last_accept_us;   /* draining: when the last connection came */
+	uint64_t linger_until_us;  /* draining: close at the latest then */
+	struct event *linger_ev;   /* owned; draining with reuse_port */
+	void (*done)(void *);      /* draining: called once the listener is gone */
+	void *done_arg;
 };
 
 /* Every worker is saturated: tell the client plainly instead of hanging up on it. */
@@ -55,6 +65,7 @@ px_listener_accept(struct evconnlistener *ev, evutil_socket_t fd, struct sockadd
 
 	(void)ev;
 	(void)salen;
+	l->last_accept_us = ms_now_us();
 	if (sa->sa_family == AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
 
@@ -143,8 +154,63 @@ px_listener_new(struct event_base *base, const char *addr, uint16_t port, bool r
 		return NULL;
 	}
 	evconnlistener_set_error_cb(l->ev, px_listener_error);
+	l->reuse_port = reuse_port;
+	if (reuse_port) {
+		px_listener_steer_newest(evconnlistener_get_fd(l->ev), "client port");
+	}
 	ms_log_info("listening on %s with %u workers", spec, n);
 	return l;
+}
+
+void
+px_listener_steer_newest(int fd, const char *what)
+{
+	struct sock_filter code[] = { { BPF_RET | BPF_K, 0, 0, 1 } };
+	struct sock_fprog prog = { .len = 1, .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) != 0) {
+		ms_log_warn("%s: cannot steer new connections to the newest process on the port "
+			    "(SO_ATTACH_REUSEPORT_CBPF: %s); an upgrade may reset connections queued "
+			    "on the old one",
+			    what, strerror(errno));
+	}
+}
+
+static void
+px_listener_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_listener *l = arg;
+	uint64_t now = ms_now_us();
+	void (*done)(void *) = l->done;
+	void *done_arg = l->done_arg;
+
+	(void)fd;
+	(void)what;
+	if (now - l->last_accept_us < (uint64_t)PX_LINGER_QUIET_MS * 1000 &&
+	    now < l->linger_until_us) {
+		event_add(l->linger_ev, &(struct timeval){ 0, 50 * 1000 });
+		return;
+	}
+	ms_log_info("listener closed (draining)");
+	px_listener_free(l);
+	done(done_arg);
+}
+
+void
+px_listener_close_soon(struct px_listener *l, void (*done)(void *), void *arg)
+{
+	l->done = done;
+	l->done_arg = arg;
+	if (!l->reuse_port ||
+	    (l->linger_ev = evtimer_new(evconnlistener_get_base(l->ev), px_listener_linger, l)) ==
+		    NULL) {
+		px_listener_free(l);
+		done(arg);
+		return;
+	}
+	l->last_accept_us = ms_now_us();
+	l->linger_until_us = l->last_accept_us + (uint64_t)PX_LINGER_MAX_MS * 1000;
+	event_add(l->linger_ev, &(struct timeval){ 0, 50 * 1000 });
 }
 
 void
@@ -154,6 +220,9 @@ px_listener_free(struct px_listener *l)
 		return;
 	}
 	event_free(l->resume_ev);
+	if (l->linger_ev != NULL) {
+		event_free(l->linger_ev);
+	}
 	evconnlistener_free(l->ev);
 	free(l);
 }

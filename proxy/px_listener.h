@@ -16,5 +16,19 @@ struct px_listener *px_listener_new(struct event_base *base, const char *addr, u
 				    bool reuse_port, struct px_worker *ws,
 				    unsigned int n) MS_MUSTCHECK;
 void px_listener_free(struct px_listener *l);
+/*
+ * SIGTERM: stops taking connections and frees <l> once nothing is left to take. Without
+ * reuse_port that is at once. With it, the listener keeps accepting what is already queued
+ * on it (a new process on the port takes every new connection: px_listener_steer_newest)
+ * until none has come for PX_LINGER_QUIET_MS, at most PX_LINGER_MAX_MS; <done> runs then.
+ */
+void px_listener_close_soon(struct px_listener *l, void (*done)(void *), void *arg);
+/*
+ * Makes the SO_REUSEPORT group of listening socket <fd> hand new connections to the socket
+ * that joined it second (a cBPF program returning 1; with one socket the kernel falls back
+ * to its hash). So while an old myshard drains, new clients go to the new one, and the old
+ * one's queue only holds what came before: it can close without resetting anything.
+ */
+void px_listener_steer_newest(int fd, const char *what);
 
 #endif /* MYSHARD_PROXY_PX_LISTENER_H */

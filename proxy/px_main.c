@@ -55,14 +55,24 @@ px_main_hup(evutil_socket_t sig, short what, void *arg)
 /* What SIGTERM's drain needs (main thread only). */
 struct px_main_drain {
 	struct event_base *base;
-	struct px_listener **l;   /* freed at the drain's start: no new connections */
+	struct px_listener **l;   /* closed by the drain (px_listener_close_soon): NULL once gone */
 	struct px_worker *ws;
 	unsigned int n;
 	unsigned int shutdown_ms;
 	struct event *timer;      /* owned by px_main_run */
 	uint64_t deadline_us;
 	bool draining;
+	bool listener_gone;       /* the client listener is closed (px_listener_close_soon) */
 };
+
+static void
+px_main_listener_gone(void *arg)
+{
+	struct px_main_drain *d = arg;
+
+	*d->l = NULL; /* freed by px_listener_close_soon */
+	d->listener_gone = true;
+}
 
 static void
 px_main_drain_check(evutil_socket_t fd, short what, void *arg)
@@ -72,7 +82,7 @@ px_main_drain_check(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (open == 0 || ms_now_us() >= d->deadline_us) {
+	if ((open == 0 && d->listener_gone) || ms_now_us() >= d->deadline_us) {
 		if (open > 0) {
 			ms_log_warn("shutdown: %u client connection(s) still busy after %u ms: closing "
 				    "them", open, d->shutdown_ms);
@@ -101,8 +111,9 @@ px_main_signal(evutil_socket_t sig, short what, void *arg)
 	ms_log_info("signal %d: draining: no new connections; busy ones get up to %u ms",
 		    (int)sig, d->shutdown_ms);
 	d->draining = true;
-	px_listener_free(*d->l);
-	*d->l = NULL;
+	/* with reuse_port it takes what is still queued on it first (a new process on the port
+	 * gets every new connection meanwhile) */
+	px_listener_close_soon(*d->l, px_main_listener_gone, d);
 	px_workers_drain(d->ws, d->n);
 	d->deadline_us = ms_now_us() + (uint64_t)d->shutdown_ms * 1000;
 	event_add(d->timer, &(struct timeval){ 0, 20 * 1000 });
@@ -228,8 +239,8 @@ px_main_run(const struct conf *c, bool reset)
 	}
 	px_admin_set_xa(adm, xa);
 	if (c->metrics_addr != NULL &&
-	    (mx = px_metrics_new(base, c->metrics_addr, c->metrics_port, ws, c->workers, xa,
-				 topo)) == NULL) {
+	    (mx = px_metrics_new(base, c->metrics_addr, c->metrics_port, c->reuse_port, ws,
+				 c->workers, xa, topo)) == NULL) {
 		goto out_workers;
 	}
 	l = px_listener_new(base, c->listen_addr, c->listen_port, c->reuse_port, ws, c->workers);

@@ -6,6 +6,7 @@
 
 #include "common/ms_log.h"
 #include "proxy/px_health.h"
+#include "proxy/px_listener.h"
 #include "proxy/px_session.h"
 #include "proxy/px_types.h"
 #include "proxy/px_xa.h"
@@ -14,9 +15,12 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct px_metrics {
 	struct evhttp *http; /* owned */
@@ -342,9 +346,43 @@ px_mx_other(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, 404, "see /metrics");
 }
 
+/* listen.reuse_port: the endpoint's socket with SO_REUSEPORT too, so that a new myshard can
+ * start beside this one (an upgrade). */
+static bool
+px_mx_bind_reuse(struct px_metrics *m, const char *addr, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss), one = 1, fd;
+	char spec[128];
+
+	snprintf(spec, sizeof(spec), strchr(addr, ':') != NULL ? "[%s]:%u" : "%s:%u", addr, port);
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &sslen) != 0) {
+		ms_log_error("metrics: cannot parse address %s", spec);
+		return false;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) != 0 || listen(fd, 128) != 0) {
+		ms_log_error("metrics: cannot listen on %s: %s", spec, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return false;
+	}
+	px_listener_steer_newest(fd, "metrics port");
+	if (evhttp_accept_socket(m->http, fd) != 0) {
+		ms_log_error("metrics: cannot serve on %s", spec);
+		close(fd);
+		return false;
+	}
+	return true;
+}
+
 struct px_metrics *
-px_metrics_new(struct event_base *base, const char *addr, uint16_t port, struct px_worker *ws,
-	       unsigned int n, struct px_xa *xa, struct topo_domain *topo)
+px_metrics_new(struct event_base *base, const char *addr, uint16_t port, bool reuse_port,
+	       struct px_worker *ws, unsigned int n, struct px_xa *xa, struct topo_domain *topo)
 {
 	struct px_metrics *m = calloc(1, sizeof(*m));
 
@@ -358,8 +396,12 @@ px_metrics_new(struct event_base *base, const char *addr, uint16_t port, struct 
 	m->n = n;
 	m->xa = xa;
 	m->topo = topo;
-	if (evhttp_bind_socket(m->http, addr, port) != 0) {
+	if (!reuse_port && evhttp_bind_socket(m->http, addr, port) != 0) {
 		ms_log_error("metrics: cannot listen on %s:%u", addr, port);
+		px_metrics_free(m);
+		return NULL;
+	}
+	if (reuse_port && !px_mx_bind_reuse(m, addr, port)) {
 		px_metrics_free(m);
 		return NULL;
 	}

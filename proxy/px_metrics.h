@@ -15,10 +15,11 @@ struct px_xa;
 struct topo_domain;
 struct px_metrics;
 
-/* Listens on <addr>:<port>; NULL (logged) if it cannot. */
+/* Listens on <addr>:<port> (with SO_REUSEPORT when <reuse_port>: listen.reuse_port); NULL
+ * (logged) if it cannot. */
 struct px_metrics *px_metrics_new(struct event_base *base, const char *addr, uint16_t port,
-				  struct px_worker *ws, unsigned int n, struct px_xa *xa,
-				  struct topo_domain *topo) MS_MUSTCHECK;
+				  bool reuse_port, struct px_worker *ws, unsigned int n,
+				  struct px_xa *xa, struct topo_domain *topo) MS_MUSTCHECK;
 void px_metrics_free(struct px_metrics *m);
 
 #endif /* MYSHARD_PROXY_PX_METRICS_H */

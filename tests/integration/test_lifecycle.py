@@ -142,22 +142,23 @@ def test_reuse_port_takeover(session_root, myshard_bin, backends):
 
 
 def test_takeover_drops_no_connection(session_root, myshard_bin):
-    """An upgrade under a connection storm drops nothing: myshard B starts on A's port
-    (listen.reuse_port), A gets SIGTERM and drains; then again from B to C. Clients connect,
-    log in, run SELECT 1 and close, six at a time, all along. Linux hands the connections
-    queued on a closing listener to the other one only with net.ipv4.tcp_migrate_req=1, so
-    the run happens in a network namespace of its own (`unshare -n`, loopback only) where the
-    test sets it; the host's setting is not touched (see README "Lifecycle")."""
+    """An upgrade under a connection storm drops nothing: myshard B starts on A's ports
+    (listen.reuse_port: client, admin, metrics), A gets SIGTERM and drains; then B to C and
+    C to D. Clients connect, log in, run SELECT 1 and close, six at a time, all along. With
+    net.ipv4.tcp_migrate_req=0 (the Linux default) a closing listener resets what is queued on
+    it, so myshard must steer new connections to the newest process and empty its own queue
+    before closing. The run happens in a network namespace of its own (`unshare -n`, loopback
+    only) where the test pins the setting to 0; the host is not touched."""
     root = os.path.join(session_root, "takeover")
     os.makedirs(root, exist_ok=True)
     r = subprocess.run(["unshare", "-n", sys.executable,
                         os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                     "takeover_storm.py"), myshard_bin, root],
+                                     "takeover_storm.py"), myshard_bin, root, "0"],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     stats = json.loads(r.stdout.strip().splitlines()[-1])
     assert stats["failures"] == [], stats
     assert stats["attempts"] >= 600 and min(stats["during"]) > 0, stats
-    for name in ("tkA", "tkB", "tkC"):
+    for name in ("tkA", "tkB", "tkC", "tkD"):
         text = open(os.path.join(root, name + ".stderr")).read()
         assert not any(m in text for m in H.SANITIZER_MARKERS), text[-3000:]
