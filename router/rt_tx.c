@@ -717,6 +717,22 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 	return true;
 }
 
+/* Starts reading a SET whose assignments go to <out> as lines: false unless <text> begins
+ * with SET and <out> has room for at least the terminator. */
+static bool
+rt_set_begin(struct rt_lex *lx, const char *text, size_t len, char *out, size_t cap)
+{
+	struct rt_tok t;
+
+	if (cap == 0) {
+		return false;
+	}
+	out[0] = '\0';
+	rt_lex_init(lx, text, len);
+	t = rt_lex_next(lx);
+	return rt_tok_is(&t, "SET");
+}
+
 bool
 rt_set_vars(const char *text, size_t len, char *out, size_t cap, int *autocommit)
 {
@@ -725,13 +741,7 @@ rt_set_vars(const char *text, size_t len, char *out, size_t cap, int *autocommit
 	size_t at = 0;
 
 	*autocommit = -1;
-	if (cap == 0) {
-		return false;
-	}
-	out[0] = '\0';
-	rt_lex_init(&lx, text, len);
-	t = rt_lex_next(&lx);
-	if (!rt_tok_is(&t, "SET")) {
+	if (!rt_set_begin(&lx, text, len, out, cap)) {
 		return false;
 	}
 	t = rt_lex_next(&lx);
@@ -806,13 +816,7 @@ rt_set_track(const char *text, size_t len, char *out, size_t cap)
 	struct rt_tok t, v;
 	size_t at = 0;
 
-	if (cap == 0) {
-		return false;
-	}
-	out[0] = '\0';
-	rt_lex_init(&lx, text, len);
-	t = rt_lex_next(&lx);
-	if (!rt_tok_is(&t, "SET")) {
+	if (!rt_set_begin(&lx, text, len, out, cap)) {
 		return false;
 	}
 	do {
