@@ -227,6 +227,7 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
 	s->q_on = true;
 	s->q_err = false;
+	s->q_legs_timed = false;
 	s->q_pin = NULL;
 	s->q_rows = 0;
 	s->q_scatter = p->scatter;
@@ -306,7 +307,7 @@ px_cmd_class(const char *digest)
 	return PX_CLASS_OTHER;
 }
 
-static void
+void
 px_cmd_lat_add(struct px_lat *l, uint64_t us, bool err)
 {
 	/* the metrics histogram: 50 µs .. 10 s, powers of about 2.5 */
@@ -343,7 +344,7 @@ px_cmd_digest_end(struct px_session *s)
 	us = ms_now_us() - s->q_start_us;
 	px_cmd_lat_add(&w->stats.lat[s->q_scatter ? 2 : s->q_shards > 1 ? 1 : 0], us, s->q_err);
 	px_cmd_lat_add(&w->stats.cls[px_cmd_class(s->q_digest)], us, s->q_err);
-	if (s->q_shards == 1 && !s->q_scatter && s->be != NULL) {
+	if (s->q_shards == 1 && !s->q_scatter && s->be != NULL && !s->q_legs_timed) {
 		px_cmd_lat_add(&w->slot_lat[s->be->pool->shard], us, s->q_err);
 	}
 	if (w->conf->slow_query_ms > 0 && us >= (uint64_t)w->conf->slow_query_ms * 1000) {

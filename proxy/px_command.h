@@ -37,6 +37,8 @@ struct rt_plan;
 void px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p);
 /* Counts the routed statement that just ended (if any) in the worker's digest table. */
 void px_cmd_digest_end(struct px_session *s);
+/* Adds one statement of <us> microseconds (an error if <err>) to histogram <l>. */
+void px_cmd_lat_add(struct px_lat *l, uint64_t us, bool err);
 /* Drops the current command from the client input; its pins (pend_sticky) stay pending. */
 void px_cmd_drain_keep_pins(struct px_session *s);
 /* Applies the pending pins of the command that just ran to the backend the session holds. */

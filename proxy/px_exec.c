@@ -47,6 +47,7 @@ struct px_leg {
 	struct mp_resp resp;
 	const char *sql; /* borrowed from the plan or px_exec.text */
 	size_t len;
+	uint64_t sent_us; /* when its statement went out (per-endpoint latency) */
 };
 
 enum px_ex_mode {
@@ -563,6 +564,7 @@ px_exec_leg_next(struct px_session *s, struct px_leg *l)
 	}
 	l->sync = PX_SYNC_NONE;
 	l->state = PX_LEG_RUN;
+	l->sent_us = ms_now_us();
 	cmd = s->ex->mode == PX_EX_PREPARE ? MP_COM_STMT_PREPARE : MP_COM_QUERY;
 	px_exec_send_cmd(b->conn.out, cmd, l->sql, l->len);
 	mp_resp_begin(&l->resp, cmd, b->deprecate_eof);
@@ -783,6 +785,10 @@ px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, ui
 	if (ev.done) {
 		l->state = PX_LEG_DONE;
 		s->ex->n_done++;
+		/* the leg's own time on its endpoint: the per-shard histograms of /metrics */
+		px_cmd_lat_add(&s->w->slot_lat[l->be->pool->shard], ms_now_us() - l->sent_us,
+			       ev.kind == MP_PKT_ERR);
+		s->q_legs_timed = true;
 	}
 	return PX_ACT_NEXT;
 }

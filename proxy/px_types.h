@@ -346,6 +346,7 @@ struct px_session {
 	uint64_t seq_insert_id;    /* first id a sequence gave the last INSERT that used one */
 	/* the routed statement running now, for SHOW QUERY DIGESTS (q_on: one is) */
 	bool q_on, q_err, q_scatter;
+	bool q_legs_timed;         /* px_exec timed its legs per endpoint (slot_lat) */
 	const char *q_pin;         /* static: why this statement pinned the session, or NULL */
 	unsigned int q_shards;
 	uint64_t q_start_us, q_rows;

@@ -103,13 +103,15 @@ def test_metrics_figures(mx, sharded):
     assert delta('myshard_client_errors_total{code="1062"}') == 2
     assert delta('myshard_client_errors_total{code="1094"}') == 1
     assert delta('myshard_client_errors_total{code="other"}') == 0
-    # one-shard statements per shard: the point selects, the INSERTs (two-row one if it
-    # stayed on one shard), and the refused ones among them
-    want = {n: 0 for n in sharded.shard_names}
+    # per shard: one-shard statements (the point selects, the INSERTs, the refused ones among
+    # them) and each leg of the others (3 scatters over every shard; the two-row INSERT's two
+    # legs if it was split)
+    want = {n: 3 for n in sharded.shard_names}
     for k in range(1, 11):
         want[S.customer_shard(k)] += 1
-    if same:
-        want[S.customer_shard(1)] += 1
+    want[S.customer_shard(1)] += 1
+    if not same:
+        want[S.customer_shard(2)] += 1
     want[S.customer_shard(3)] += 3
     per = 'myshard_shard_statement_duration_seconds_count{shard="%s"}'
     assert {n: delta(per % n) for n in sharded.shard_names} == want
