@@ -435,6 +435,7 @@ px_cmd_replica_fallback(struct px_session *s, const char *why)
 	s->replica_read = false;
 	s->replica_avoid = true;
 	s->cmd_len = 0;
+	s->direct = NULL; /* an execution finds its statement again */
 	s->w->stats.replica_fallbacks++;
 	px_sess_set_state(s, PX_SESS_IDLE);
 	px_sess_process_input(s);
@@ -1256,13 +1257,7 @@ px_cmd_single_shard(struct px_session *s, size_t shard, const struct topo_snapsh
 	return true;
 }
 
-/*
- * A read that one of <shard>'s read replicas may answer: a text SELECT outside any
- * transaction, in a session that holds no connection and keeps no state, and did not write
- * within replica_reads.after_write_ms. Returns the endpoint index of a replica whose health
- * check passed and whose lag is within replica_reads.max_lag_s (round robin), else <shard>.
- */
-static size_t
+size_t
 px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
 		     const char *sql, size_t len)
 {
@@ -1272,7 +1267,8 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	size_t n = t->n_replicas, start, hl = 0;
 	const char *hint = NULL;
 
-	if (n == 0 || s->replica_avoid || s->cmd != MP_COM_QUERY || s->be != NULL || s->sticky != 0 ||
+	if (n == 0 || s->replica_avoid ||
+	    (s->cmd != MP_COM_QUERY && s->cmd != MP_COM_STMT_EXECUTE) || s->be != NULL || s->sticky != 0 ||
 	    s->tx_stmt || s->tx.open || s->set_pending != NULL || s->set_track || s->script_n > 0 ||
 	    !rt_read_only_select(sql, len)) {
 		return shard;

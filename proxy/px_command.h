@@ -37,6 +37,15 @@ struct rt_plan;
 void px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p);
 /* Counts the routed statement that just ended (if any) in the worker's digest table. */
 void px_cmd_digest_end(struct px_session *s);
+/*
+ * A read that one of <shard>'s read replicas may answer: a SELECT (text, or an execution of a
+ * prepared one) outside any transaction, in a session that holds no connection and keeps no
+ * state, and did not write within replica_reads.after_write_ms (hints may say otherwise).
+ * Returns the endpoint index in <snap> of a replica whose health check passed, that runs
+ * read_only and whose lag is within replica_reads.max_lag_s (round robin), else <shard>.
+ */
+size_t px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, size_t shard,
+			    const char *sql, size_t len) MS_MUSTCHECK;
 /* Adds one statement of <us> microseconds (an error if <err>) to histogram <l>. */
 void px_cmd_lat_add(struct px_lat *l, uint64_t us, bool err);
 /* Drops the current command from the client input; its pins (pend_sticky) stay pending. */

@@ -656,14 +656,18 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 	} else if (p->kind == RT_PLAN_SHARDS && p->n_legs == 1 && p->legs[0].sql == NULL &&
 		   p->merge.kind == RT_MERGE_NONE && p->insert_id == 0 && !cursor && !long_data &&
 		   s->cmd_pkts == 1 && (t->n_params == 0 || t->have_types)) {
-		/* one shard, the statement as it is: its own prepared statement there */
+		/* one shard, the statement as it is: its own prepared statement there (or on one
+		 * of the shard's read replicas, prepared there the same way) */
 		size_t shard = p->legs[0].shard;
+		bool write = p->write;
 
 		px_cmd_digest_begin(s, p);
 		rt_plan_free(p);
 		s->direct = t;
 		s->direct_id = 0;
-		(void)px_cmd_single_shard(s, shard, snap);
+		(void)px_cmd_single_shard(s, write ? shard : px_cmd_read_endpoint(s, snap, shard, in.sql,
+										    in.len),
+					  snap);
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
 		px_exec_start_binary(s, p, snap, in.sql, in.len, cursor ? t : NULL);

@@ -13,11 +13,13 @@ Which server answered is read from @@server_id (the primary is 1, the replica 2)
 
 import os
 import signal
+import subprocess
 
 import pymysql
 import pytest
 
 import harness as H
+from test_sharding_prepared import psclient  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.proxy_only
 
@@ -67,6 +69,11 @@ def rep(request, session_root, myshard_bin):
         request, myshard_bin, session_root, "replicas", [("s0", "127.0.0.1", primary.port)],
         replicas={"s0": [("127.0.0.1", replica.port)]}, health_ms=100,
         extra_yaml="replica_reads: {max_lag_s: 5, after_write_ms: 60000}\n"
+        # t is a sharded table (one shard): prepared statements on it run on the shard's own
+        # prepared statements, which replicas can serve too
+        "sharding:\n  functions:\n    - {name: by_id, kind: hash, key_type: int, "
+        "ranges: [{keyspace: \"-\", shard: s0}]}\n"
+        f"  tables:\n    - {{name: t, schema: {DB}, key: id, function: by_id}}\n"
         f"admin:\n  listen: {{address: 127.0.0.1, port: {admin_port}}}\n"
         f"  users:\n    - {{name: {ADMIN[0]}, password: {ADMIN[1]}}}\n  store: {store}\n")
     p.admin_port = admin_port
@@ -153,6 +160,28 @@ def test_reads_split(rep):
     finally:
         reader.close()
         writer.close()
+
+
+def _ps(psclient, rep, script):
+    r = subprocess.run([psclient, "127.0.0.1", str(rep.port), H.APP_USER, H.APP_PASSWORD, DB],
+                       input=script, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return [line for line in r.stdout.splitlines() if line.startswith(("row:", "ok:", "error:"))]
+
+
+def test_prepared_reads_split(rep, psclient):
+    """Executions of prepared statements on a configured table (Connector/C, binary protocol):
+    reads on the replica, prepared there by myshard, locking reads on the primary; a prepared
+    write, then that session's reads on the primary (after_write_ms counts prepared writes)."""
+    _reads_go_to(rep, 2, "reads on the replica")
+    assert _ps(psclient, rep, "SELECT @@server_id, v FROM t WHERE id = ?\ti:1\n"
+               "SELECT @@server_id, v FROM t WHERE id = ?\ti:1\n"
+               "SELECT @@server_id, v FROM t WHERE id = ? FOR UPDATE\ti:1\n") == \
+        ["row: 2|one", "row: 2|one", "row: 1|one"]
+    assert _ps(psclient, rep, "SELECT @@server_id, v FROM t WHERE id = ?\ti:1\n"
+               "INSERT INTO t (id, v) VALUES (?, ?)\ti:5\ts:five\n"
+               "SELECT @@server_id, v FROM t WHERE id = ?\ti:5\n") == \
+        ["row: 2|one", "ok: affected 1 id 0", "row: 1|five"]
 
 
 def test_replica_not_replicating(rep):
