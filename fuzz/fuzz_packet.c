@@ -31,7 +31,16 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	(void)mp_hsresp_read(d, n, 0x000fa68du, &r);
 	(void)mp_change_user_read(d, n, 0xffffffffu, &r);
 	(void)mp_greeting_read(d, n, &g);
-	(void)mp_ok_read(d, n, true, &ok);
+	if (mp_ok_read(d, n, true, &ok) == MP_OK) {
+		struct mp_cursor sc;
+		struct ms_slice data, entry;
+		uint8_t type;
+
+		/* the session-state block, entry by entry */
+		mp_cursor_init(&sc, ok.session_state.ptr, ok.session_state.len);
+		for (int i = 0; i < 64 && mp_track_next(&sc, &type, &data, &entry) == MP_OK; i++) {
+		}
+	}
 	(void)mp_ok_read(d, n, false, &ok);
 	(void)mp_err_read(d, n, &e);
 	(void)mp_eof_read(d, n, &w, &st);

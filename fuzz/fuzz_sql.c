@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz/fuzz_sql.c - libFuzzer target for everything that reads a client's SQL text: the
- * lexer and classifier, transaction statements, SET replay and tracking, multi-statement
+ * lexer and classifier, transaction statements, SET replay and tracking (and session_track_*
+ * settings), read-only SELECTs for replicas, read hints, multi-statement
  * splitting, KILL, LOAD DATA, digests, the admin port's statements, and the planner over the
  * 4-shard snapshot of the unit tests.
  */
 #include "router/rt_admin.h"
 #include "router/rt_classify.h"
 #include "router/rt_digest.h"
+#include "router/rt_hint.h"
 #include "router/rt_load.h"
 #include "router/rt_plan.h"
 #include "router/rt_tx.h"
@@ -47,6 +49,14 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	(void)rt_tx_tableless(sql, n);
 	(void)rt_set_vars(sql, n, out, sizeof(out), &ac);
 	(void)rt_set_trackable(sql, n);
+	(void)rt_set_track(sql, n, out, sizeof(out));
+	(void)rt_read_only_select(sql, n);
+	{
+		const char *hv;
+		size_t hl;
+
+		(void)rt_hint_find_key(sql, n, "read=", &hv, &hl);
+	}
 	(void)rt_split(sql, n, sp, 16);
 	(void)rt_kill_parse(sql, n, &q, &id);
 	(void)rt_digest(sql, n, dig, sizeof(dig));
