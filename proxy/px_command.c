@@ -276,31 +276,34 @@ px_cmd_digest_slot(struct px_worker *w, const char *text)
 static enum px_class
 px_cmd_class(const char *digest)
 {
+#define PX_W(w, c) { w, sizeof(w) - 1, c }
 	static const struct {
 		const char *word;
+		size_t len;
 		enum px_class cls;
-	} words[] = {
-		{ "SELECT", PX_CLASS_READ },	  { "SHOW", PX_CLASS_READ },
-		{ "DESC", PX_CLASS_READ },	  { "DESCRIBE", PX_CLASS_READ },
-		{ "EXPLAIN", PX_CLASS_READ },	  { "WITH", PX_CLASS_READ },
-		{ "(", PX_CLASS_READ },		  { "INSERT", PX_CLASS_WRITE },
-		{ "UPDATE", PX_CLASS_WRITE },	  { "DELETE", PX_CLASS_WRITE },
-		{ "REPLACE", PX_CLASS_WRITE },	  { "LOAD", PX_CLASS_WRITE },
-		{ "BEGIN", PX_CLASS_TX },	  { "START", PX_CLASS_TX },
-		{ "COMMIT", PX_CLASS_TX },	  { "ROLLBACK", PX_CLASS_TX },
-		{ "SAVEPOINT", PX_CLASS_TX },	  { "RELEASE", PX_CLASS_TX },
-		{ "XA", PX_CLASS_TX },		  { "SET", PX_CLASS_SESSION },
-		{ "USE", PX_CLASS_SESSION },	  { "CREATE", PX_CLASS_DDL },
-		{ "ALTER", PX_CLASS_DDL },	  { "DROP", PX_CLASS_DDL },
-		{ "TRUNCATE", PX_CLASS_DDL },	  { "RENAME", PX_CLASS_DDL },
+	} words[] = { /* the common ones first: this runs for every statement */
+		PX_W("SELECT", PX_CLASS_READ),	    PX_W("INSERT", PX_CLASS_WRITE),
+		PX_W("UPDATE", PX_CLASS_WRITE),	    PX_W("DELETE", PX_CLASS_WRITE),
+		PX_W("BEGIN", PX_CLASS_TX),	    PX_W("COMMIT", PX_CLASS_TX),
+		PX_W("SET", PX_CLASS_SESSION),	    PX_W("SHOW", PX_CLASS_READ),
+		PX_W("DESC", PX_CLASS_READ),	    PX_W("DESCRIBE", PX_CLASS_READ),
+		PX_W("EXPLAIN", PX_CLASS_READ),	    PX_W("WITH", PX_CLASS_READ),
+		PX_W("(", PX_CLASS_READ),	    PX_W("REPLACE", PX_CLASS_WRITE),
+		PX_W("LOAD", PX_CLASS_WRITE),	    PX_W("START", PX_CLASS_TX),
+		PX_W("ROLLBACK", PX_CLASS_TX),	    PX_W("SAVEPOINT", PX_CLASS_TX),
+		PX_W("RELEASE", PX_CLASS_TX),	    PX_W("XA", PX_CLASS_TX),
+		PX_W("USE", PX_CLASS_SESSION),	    PX_W("CREATE", PX_CLASS_DDL),
+		PX_W("ALTER", PX_CLASS_DDL),	    PX_W("DROP", PX_CLASS_DDL),
+		PX_W("TRUNCATE", PX_CLASS_DDL),	    PX_W("RENAME", PX_CLASS_DDL),
 	};
+#undef PX_W
 	size_t n = strcspn(digest, " (");
 
 	if (n == 0 && digest[0] == '(') {
 		n = 1;
 	}
 	for (size_t i = 0; i < MS_ARRAY_LEN(words); i++) {
-		if (strlen(words[i].word) == n && strncasecmp(digest, words[i].word, n) == 0) {
+		if (words[i].len == n && strncasecmp(digest, words[i].word, n) == 0) {
 			return words[i].cls;
 		}
 	}
