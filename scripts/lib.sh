@@ -6,7 +6,7 @@
 
 # Everything the build, the tests and the demo need (Debian 12 package names).
 MS_PACKAGES=(
-	meson ninja-build pkg-config gcc libssl-dev openssl zlib1g-dev
+	meson ninja-build pkg-config gcc libssl-dev openssl zlib1g-dev iproute2
 	clang libclang-rt-14-dev
 	libevent-dev libmariadb-dev libck-dev libcmocka-dev libyaml-dev libsqlite3-dev
 	mariadb-server mariadb-client

@@ -151,7 +151,9 @@ def test_takeover_drops_no_connection(session_root, myshard_bin):
     only) where the test pins the setting to 0; the host is not touched."""
     root = os.path.join(session_root, "takeover")
     os.makedirs(root, exist_ok=True)
-    r = subprocess.run(["unshare", "-n", sys.executable,
+    # as root a plain network namespace; otherwise one inside a user namespace of our own
+    ns = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
+    r = subprocess.run([*ns, sys.executable,
                         os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                      "takeover_storm.py"), myshard_bin, root, "0"],
                        capture_output=True, text=True, timeout=300)
