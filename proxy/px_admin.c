@@ -695,6 +695,25 @@ px_adm_show_version(struct px_adm_conn *c)
 	px_rs_end(&rs);
 }
 
+/* The live snapshot for an admin statement, in a read section of a reader of its own (the
+ * main thread has none); NULL after answering ERR when out of memory. */
+static const struct topo_snapshot *
+px_adm_live_begin(struct px_adm_conn *c, struct topo_reader **r)
+{
+	if (topo_reader_new(c->a->topo, r) != MS_OK) {
+		px_adm_err(c, 1105, "HY000", "out of memory");
+		return NULL;
+	}
+	return topo_read_begin(*r);
+}
+
+static void
+px_adm_live_end(struct topo_reader *r)
+{
+	topo_read_end(r);
+	topo_reader_free(r);
+}
+
 /* SHOW TOPOLOGY / SHOW SHARDS: the live snapshot's shards. */
 static void
 px_adm_show_topology(struct px_adm_conn *c, bool tables)
@@ -709,11 +728,9 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 	char ver[24], port[8];
 	struct px_rs rs;
 
-	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
-		px_adm_err(c, 1105, "HY000", "out of memory");
+	if ((s = px_adm_live_begin(c, &r)) == NULL) {
 		return;
 	}
-	s = topo_read_begin(r);
 	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
 	if (!tables) {
 		px_rs_begin(&rs, c, 12, snames);
@@ -752,8 +769,7 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 			px_rs_row(&rs, row, NULL);
 		}
 	}
-	topo_read_end(r);
-	topo_reader_free(r);
+	px_adm_live_end(r);
 	px_rs_end(&rs);
 }
 
@@ -769,11 +785,9 @@ px_adm_show_replicas(struct px_adm_conn *c)
 	char ver[24], port[8], lag[24], checks[24], fails[24];
 	struct px_rs rs;
 
-	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
-		px_adm_err(c, 1105, "HY000", "out of memory");
+	if ((s = px_adm_live_begin(c, &r)) == NULL) {
 		return;
 	}
-	s = topo_read_begin(r);
 	snprintf(ver, sizeof(ver), "%llu", (unsigned long long)s->version);
 	px_rs_begin(&rs, c, MS_ARRAY_LEN(names), names);
 	for (size_t i = s->n_shards; i < s->n_endpoints; i++) {
@@ -796,8 +810,7 @@ px_adm_show_replicas(struct px_adm_conn *c)
 			px_rs_row(&rs, row, NULL);
 		}
 	}
-	topo_read_end(r);
-	topo_reader_free(r);
+	px_adm_live_end(r);
 	px_rs_end(&rs);
 }
 
@@ -1059,14 +1072,11 @@ px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
 	const struct topo_snapshot *s;
 	bool known;
 
-	if (topo_reader_new(c->a->topo, &r) != MS_OK) {
-		px_adm_err(c, 1105, "HY000", "out of memory");
+	if ((s = px_adm_live_begin(c, &r)) == NULL) {
 		return;
 	}
-	s = topo_read_begin(r);
 	known = topo_shard_find(s, name) >= 0;
-	topo_read_end(r);
-	topo_reader_free(r);
+	px_adm_live_end(r);
 	if (!known && pause) {
 		px_adm_err(c, 1105, "HY000", "no shard %s in the live topology", name);
 		return;
