@@ -1738,6 +1738,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 		px_sess_close(s, "out of memory");
 		return false;
 	}
+	rt_lex_memo_set(sql, n); /* the passes below replay one scan of the text */
 	rt_classify(sql, n, &cls);
 	rt_tx_parse(sql, n, &tx);
 	held = px_cmd_check_held(s, &cls);
@@ -1789,6 +1790,7 @@ px_cmd_query(struct px_session *s, uint32_t len)
 	} else {
 		ret = px_cmd_route(s, sql, n, cls.sticky, (cls.flags & RT_CLASS_PREV_STATE) != 0);
 	}
+	rt_lex_memo_clear();
 	free(copy);
 	return ret;
 }
@@ -1805,7 +1807,9 @@ px_cmd_prepare(struct px_session *s, uint32_t first_len)
 		px_sess_close(s, "out of memory");
 		return true;
 	}
+	rt_lex_memo_set(sql, n);
 	ours = px_stmt_prepare(s, sql, n);
+	rt_lex_memo_clear();
 	free(copy);
 	return ours;
 }

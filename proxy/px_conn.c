@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -53,11 +54,16 @@ px_conn_fill(struct px_conn *c, struct evbuffer *dst)
 			c->err = ENOMEM;
 			return what | PX_CONN_ERROR;
 		}
-		for (int i = 0; i < n; i++) {
-			iov[i].iov_base = v[i].iov_base;
-			iov[i].iov_len = v[i].iov_len;
+		if (n == 1) {
+			/* the usual case: recv() skips readv's iovec import and file position lock */
+			got = recv(c->fd, v[0].iov_base, v[0].iov_len, 0);
+		} else {
+			for (int i = 0; i < n; i++) {
+				iov[i].iov_base = v[i].iov_base;
+				iov[i].iov_len = v[i].iov_len;
+			}
+			got = readv(c->fd, iov, n);
 		}
-		got = readv(c->fd, iov, n);
 		if (got > 0) {
 			size_t left = (size_t)got;
 
@@ -91,6 +97,40 @@ px_conn_fill(struct px_conn *c, struct evbuffer *dst)
 }
 
 static void px_conn_set_write(struct px_conn *c, bool on);
+
+#define PX_CONN_WRITE_IOV 16
+
+/* Writes the front of <wire> to <fd> and drains what the kernel took: send() when the bytes
+ * sit in one chunk (a reply to a point query), writev() over up to PX_CONN_WRITE_IOV chunks
+ * otherwise. Returns the bytes written, or -1 with errno. */
+static ssize_t
+px_conn_write(struct evbuffer *wire, int fd)
+{
+	struct evbuffer_iovec v[PX_CONN_WRITE_IOV];
+	struct iovec iov[PX_CONN_WRITE_IOV];
+	int n = evbuffer_peek(wire, -1, NULL, v, PX_CONN_WRITE_IOV);
+	ssize_t put;
+
+	if (n <= 0) {
+		return 0;
+	}
+	if (n > PX_CONN_WRITE_IOV) {
+		n = PX_CONN_WRITE_IOV;
+	}
+	if (n == 1) {
+		put = send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = v[i].iov_base;
+			iov[i].iov_len = v[i].iov_len;
+		}
+		put = writev(fd, iov, n);
+	}
+	if (put > 0) {
+		evbuffer_drain(wire, (size_t)put);
+	}
+	return put;
+}
 
 /* Where the socket's (or TLS's) bytes go, and what is written to it: the owner's buffers, or
  * the compression layer's frames. */
@@ -326,7 +366,7 @@ px_conn_flush(struct px_conn *c)
 			}
 		} else {
 			while (evbuffer_get_length(wire) > 0) {
-				int n = evbuffer_write(wire, c->fd);
+				ssize_t n = px_conn_write(wire, c->fd);
 
 				if (n > 0) {
 					continue;

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Words upper-cased in digests: keywords and common functions. Sorted for bsearch. */
+/* Words upper-cased in digests: keywords and common functions. */
 static const char *const rt_dg_words[] = {
 	"ALL",          "ALTER",         "AND",      "AS",        "ASC",     "AVG",
 	"BEGIN",        "BETWEEN",       "BY",       "CALL",      "CASE",    "COMMIT",
@@ -37,25 +37,18 @@ struct rt_dg {
 	struct rt_tok prev; /* last token emitted (kind END at the start) */
 };
 
-static int
-rt_dg_cmp(const void *key, const void *elem)
-{
-	const struct rt_tok *t = key;
-	const char *w = *(const char *const *)elem;
-	size_t n = strlen(w);
-	int c = strncasecmp(t->ptr, w, t->len < n ? t->len : n);
+static struct rt_kwset rt_dg_set;
 
-	if (c != 0) {
-		return c;
-	}
-	return t->len < n ? -1 : t->len > n ? 1 : 0;
+__attribute__((constructor)) static void
+rt_dg_set_init(void)
+{
+	rt_kwset_build(&rt_dg_set, rt_dg_words, MS_ARRAY_LEN(rt_dg_words));
 }
 
 static bool
 rt_dg_known(const struct rt_tok *t)
 {
-	return t->kind == RT_TOK_WORD && bsearch(t, rt_dg_words, MS_ARRAY_LEN(rt_dg_words),
-						 sizeof(rt_dg_words[0]), rt_dg_cmp) != NULL;
+	return t->kind == RT_TOK_WORD && rt_kwset_has(&rt_dg_set, t->ptr, t->len);
 }
 
 static void

@@ -79,6 +79,9 @@ rt_hint_find_key(const char *text, size_t len, const char *key, const char **nam
 	const char *p = text;
 	const char *end = text + len;
 
+	if (len < 4 || memchr(text, '/', len) == NULL) {
+		return false; /* no comment can hold a hint: most statements, found at memchr speed */
+	}
 	while (p < end) {
 		if (*p == '\'' || *p == '"' || *p == '`') {
 			p = rt_hint_skip_quoted(p, end);

@@ -5,8 +5,23 @@
  */
 #include "router/rt_lex.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+struct rt_lex_memo_ent {
+	struct rt_tok tok;
+	bool in_exec_comment; /* the lexer's state after the token */
+};
+
+/* One per thread: the statement the thread is working on (rt_lex_memo_set). */
+static __thread struct {
+	const char *text; /* NULL: no memo */
+	size_t len;
+	unsigned int n;
+	char copy[RT_LEX_MEMO_TEXT];
+	struct rt_lex_memo_ent ent[RT_LEX_MEMO_TOKS];
+} rt_memo;
 
 void
 rt_lex_init(struct rt_lex *lx, const char *text, size_t len)
@@ -15,19 +30,83 @@ rt_lex_init(struct rt_lex *lx, const char *text, size_t len)
 	lx->end = text + len;
 	lx->in_exec_comment = false;
 	lx->failed = false;
+	lx->memo = NULL;
+	lx->memo_i = 0;
+	lx->memo_n = 0;
+	if (rt_memo.text != NULL && text == rt_memo.text && len == rt_memo.len &&
+	    memcmp(text, rt_memo.copy, len) == 0) {
+		lx->memo = rt_memo.ent;
+		lx->memo_n = rt_memo.n;
+	}
 }
 
-static bool
+void
+rt_lex_seek(struct rt_lex *lx, const char *pos)
+{
+	lx->memo = NULL;
+	lx->pos = pos;
+}
+
+void
+rt_lex_memo_clear(void)
+{
+	rt_memo.text = NULL;
+	rt_memo.n = 0;
+}
+
+void
+rt_lex_memo_set(const char *text, size_t len)
+{
+	struct rt_lex lx;
+
+	rt_lex_memo_clear();
+	if (text == NULL || len > RT_LEX_MEMO_TEXT) {
+		return;
+	}
+	rt_lex_init(&lx, text, len);
+	while (rt_memo.n < RT_LEX_MEMO_TOKS) {
+		struct rt_lex_memo_ent *e = &rt_memo.ent[rt_memo.n++];
+
+		e->tok = rt_lex_next(&lx);
+		e->in_exec_comment = lx.in_exec_comment;
+		if (e->tok.kind == RT_TOK_END || e->tok.kind == RT_TOK_ERROR) {
+			break;
+		}
+	}
+	memcpy(rt_memo.copy, text, len);
+	rt_memo.text = text;
+	rt_memo.len = len;
+}
+
+/* Character classes, one table lookup per byte on the hot loops. */
+enum {
+	RT_CC_SPACE = 1,   /* space \t \n \r \f \v */
+	RT_CC_IDENT = 2,   /* letters, digits, _ $ and every byte >= 0x80 */
+	RT_CC_DIGIT = 4,   /* 0-9 */
+	RT_CC_COMMENT = 8, /* # - / *: may start (or, '*', end) a comment */
+};
+
+#define RT_CC_RANGE(lo, hi, v) [lo ... hi] = (v)
+static const unsigned char rt_cc[256] = {
+	[' '] = RT_CC_SPACE, ['\t'] = RT_CC_SPACE, ['\n'] = RT_CC_SPACE, ['\r'] = RT_CC_SPACE,
+	['\f'] = RT_CC_SPACE, ['\v'] = RT_CC_SPACE,
+	RT_CC_RANGE('a', 'z', RT_CC_IDENT), RT_CC_RANGE('A', 'Z', RT_CC_IDENT),
+	RT_CC_RANGE('0', '9', RT_CC_IDENT | RT_CC_DIGIT), RT_CC_RANGE(0x80, 0xff, RT_CC_IDENT),
+	['_'] = RT_CC_IDENT, ['$'] = RT_CC_IDENT,
+	['#'] = RT_CC_COMMENT, ['-'] = RT_CC_COMMENT, ['/'] = RT_CC_COMMENT, ['*'] = RT_CC_COMMENT,
+};
+#undef RT_CC_RANGE
+
+static inline bool
 rt_is_ident(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '$' || c >= 0x80;
+	return (rt_cc[c] & RT_CC_IDENT) != 0;
 }
 
-static bool
+static inline bool
 rt_is_digit(unsigned char c)
 {
-	return c >= '0' && c <= '9';
+	return (rt_cc[c] & RT_CC_DIGIT) != 0;
 }
 
 /* Skips a quoted run starting at the opening <q>; false if it never closes. */
@@ -65,8 +144,10 @@ rt_skip_space(struct rt_lex *lx)
 		if (left == 0) {
 			return !lx->in_exec_comment; /* an executable comment never closed */
 		}
-		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v') {
+		if (rt_cc[(unsigned char)*p] & RT_CC_SPACE) {
 			lx->pos++;
+		} else if (!(rt_cc[(unsigned char)*p] & RT_CC_COMMENT)) {
+			return true; /* the usual case: a token starts here */
 		} else if (*p == '#' || (left >= 2 && p[0] == '-' && p[1] == '-' &&
 					 (left == 2 || p[2] == ' ' || p[2] == '\t' || p[2] == '\n' || p[2] == '\r'))) {
 			const char *nl = memchr(p, '\n', left);
@@ -100,16 +181,16 @@ rt_skip_space(struct rt_lex *lx)
 	}
 }
 
-static struct rt_tok
-rt_tok_make(struct rt_lex *lx, enum rt_tok_kind kind, const char *start)
+/* Tokens are written in place: returning them by value through two calls cost a
+ * store-forwarding stall per token. */
+static inline void
+rt_tok_set(struct rt_tok *t, const struct rt_lex *lx, enum rt_tok_kind kind, const char *start)
 {
-	struct rt_tok t = { .kind = kind, .ptr = start, .len = (size_t)(lx->pos - start) };
-
-	return t;
+	*t = (struct rt_tok){ .kind = kind, .ptr = start, .len = (size_t)(lx->pos - start) };
 }
 
-static struct rt_tok
-rt_lex_var(struct rt_lex *lx, const char *start)
+static void
+rt_lex_var(struct rt_lex *lx, const char *start, struct rt_tok *t)
 {
 	enum rt_tok_kind kind = RT_TOK_USERVAR;
 
@@ -121,18 +202,20 @@ rt_lex_var(struct rt_lex *lx, const char *start)
 	if (lx->pos < lx->end && (*lx->pos == '\'' || *lx->pos == '"' || *lx->pos == '`')) {
 		if (!rt_skip_quoted(lx, *lx->pos, *lx->pos != '`')) {
 			lx->pos = lx->end;
-			return rt_tok_make(lx, RT_TOK_ERROR, start);
+			rt_tok_set(t, lx, RT_TOK_ERROR, start);
+			return;
 		}
-		return rt_tok_make(lx, kind, start);
+		rt_tok_set(t, lx, kind, start);
+		return;
 	}
 	while (lx->pos < lx->end && (rt_is_ident((unsigned char)*lx->pos) || *lx->pos == '.')) {
 		lx->pos++;
 	}
-	return rt_tok_make(lx, kind, start);
+	rt_tok_set(t, lx, kind, start);
 }
 
-static struct rt_tok
-rt_lex_number(struct rt_lex *lx, const char *start)
+static void
+rt_lex_number(struct rt_lex *lx, const char *start, struct rt_tok *t)
 {
 	/* 0x1e-1 is 0x1e minus 1: only decimal numbers have an exponent */
 	bool radix = lx->end - start >= 2 && start[0] == '0' &&
@@ -145,10 +228,10 @@ rt_lex_number(struct rt_lex *lx, const char *start)
 		}
 		lx->pos++;
 	}
-	return rt_tok_make(lx, RT_TOK_NUMBER, start);
+	rt_tok_set(t, lx, RT_TOK_NUMBER, start);
 }
 
-static struct rt_tok rt_lex_scan(struct rt_lex *lx);
+static void rt_lex_scan_lit(struct rt_lex *lx, struct rt_tok *t);
 
 /* Character sets MariaDB accepts as _introducers (lower case). */
 static const char *const rt_charsets[] = {
@@ -172,35 +255,116 @@ rt_lex_is_charset(const char *word, size_t len)
 
 /* A word just scanned at <start>: N'x' and _charset 'x' / _charset X'..' become one literal
  * token (the introducer only names the literal's character set). */
-static struct rt_tok
-rt_lex_word(struct rt_lex *lx, const char *start)
+static void
+rt_lex_word(struct rt_lex *lx, const char *start, struct rt_tok *t)
 {
 	size_t n = (size_t)(lx->pos - start);
-	struct rt_lex save = *lx;
+	struct rt_lex save;
 	struct rt_tok lit;
 
+	if (*start != 'N' && *start != 'n' && *start != '_') {
+		rt_tok_set(t, lx, RT_TOK_WORD, start);
+		return; /* no introducer: most words */
+	}
+	save = *lx;
 	if (n == 1 && (*start == 'N' || *start == 'n') && lx->pos < lx->end && *lx->pos == '\'') {
-		lit = rt_lex_scan(lx);
+		rt_lex_scan_lit(lx, &lit);
 	} else if (n > 1 && *start == '_' && rt_lex_is_charset(start + 1, n - 1)) {
-		lit = rt_lex_scan(lx);
+		rt_lex_scan_lit(lx, &lit);
 		if (lit.kind == RT_TOK_NUMBER &&
 		    !(lit.len >= 2 && (lit.ptr[0] == '0' || lit.ptr[1] == '\''))) {
 			lit.kind = RT_TOK_WORD; /* _utf8 42 is not an introduced literal */
 		}
 	} else {
-		return rt_tok_make(lx, RT_TOK_WORD, start);
+		rt_tok_set(t, lx, RT_TOK_WORD, start);
+		return;
 	}
 	if (lit.kind == RT_TOK_ERROR) {
-		return lit;
+		*t = lit;
+		return;
 	}
 	if (lit.kind != RT_TOK_STRING && lit.kind != RT_TOK_NUMBER) {
 		*lx = save;
-		return rt_tok_make(lx, RT_TOK_WORD, start);
+		rt_tok_set(t, lx, RT_TOK_WORD, start);
+		return;
 	}
 	lit.intro = (unsigned int)(lit.ptr - start);
 	lit.len += lit.intro;
 	lit.ptr = start;
-	return lit;
+	*t = lit;
+}
+
+/* Inlined into rt_lex_next() so that the token is built right in its return slot. */
+static inline __attribute__((always_inline)) void
+rt_lex_scan(struct rt_lex *lx, struct rt_tok *t)
+{
+	const char *start;
+	unsigned char c;
+
+	if (!rt_skip_space(lx)) {
+		lx->pos = lx->end;
+		rt_tok_set(t, lx, RT_TOK_ERROR, lx->end);
+		return;
+	}
+	start = lx->pos;
+	if (lx->pos >= lx->end) {
+		rt_tok_set(t, lx, RT_TOK_END, start);
+		return;
+	}
+	c = (unsigned char)*lx->pos;
+	if (c == '\'' || c == '"' || c == '`') {
+		if (!rt_skip_quoted(lx, (char)c, c != '`')) {
+			lx->pos = lx->end;
+			rt_tok_set(t, lx, RT_TOK_ERROR, start);
+			return;
+		}
+		rt_tok_set(t, lx, c == '`' ? RT_TOK_QIDENT : RT_TOK_STRING, start);
+		return;
+	}
+	if ((c == 'x' || c == 'X' || c == 'b' || c == 'B') && lx->pos + 1 < lx->end && lx->pos[1] == '\'') {
+		lx->pos++;
+		if (!rt_skip_quoted(lx, '\'', false)) {
+			lx->pos = lx->end;
+			rt_tok_set(t, lx, RT_TOK_ERROR, start);
+			return;
+		}
+		rt_tok_set(t, lx, RT_TOK_NUMBER, start);
+		return;
+	}
+	if (rt_is_digit(c) || (c == '.' && lx->pos + 1 < lx->end && rt_is_digit((unsigned char)lx->pos[1]))) {
+		rt_lex_number(lx, start, t);
+		return;
+	}
+	if (rt_is_ident(c)) {
+		const char *p = lx->pos + 1, *end = lx->end;
+
+		while (p < end && rt_is_ident((unsigned char)*p)) {
+			p++;
+		}
+		lx->pos = p;
+		rt_lex_word(lx, start, t);
+		return;
+	}
+	if (c == '@') {
+		rt_lex_var(lx, start, t);
+		return;
+	}
+	lx->pos++;
+	if (c == '?') {
+		rt_tok_set(t, lx, RT_TOK_PARAM, start);
+		return;
+	}
+	if ((c == ':' || c == '<' || c == '>' || c == '!') && lx->pos < lx->end && *lx->pos == '=') {
+		lx->pos++; /* := <= >= != */
+	}
+	rt_tok_set(t, lx, RT_TOK_PUNCT, start);
+}
+
+/* The literal after an introducer (N'x', _utf8mb4 'x'). */
+static __attribute__((noinline)) void
+rt_lex_scan_lit(struct rt_lex *lx, struct rt_tok *t)
+{
+	rt_lex_scan(lx, t);
 }
 
 struct rt_tok
@@ -208,92 +372,89 @@ rt_lex_next(struct rt_lex *lx)
 {
 	struct rt_tok t;
 
+	if (lx->memo != NULL) {
+		if (lx->memo_i < lx->memo_n) {
+			const struct rt_lex_memo_ent *e = &lx->memo[lx->memo_i++];
+
+			/* where a live scan would stand after this token */
+			lx->pos = e->tok.ptr + e->tok.len;
+			lx->in_exec_comment = e->in_exec_comment;
+			lx->failed = e->tok.kind == RT_TOK_ERROR;
+			return e->tok;
+		}
+		lx->memo = NULL; /* past the memo: live from here */
+	}
 	if (lx->failed) {
 		t.kind = RT_TOK_ERROR;
 		t.ptr = lx->end;
 		t.len = 0;
+		t.intro = 0;
 		return t;
 	}
-	t = rt_lex_scan(lx);
+	rt_lex_scan(lx, &t);
 	lx->failed = t.kind == RT_TOK_ERROR;
 	return t;
 }
 
-static struct rt_tok
-rt_lex_scan(struct rt_lex *lx)
+static inline unsigned char
+rt_upper(unsigned char c)
 {
-	const char *start;
-	unsigned char c;
+	return (unsigned char)(c - 'a') < 26 ? (unsigned char)(c - ('a' - 'A')) : c;
+}
 
-	if (!rt_skip_space(lx)) {
-		lx->pos = lx->end;
-		return rt_tok_make(lx, RT_TOK_ERROR, lx->end);
+static inline size_t
+rt_kwset_hash(const char *p, size_t n)
+{
+	size_t h = n;
+
+	for (size_t i = 0; i < n; i++) {
+		h = h * 31 + rt_upper((unsigned char)p[i]);
 	}
-	start = lx->pos;
-	if (lx->pos >= lx->end) {
-		return rt_tok_make(lx, RT_TOK_END, start);
+	return (h ^ (h >> 7)) & (RT_KWSET_SLOTS - 1);
+}
+
+void
+rt_kwset_build(struct rt_kwset *set, const char *const *words, size_t n)
+{
+	if (n * 2 > RT_KWSET_SLOTS) {
+		abort();
 	}
-	c = (unsigned char)*lx->pos;
-	if (c == '\'' || c == '"' || c == '`') {
-		if (!rt_skip_quoted(lx, (char)c, c != '`')) {
-			lx->pos = lx->end;
-			return rt_tok_make(lx, RT_TOK_ERROR, start);
+	memset(set, 0, sizeof(*set));
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(words[i]);
+		size_t h = rt_kwset_hash(words[i], len);
+
+		if (len == 0 || len > RT_KWSET_MAXLEN) {
+			abort();
 		}
-		return rt_tok_make(lx, c == '`' ? RT_TOK_QIDENT : RT_TOK_STRING, start);
-	}
-	if ((c == 'x' || c == 'X' || c == 'b' || c == 'B') && lx->pos + 1 < lx->end && lx->pos[1] == '\'') {
-		lx->pos++;
-		if (!rt_skip_quoted(lx, '\'', false)) {
-			lx->pos = lx->end;
-			return rt_tok_make(lx, RT_TOK_ERROR, start);
+		while (set->word[h] != NULL) {
+			h = (h + 1) & (RT_KWSET_SLOTS - 1);
 		}
-		return rt_tok_make(lx, RT_TOK_NUMBER, start);
+		set->word[h] = words[i];
+		set->len[h] = (unsigned char)len;
 	}
-	if (rt_is_digit(c) || (c == '.' && lx->pos + 1 < lx->end && rt_is_digit((unsigned char)lx->pos[1]))) {
-		return rt_lex_number(lx, start);
-	}
-	if (rt_is_ident(c)) {
-		while (lx->pos < lx->end && rt_is_ident((unsigned char)*lx->pos)) {
-			lx->pos++;
-		}
-		return rt_lex_word(lx, start);
-	}
-	if (c == '@') {
-		return rt_lex_var(lx, start);
-	}
-	lx->pos++;
-	if (c == '?') {
-		return rt_tok_make(lx, RT_TOK_PARAM, start);
-	}
-	if ((c == ':' || c == '<' || c == '>' || c == '!') && lx->pos < lx->end && *lx->pos == '=') {
-		lx->pos++; /* := <= >= != */
-	}
-	return rt_tok_make(lx, RT_TOK_PUNCT, start);
 }
 
 bool
-rt_tok_punct(const struct rt_tok *t, char c)
+rt_kwset_has(const struct rt_kwset *set, const char *p, size_t n)
 {
-	return t->kind == RT_TOK_PUNCT && t->len == 1 && t->ptr[0] == c;
-}
+	size_t h;
 
-bool
-rt_tok_is(const struct rt_tok *t, const char *kw)
-{
-	size_t n = strlen(kw);
-
-	if (t->kind != RT_TOK_WORD || t->len != n) {
+	if (n == 0 || n > RT_KWSET_MAXLEN) {
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		char c = t->ptr[i];
+	for (h = rt_kwset_hash(p, n); set->word[h] != NULL; h = (h + 1) & (RT_KWSET_SLOTS - 1)) {
+		if (set->len[h] == n) {
+			const char *w = set->word[h];
+			size_t i = 0;
 
-		if (c >= 'a' && c <= 'z') {
-			c = (char)(c - 'a' + 'A');
-		}
-		if (c != kw[i]) {
-			return false;
+			while (i < n && rt_upper((unsigned char)p[i]) == (unsigned char)w[i]) {
+				i++;
+			}
+			if (i == n) {
+				return true;
+			}
 		}
 	}
-	return true;
+	return false;
 }

@@ -32,21 +32,105 @@ struct rt_tok {
 			       proper (N'x' -> 1, _utf8mb4 'x' -> 9, spaces included); 0 if none */
 };
 
+struct rt_lex_memo_ent;
+
 struct rt_lex {
 	const char *pos; /* borrowed */
 	const char *end; /* borrowed */
 	bool in_exec_comment; /* inside / *! ... * /: its closing marker is skipped */
 	bool failed;          /* an RT_TOK_ERROR was returned: every later call returns it too */
+	const struct rt_lex_memo_ent *memo; /* replaying the thread's memo (see below); NULL: live */
+	unsigned int memo_i, memo_n;
 };
 
 void rt_lex_init(struct rt_lex *lx, const char *text, size_t len);
 /* Returns the next token, skipping whitespace and comments. After RT_TOK_END or RT_TOK_ERROR it keeps returning the same kind. */
 struct rt_tok rt_lex_next(struct rt_lex *lx);
-/* True if <t> is a WORD equal to <kw> ignoring ASCII case; <kw> is upper-case. */
-bool rt_tok_is(const struct rt_tok *t, const char *kw) MS_MUSTCHECK;
+/* Moves the lexer to <pos> (inside its text) and scans live from there. */
+void rt_lex_seek(struct rt_lex *lx, const char *pos);
+
+/*
+ * The statement memo. The proxy runs several independent passes over each statement (the
+ * classifier, the transaction parser, the planner, the digest): rt_lex_memo_set() scans
+ * <text> once on the calling thread and keeps its first tokens; until rt_lex_memo_clear(),
+ * every rt_lex_init() on the same bytes at the same address replays them instead of scanning
+ * again, then continues live past them. The result is exactly that of a live scan: the memo
+ * is used only when the text still holds the bytes it was made from (compared on every
+ * init). Texts longer than RT_LEX_MEMO_TEXT are not memoized.
+ */
+#define RT_LEX_MEMO_TEXT 2048
+#define RT_LEX_MEMO_TOKS 96
+void rt_lex_memo_set(const char *text, size_t len);
+void rt_lex_memo_clear(void);
+/* True if <t> is a WORD equal to <kw> ignoring ASCII case; <kw> is upper-case. Inline: every
+ * statement makes dozens of these checks, and with a literal <kw> its length is a constant. */
+static inline bool MS_MUSTCHECK
+rt_tok_is(const struct rt_tok *t, const char *kw)
+{
+	size_t n = __builtin_strlen(kw);
+
+	if (t->kind != RT_TOK_WORD || t->len != n) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)t->ptr[i];
+
+		if ((unsigned char)(c - 'a') < 26) {
+			c = (unsigned char)(c - ('a' - 'A'));
+		}
+		if (c != (unsigned char)kw[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* True if <t> is PUNCT <c> (a single character). */
-bool rt_tok_punct(const struct rt_tok *t, char c) MS_MUSTCHECK;
+static inline bool MS_MUSTCHECK
+rt_tok_punct(const struct rt_tok *t, char c)
+{
+	return t->kind == RT_TOK_PUNCT && t->len == 1 && t->ptr[0] == c;
+}
+
+/* strncasecmp() order (ASCII, both sides lower-cased) of the word <t>/<n> against the
+ * NUL-terminated <w>: the comparison keyword tables are sorted by. No locale, no strlen(). */
+static inline int MS_MUSTCHECK
+rt_word_cmp(const char *t, size_t n, const char *w)
+{
+	for (size_t i = 0;; i++) {
+		unsigned char a, b = (unsigned char)w[i];
+
+		if (i == n) {
+			return b == '\0' ? 0 : -1;
+		}
+		if (b == '\0') {
+			return 1;
+		}
+		a = (unsigned char)t[i];
+		a = (unsigned char)(a - 'A') < 26 ? (unsigned char)(a + ('a' - 'A')) : a;
+		b = (unsigned char)(b - 'A') < 26 ? (unsigned char)(b + ('a' - 'A')) : b;
+		if (a != b) {
+			return a < b ? -1 : 1;
+		}
+	}
+}
 /* True if <word>/<len> (no quotes) names a character set usable as an introducer (_utf8mb4). */
 bool rt_lex_is_charset(const char *word, size_t len) MS_MUSTCHECK;
+
+/*
+ * A fixed set of upper-case keywords with case-insensitive lookup by hash: one pass over the
+ * word and, mostly, one comparison (a bsearch over the same list took about seven). Built once
+ * (at program start, from a constructor) and read-only afterwards, so threads share it.
+ */
+#define RT_KWSET_SLOTS 512 /* power of two, more than twice the largest list */
+#define RT_KWSET_MAXLEN 32
+struct rt_kwset {
+	const char *word[RT_KWSET_SLOTS];
+	unsigned char len[RT_KWSET_SLOTS];
+};
+/* Adds <n> upper-case <words>; aborts if the set is too small (a programming error). */
+void rt_kwset_build(struct rt_kwset *set, const char *const *words, size_t n);
+/* True if <p>/<n> is one of the words, ignoring ASCII case. */
+bool rt_kwset_has(const struct rt_kwset *set, const char *p, size_t n) MS_MUSTCHECK;
 
 #endif /* MYSHARD_ROUTER_RT_LEX_H */

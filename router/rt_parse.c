@@ -12,8 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Words that end an expression or a table reference: never a bare column, table or alias.
- * Sorted for bsearch. */
+/* Words that end an expression or a table reference: never a bare column, table or alias. */
 static const char *const rt_reserved[] = {
 	"AND",       "AS",      "ASC",           "BETWEEN",  "BY",        "CASE",
 	"CROSS",     "DELETE",  "DESC",          "DISTINCT", "DIV",       "ELSE",
@@ -29,25 +28,18 @@ static const char *const rt_reserved[] = {
 	"WITH",      "XOR",
 };
 
-static int
-rt_kw_cmp(const void *key, const void *elem)
-{
-	const struct rt_tok *t = key;
-	const char *w = *(const char *const *)elem;
-	size_t n = strlen(w);
-	int c = strncasecmp(t->ptr, w, t->len < n ? t->len : n);
+static struct rt_kwset rt_reserved_set;
 
-	if (c != 0) {
-		return c;
-	}
-	return t->len < n ? -1 : t->len > n ? 1 : 0;
+__attribute__((constructor)) static void
+rt_reserved_set_init(void)
+{
+	rt_kwset_build(&rt_reserved_set, rt_reserved, MS_ARRAY_LEN(rt_reserved));
 }
 
 bool
 rt_p_reserved(const struct rt_tok *t)
 {
-	return t->kind == RT_TOK_WORD && bsearch(t, rt_reserved, MS_ARRAY_LEN(rt_reserved),
-						 sizeof(rt_reserved[0]), rt_kw_cmp) != NULL;
+	return t->kind == RT_TOK_WORD && rt_kwset_has(&rt_reserved_set, t->ptr, t->len);
 }
 
 void
@@ -83,62 +75,10 @@ rt_p_alloc(struct rt_p *p, size_t n)
 	return m;
 }
 
-const struct rt_tok *
-rt_p_tok(const struct rt_p *p, unsigned int ahead)
-{
-	unsigned int i = p->pos + ahead;
-
-	return &p->s->toks[i < p->s->n_toks ? i : p->s->n_toks];
-}
-
-bool
-rt_p_is(const struct rt_p *p, const char *kw)
-{
-	return rt_tok_is(rt_p_tok(p, 0), kw);
-}
-
-bool
-rt_p_at(const struct rt_p *p, unsigned int ahead, const char *kw)
-{
-	return rt_tok_is(rt_p_tok(p, ahead), kw);
-}
-
-bool
-rt_p_punct(const struct rt_p *p, char c)
-{
-	return rt_tok_punct(rt_p_tok(p, 0), c);
-}
-
 bool
 rt_p_end(const struct rt_p *p)
 {
 	return p->pos >= p->s->n_toks;
-}
-
-bool
-rt_p_accept(struct rt_p *p, const char *kw)
-{
-	if (rt_p_is(p, kw)) {
-		p->pos++;
-		return true;
-	}
-	return false;
-}
-
-void
-rt_p_skip_kw(struct rt_p *p, const char *kw)
-{
-	p->pos += rt_p_is(p, kw);
-}
-
-bool
-rt_p_accept_punct(struct rt_p *p, char c)
-{
-	if (rt_p_punct(p, c)) {
-		p->pos++;
-		return true;
-	}
-	return false;
 }
 
 void

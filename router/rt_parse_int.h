@@ -27,14 +27,61 @@ struct rt_p {
 
 void rt_p_fail(struct rt_p *p, const char *fmt, ...) MS_PRINTF(2, 3);
 bool rt_p_failed(const struct rt_p *p) MS_MUSTCHECK;
-const struct rt_tok *rt_p_tok(const struct rt_p *p, unsigned int ahead) MS_MUSTCHECK;
-bool rt_p_is(const struct rt_p *p, const char *kw) MS_MUSTCHECK;
-bool rt_p_at(const struct rt_p *p, unsigned int ahead, const char *kw) MS_MUSTCHECK;
-bool rt_p_punct(const struct rt_p *p, char c) MS_MUSTCHECK;
-bool rt_p_accept(struct rt_p *p, const char *kw) MS_MUSTCHECK;
-bool rt_p_accept_punct(struct rt_p *p, char c) MS_MUSTCHECK;
+/* Cursor helpers, inline: the parser calls them for nearly every token, mostly with literal
+ * keywords whose length then folds to a constant. */
+static inline const struct rt_tok * MS_MUSTCHECK
+rt_p_tok(const struct rt_p *p, unsigned int ahead)
+{
+	unsigned int i = p->pos + ahead;
+
+	return &p->s->toks[i < p->s->n_toks ? i : p->s->n_toks];
+}
+
+static inline bool MS_MUSTCHECK
+rt_p_is(const struct rt_p *p, const char *kw)
+{
+	return rt_tok_is(rt_p_tok(p, 0), kw);
+}
+
+static inline bool MS_MUSTCHECK
+rt_p_at(const struct rt_p *p, unsigned int ahead, const char *kw)
+{
+	return rt_tok_is(rt_p_tok(p, ahead), kw);
+}
+
+static inline bool MS_MUSTCHECK
+rt_p_punct(const struct rt_p *p, char c)
+{
+	return rt_tok_punct(rt_p_tok(p, 0), c);
+}
+
+static inline bool MS_MUSTCHECK
+rt_p_accept(struct rt_p *p, const char *kw)
+{
+	if (rt_p_is(p, kw)) {
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
+static inline bool MS_MUSTCHECK
+rt_p_accept_punct(struct rt_p *p, char c)
+{
+	if (rt_p_punct(p, c)) {
+		p->pos++;
+		return true;
+	}
+	return false;
+}
+
 /* Consumes <kw> if it is at the cursor. */
-void rt_p_skip_kw(struct rt_p *p, const char *kw);
+static inline void
+rt_p_skip_kw(struct rt_p *p, const char *kw)
+{
+	p->pos += rt_p_is(p, kw);
+}
+
 /* Swallows the result of optional rt_p_accept*() chains. */
 static inline void
 rt_p_ignore(bool consumed)

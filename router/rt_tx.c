@@ -687,7 +687,7 @@ rt_set_var_one(struct rt_lex *lx, struct rt_tok *t, char *out, size_t cap, size_
 			return false;
 		}
 		/* rt_set_expr() lexes from <v> again: restart the lexer at <v> */
-		lx->pos = v.ptr + v.len;
+		rt_lex_seek(lx, v.ptr + v.len);
 		if (!rt_set_expr(lx, v, t, out + start, n, out, cap, at)) {
 			return false;
 		}

@@ -228,6 +228,15 @@ run_lex_case(const struct lex_case *c)
 	char *buf = dup_exact(c->sql, &len);
 	bool ok = lex_case_ok(c, buf, len, why, sizeof(why));
 
+	if (ok) {
+		/* the same verdict when the tokens are replayed from the statement memo */
+		rt_lex_memo_set(buf, len);
+		ok = lex_case_ok(c, buf, len, why, sizeof(why));
+		rt_lex_memo_clear();
+		if (!ok) {
+			strncat(why, " (replayed from the memo)", sizeof(why) - strlen(why) - 1);
+		}
+	}
 	free(buf);
 	if (!ok) {
 		fail_msg("%s", why);
@@ -240,6 +249,126 @@ test_lex_table(void **state)
 	for (size_t i = 0; i < MS_ARRAY_LEN(lex_cases); i++) {
 		run_lex_case(&lex_cases[i]);
 	}
+}
+
+#define SCAN_MAX 400
+
+/* Tokens of <buf>/<len> until END or ERROR and two more, into <out>; returns the count. */
+static size_t
+scan_all(const char *buf, size_t len, struct rt_tok *out)
+{
+	struct rt_lex lx;
+	size_t n = 0, tail = 0;
+
+	rt_lex_init(&lx, buf, len);
+	while (n < SCAN_MAX && tail < 3) {
+		out[n] = rt_lex_next(&lx);
+		tail += tail > 0 || out[n].kind == RT_TOK_END || out[n].kind == RT_TOK_ERROR;
+		n++;
+	}
+	return n;
+}
+
+/* A scan replayed from the memo equals a live scan, token for token (views included). */
+static void
+assert_memo_same(const char *buf, size_t len)
+{
+	static struct rt_tok live[SCAN_MAX], memo[SCAN_MAX];
+	size_t n, m;
+
+	rt_lex_memo_clear();
+	n = scan_all(buf, len, live);
+	rt_lex_memo_set(buf, len);
+	m = scan_all(buf, len, memo);
+	rt_lex_memo_clear();
+	assert_int_equal(n, m);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(live[i].kind, memo[i].kind);
+		assert_ptr_equal(live[i].ptr, memo[i].ptr);
+		assert_int_equal(live[i].len, memo[i].len);
+		assert_int_equal(live[i].intro, memo[i].intro);
+	}
+}
+
+static void
+test_lex_memo(void **state)
+{
+	static char big[RT_LEX_MEMO_TEXT + 200];
+	static char many[1200];
+	static const char *const sqls[] = {
+		"SELECT c FROM sbtest1 WHERE id=5017",
+		"select /*!40101 SQL_NO_CACHE */ a, _utf8mb4'x', N'y', x'41' from t -- tail",
+		"SELECT /*M!100100 1, */ 2 # c\n; SELECT 'unterminated",
+		"SELECT /*! 1 ",
+		"",
+		"   ",
+	};
+	size_t at = 0;
+
+	(void)state;
+	for (size_t i = 0; i < MS_ARRAY_LEN(sqls); i++) {
+		char *buf;
+		size_t len;
+
+		buf = dup_exact(sqls[i], &len);
+		assert_memo_same(buf, len);
+		free(buf);
+	}
+	/* more tokens than the memo holds, the boundary inside an executable comment that never
+	 * closes: the live scan after the memo carries its state */
+	at += (size_t)snprintf(many + at, sizeof(many) - at, "SELECT /*! 1");
+	while (at < sizeof(many) - 8) {
+		at += (size_t)snprintf(many + at, sizeof(many) - at, ",%zu", at % 10);
+	}
+	assert_memo_same(many, at);
+	many[6] = ' '; /* now an ordinary statement of ~300 tokens */
+	many[7] = ' ';
+	many[8] = ' ';
+	assert_memo_same(many, at);
+	/* longer than the memo takes: scanned live, same result */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "SELECT ", 7);
+	assert_memo_same(big, sizeof(big));
+}
+
+/* A memo is used only while the text holds the bytes it was made from. */
+static void
+test_lex_memo_stale(void **state)
+{
+	char buf[] = "SELECT a FROM t";
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	(void)state;
+	rt_lex_memo_set(buf, strlen(buf));
+	buf[7] = 'b'; /* same address and length, other bytes */
+	rt_lex_init(&lx, buf, strlen(buf));
+	t = rt_lex_next(&lx);
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_WORD);
+	assert_int_equal(t.ptr[0], 'b');
+	/* a lexer copied mid-replay resumes where the copy was made; a seek scans live */
+	buf[7] = 'a';
+	rt_lex_memo_set(buf, strlen(buf));
+	rt_lex_init(&lx, buf, strlen(buf));
+	t = rt_lex_next(&lx);
+	{
+		struct rt_lex save = lx;
+
+		t = rt_lex_next(&lx);
+		t = rt_lex_next(&lx);
+		assert_true(rt_tok_is(&t, "FROM"));
+		lx = save;
+	}
+	t = rt_lex_next(&lx);
+	assert_ptr_equal(t.ptr, buf + 7);
+	rt_lex_seek(&lx, buf + 9);
+	t = rt_lex_next(&lx);
+	assert_true(rt_tok_is(&t, "FROM"));
+	assert_null(lx.memo);
+	t = rt_lex_next(&lx);
+	assert_ptr_equal(t.ptr, buf + 14);
+	rt_lex_memo_clear();
 }
 
 /* The length bounds the text: nothing after <len> is read, even without a NUL. */
@@ -1027,6 +1156,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lex_table),
+		cmocka_unit_test(test_lex_memo),
+		cmocka_unit_test(test_lex_memo_stale),
 		cmocka_unit_test(test_lex_respects_len),
 		cmocka_unit_test(test_lex_intro),
 		cmocka_unit_test(test_tok_is),
