@@ -222,6 +222,25 @@ px_cmd_query_timeout(evutil_socket_t fd, short what, void *arg)
 	px_session_backend_lost(s, b, why);
 }
 
+#define PX_FNV_BASIS 1469598103934665603ull
+#define PX_FNV_PRIME 1099511628211ull
+
+/* Copies the digest <from> (NUL-terminated, cut to PX_DIGEST_LEN) into <to> and hashes it on
+ * the way: the digest table compares hashes before texts. */
+static void
+px_cmd_digest_copy(char to[PX_DIGEST_LEN], const char *from, uint64_t *hash)
+{
+	uint64_t h = PX_FNV_BASIS;
+	size_t i = 0;
+
+	for (; i < PX_DIGEST_LEN - 1 && from[i] != '\0'; i++) {
+		to[i] = from[i];
+		h = (h ^ (uint8_t)from[i]) * PX_FNV_PRIME;
+	}
+	to[i] = '\0';
+	*hash = h;
+}
+
 void
 px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 {
@@ -244,27 +263,22 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 		s->q_timed_out = false;
 		s->q_timer_added = event_add(&s->q_timer, &tv) == 0;
 	}
-	memcpy(s->q_digest, p->digest, sizeof(s->q_digest));
-	s->q_digest[sizeof(s->q_digest) - 1] = '\0';
+	px_cmd_digest_copy(s->q_digest, p->digest, &s->q_digest_hash);
 }
 
 /* The worker's entry for <text>: its slot, or the "(other)" one when the table is crowded. */
 static struct px_digest *
-px_cmd_digest_slot(struct px_worker *w, const char *text)
+px_cmd_digest_slot(struct px_worker *w, const char *text, uint64_t h)
 {
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *p = text; *p != '\0'; p++) {
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	}
 	for (size_t i = 0; i < 32; i++) {
 		struct px_digest *d = &w->digests[(h + i) % PX_DIGEST_SLOTS];
 
 		if (d->text[0] == '\0') {
 			snprintf(d->text, sizeof(d->text), "%s", text);
+			d->hash = h;
 			return d;
 		}
-		if (strcmp(d->text, text) == 0) {
+		if (d->hash == h && strcmp(d->text, text) == 0) {
 			return d;
 		}
 	}
@@ -365,7 +379,15 @@ px_cmd_digest_end(struct px_session *s)
 			    (double)us / 1000.0, s->q_err ? ", error" : "",
 			    s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
 	}
-	d = px_cmd_digest_slot(w, s->q_digest[0] != '\0' ? s->q_digest : "(empty)");
+	if (s->q_digest[0] != '\0') {
+		d = px_cmd_digest_slot(w, s->q_digest, s->q_digest_hash);
+	} else {
+		char empty[PX_DIGEST_LEN];
+		uint64_t h;
+
+		px_cmd_digest_copy(empty, "(empty)", &h);
+		d = px_cmd_digest_slot(w, empty, h);
+	}
 	d->count++;
 	d->errors += s->q_err;
 	d->total_us += us;
@@ -1048,6 +1070,17 @@ px_cmd_response_done(struct px_session *s, const struct mp_resp_event *ev)
 	px_cmd_finish(s);
 }
 
+/* Moves the <*pend> bytes of plain packets at the front of the backend's input to the
+ * client's output, in one go. */
+static void
+px_cmd_pump_move(struct px_session *s, size_t *pend)
+{
+	if (*pend > 0) {
+		evbuffer_remove_buffer(s->be->conn.in, s->cl.out, *pend);
+		*pend = 0;
+	}
+}
+
 void
 px_cmd_pump(struct px_session *s)
 {
@@ -1055,6 +1088,11 @@ px_cmd_pump(struct px_session *s)
 	uint8_t peek[MP_HDR_LEN + MP_RESP_PEEK];
 	struct mp_resp_event ev;
 	struct mp_hdr hdr;
+	/* Packets that go to the client unchanged (rows, column definitions) are parsed where
+	 * they lie in the first chunk of <in> and moved together: <pend> bytes at its front.
+	 * Anything else (OK, EOF, ERR, a packet across chunks) moves <pend> first. */
+	size_t pend = 0, view_len = 0;
+	const uint8_t *view = NULL;
 	bool row;
 
 	if (s->state != PX_SESS_FORWARD || s->be == NULL || s->be_paused) {
@@ -1064,42 +1102,77 @@ px_cmd_pump(struct px_session *s)
 	out = s->cl.out;
 	for (;;) {
 		const uint8_t *pl = peek + MP_HDR_LEN;
-		size_t have = evbuffer_get_length(in);
+		size_t have = evbuffer_get_length(in) - pend;
 		size_t avail;
+		bool whole;
 		enum mp_rc rc;
 
-		if (evbuffer_get_length(out) >= PX_HIGH_WATER) {
+		if (evbuffer_get_length(out) + pend >= PX_HIGH_WATER) {
+			px_cmd_pump_move(s, &pend);
 			s->be_paused = true; /* resumed when the client's output drains */
 			px_conn_set_read(&s->be->conn, false);
 			return;
 		}
 		if (have < MP_HDR_LEN) {
-			return;
+			break;
 		}
-		evbuffer_copyout(in, peek, sizeof(peek));
-		hdr.len = px_hdr_len(peek);
-		hdr.seq = peek[3];
-		if (have < MP_HDR_LEN + (size_t)hdr.len) {
-			return; /* whole packets only; at most 16 MiB waits here */
+		if (view == NULL) {
+			struct evbuffer_iovec v;
+
+			if (evbuffer_peek(in, -1, NULL, &v, 1) >= 1) {
+				view = v.iov_base;
+				view_len = v.iov_len;
+			}
 		}
-		avail = hdr.len < MP_RESP_PEEK ? hdr.len : MP_RESP_PEEK;
+		whole = view != NULL && pend + MP_HDR_LEN <= view_len &&
+			pend + MP_HDR_LEN + px_hdr_len(view + pend) <= view_len;
+		if (whole) {
+			hdr.len = px_hdr_len(view + pend);
+			hdr.seq = view[pend + 3];
+			pl = view + pend + MP_HDR_LEN;
+			avail = hdr.len;
+		} else {
+			px_cmd_pump_move(s, &pend);
+			view = NULL;
+			evbuffer_copyout(in, peek, sizeof(peek));
+			hdr.len = px_hdr_len(peek);
+			hdr.seq = peek[3];
+			if (have < MP_HDR_LEN + (size_t)hdr.len) {
+				return; /* whole packets only; at most 16 MiB waits here */
+			}
+			avail = hdr.len < MP_RESP_PEEK ? hdr.len : MP_RESP_PEEK;
+		}
 		row = s->resp.state == MP_RESP_ROWS && !s->resp.in_cont;
 		rc = mp_resp_feed(&s->resp, pl, avail, hdr.len, &ev);
 		if (rc == MP_NEED_MORE) {
 			pl = evbuffer_pullup(in, MP_HDR_LEN + (ev_ssize_t)hdr.len) + MP_HDR_LEN;
+			view = NULL;
 			rc = mp_resp_feed(&s->resp, pl, hdr.len, hdr.len, &ev);
 		}
 		if (rc != MP_OK) {
+			px_cmd_pump_move(s, &pend);
 			px_cmd_broken(s, "malformed response");
 			return;
 		}
 		s->q_rows += row && ev.kind == MP_PKT_DATA;
+		if (whole && ev.kind == MP_PKT_DATA && s->script_n == 0 && !ev.done) {
+			s->next_seq = (uint8_t)(hdr.seq + 1);
+			pend += MP_HDR_LEN + (size_t)hdr.len; /* as px_cmd_relay() would, later */
+			continue;
+		}
+		if (pend > 0) {
+			/* <pl> stays valid: the move copies out of the chunk holding this packet
+			 * (or hands over chunks before it) */
+			px_cmd_pump_move(s, &pend);
+		}
+		view = NULL;
 		px_cmd_relay(s, &hdr, pl, &ev);
 		if (ev.done) {
 			px_cmd_response_done(s, &ev);
 			return;
 		}
 	}
+	px_cmd_pump_move(s, &pend);
 }
 
 /* The backend broke the protocol: its stream cannot be trusted, and neither can the reply. */

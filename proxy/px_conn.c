@@ -18,6 +18,11 @@
 #include <unistd.h>
 
 #define PX_CONN_READ_CHUNK  16384
+/* The first read into an empty buffer asks for this much while replies are small: the buffer
+ * chunk it allocates (libevent adds its header, then rounds to 1 KiB) stays within the
+ * allocator's per-thread cache, where a 16 KiB one costs a trip to the main heap per read
+ * and per free. */
+#define PX_CONN_READ_SMALL 960
 #define PX_CONN_READ_ROUNDS 4 /* fairness: at most this many chunks per wakeup */
 
 static bool
@@ -39,6 +44,9 @@ px_conn_fill(struct px_conn *c, struct evbuffer *dst)
 		int n;
 		ssize_t got;
 
+		if (round == 0 && !c->big_reads && evbuffer_get_length(dst) == 0) {
+			want = PX_CONN_READ_SMALL;
+		}
 		if (c->read_hw > 0) {
 			size_t have = evbuffer_get_length(dst);
 
@@ -73,6 +81,9 @@ px_conn_fill(struct px_conn *c, struct evbuffer *dst)
 			}
 			evbuffer_commit_space(dst, v, n);
 			what |= PX_CONN_READ;
+			if (want == PX_CONN_READ_SMALL || round == 0) {
+				c->big_reads = (size_t)got >= PX_CONN_READ_SMALL;
+			}
 			if ((size_t)got < want) {
 				break; /* the socket is most likely empty now */
 			}

@@ -45,6 +45,7 @@ struct px_conn {
 	bool failed;            /* a write failed; reported from the loop */
 	bool hw_stopped;        /* reading stopped at <read_hw>; px_conn_resume() restarts it */
 	bool timeout_set;
+	bool big_reads;         /* the last read filled a small first buffer: read big ones */
 	struct timeval timeout; /* for rev (and wev while connecting) */
 	size_t read_hw;         /* stop reading while <in> holds this much; 0 = no limit */
 	size_t write_lw;        /* DRAINED fires when <out> falls to this */

@@ -127,6 +127,7 @@ struct px_seq_cache {
 #define PX_DIGEST_SLOTS 1024 /* distinct digests kept per worker; more go to "(other)" */
 struct px_digest {
 	char text[PX_DIGEST_LEN]; /* "" = free slot */
+	uint64_t hash;            /* of <text> (px_cmd_digest_hash) */
 	uint64_t count, errors, total_us, max_us, rows, shards, scatter;
 	uint64_t pins;            /* executions that pinned their session to a connection */
 	char pin_reason[16];      /* why, the last time (rt_sticky_name) */
@@ -355,6 +356,7 @@ struct px_session {
 	bool replica_read;         /* the command waits for a read replica's connection */
 	bool replica_avoid;        /* ...which failed: it goes to the primary instead */
 	char q_digest[PX_DIGEST_LEN];
+	uint64_t q_digest_hash; /* of q_digest, computed while copying it */
 	size_t shard;              /* pool slot of the single-leg command being acquired */
 	struct px_stmt *stmts;     /* owned list: emulated prepared statements */
 	uint32_t next_stmt;        /* numbering of emulated statement ids */

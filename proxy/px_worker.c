@@ -12,6 +12,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_sess_io.h"
 #include "proxy/px_session.h"
+#include "router/rt_arena.h"
 #include "topology/topo.h"
 
 #include <ck_ring.h>
@@ -691,6 +692,7 @@ px_worker_main(void *arg)
 	struct px_worker *w = arg;
 
 	ms_log_debug("worker %u: running", w->idx);
+	rt_arena_thread_cache(true);
 	event_base_dispatch(w->base);
 	px_session_close_all(w);
 	for (size_t i = 0; i < w->n_pools; i++) {
@@ -698,6 +700,7 @@ px_worker_main(void *arg)
 	}
 	/* let libevent finish any callbacks queued by the closes above */
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	rt_arena_thread_cache(false);
 	ms_log_debug("worker %u: stopped", w->idx);
 	return NULL;
 }

@@ -38,11 +38,26 @@ rt_chunk_new(size_t cap)
 	return c;
 }
 
+static __thread struct rt_chunk *rt_spare; /* owned: a first chunk kept for reuse */
+static __thread bool rt_spare_on;
+
+void
+rt_arena_thread_cache(bool on)
+{
+	rt_spare_on = on;
+	if (!on) {
+		free(rt_spare);
+		rt_spare = NULL;
+	}
+}
+
 enum ms_rc
 rt_arena_new(struct rt_arena **out)
 {
-	struct rt_chunk *c = rt_chunk_new(RT_CHUNK_MIN);
+	struct rt_chunk *c = rt_spare != NULL ? rt_spare : rt_chunk_new(RT_CHUNK_MIN);
 	struct rt_arena *a;
+
+	rt_spare = NULL;
 
 	if (c == NULL) {
 		return MS_ENOMEM;
@@ -67,7 +82,13 @@ rt_arena_free(struct rt_arena *a)
 	while (c != NULL) {
 		struct rt_chunk *next = c->next;
 
-		free(c);
+		if (next == NULL && rt_spare_on && rt_spare == NULL && c->cap == RT_CHUNK_MIN) {
+			c->next = NULL;
+			c->used = 0;
+			rt_spare = c; /* the first chunk (the arena's own), kept */
+		} else {
+			free(c);
+		}
 		c = next;
 	}
 }
