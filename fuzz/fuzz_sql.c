@@ -10,6 +10,7 @@
 #include "router/rt_classify.h"
 #include "router/rt_digest.h"
 #include "router/rt_hint.h"
+#include "router/rt_lex.h"
 #include "router/rt_load.h"
 #include "router/rt_plan.h"
 #include "router/rt_tx.h"
@@ -21,6 +22,33 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+
+/* A scan replayed from the statement memo must equal a live scan, view for view. */
+static void
+memo_check(const char *sql, size_t n)
+{
+	struct rt_lex live, memo;
+
+	rt_lex_memo_clear();
+	rt_lex_init(&live, sql, n);
+	rt_lex_memo_set(sql, n);
+	rt_lex_init(&memo, sql, n);
+	for (int i = 0; i < 4096; i++) {
+		struct rt_tok a, b;
+
+		rt_lex_memo_clear(); /* <live> never looks at it again; <memo> holds its entries */
+		a = rt_lex_next(&live);
+		b = rt_lex_next(&memo);
+		if (a.kind != b.kind || a.ptr != b.ptr || a.len != b.len || a.intro != b.intro ||
+		    live.pos != memo.pos || live.in_exec_comment != memo.in_exec_comment) {
+			__builtin_trap();
+		}
+		if (a.kind == RT_TOK_END || a.kind == RT_TOK_ERROR) {
+			break;
+		}
+	}
+	rt_lex_memo_clear();
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
@@ -43,6 +71,19 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (snap == NULL) {
 		snap = fixture_snapshot();
 	}
+	memo_check(sql, n);
+	/* the digest is the same whether the text is scanned live or replayed */
+	{
+		char live[128];
+
+		(void)rt_digest(sql, n, live, sizeof(live));
+		rt_lex_memo_set(sql, n);
+		(void)rt_digest(sql, n, dig, sizeof(dig));
+		if (strcmp(live, dig) != 0) {
+			__builtin_trap();
+		}
+	}
+	/* everything below runs with the memo set, as in the proxy */
 	rt_classify(sql, n, &cls);
 	rt_tx_parse(sql, n, &tx);
 	(void)rt_tx_implicit_commit(sql, n);
@@ -76,5 +117,6 @@ LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	if (rt_plan_build(&in, &p) == MS_OK) {
 		rt_plan_free(p);
 	}
+	rt_lex_memo_clear();
 	return 0;
 }
