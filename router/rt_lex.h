@@ -67,10 +67,18 @@ void rt_lex_memo_clear(void);
 static inline bool MS_MUSTCHECK
 rt_tok_is(const struct rt_tok *t, const char *kw)
 {
-	size_t n = __builtin_strlen(kw);
+	size_t n;
 
-	if (t->kind != RT_TOK_WORD || t->len != n) {
+	if (t->kind != RT_TOK_WORD) {
 		return false;
+	}
+	if (__builtin_constant_p(__builtin_strlen(kw))) {
+		n = __builtin_strlen(kw); /* a literal: its length rejects most words at once */
+		if (t->len != n) {
+			return false;
+		}
+	} else {
+		n = t->len; /* from a table: no strlen(), the NUL ends the comparison */
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)t->ptr[i];
@@ -79,10 +87,10 @@ rt_tok_is(const struct rt_tok *t, const char *kw)
 			c = (unsigned char)(c - ('a' - 'A'));
 		}
 		if (c != (unsigned char)kw[i]) {
-			return false;
+			return false; /* also at kw's NUL: no word byte is NUL */
 		}
 	}
-	return true;
+	return kw[n] == '\0';
 }
 
 /* True if <t> is PUNCT <c> (a single character). */
