@@ -417,6 +417,9 @@ px_cmd_finish(struct px_session *s)
 	s->direct = NULL;
 	s->set_track = false;
 	s->replica_read = s->replica_avoid = false;
+	if (s->retry != NULL) {
+		evbuffer_drain(s->retry, evbuffer_get_length(s->retry));
+	}
 	px_load_free(s); /* a LOAD DATA's parts, sent by now */
 	free(s->set_pending); /* (a SET that did not run to its OK is not replayed) */
 	s->set_pending = NULL;
@@ -566,7 +569,18 @@ px_cmd_forward(struct px_session *s)
 
 	px_cmd_pin(s, s->pend_sticky);
 	s->pend_sticky = 0;
-	s->replica_read = false; /* sent: from here a failure is the client's ERR */
+	if (s->replica_read && s->cmd_len <= PX_RETRY_MAX) {
+		/* kept until the reply starts: a replica lost before that costs a retry on the
+		 * primary, not an error (px_cmd_replica_retry) */
+		if (s->retry == NULL) {
+			s->retry = evbuffer_new();
+		}
+		if (s->retry != NULL) {
+			evbuffer_add(s->retry, evbuffer_pullup(s->cl.in, (ev_ssize_t)s->cmd_len),
+				     s->cmd_len);
+		}
+	}
+	s->replica_read = false;
 	if (s->tx_stmt && s->tx_write) {
 		px_tx_wrote(s, b);
 	}
@@ -2154,6 +2168,42 @@ px_session_backend_read(struct px_session *s)
 	px_sess_settle(s);
 }
 
+/*
+ * A read replica was lost after a read was sent to it but before any of its reply came: the
+ * read has no effect and nothing reached the client, so it runs again, on the shard's
+ * primary. False if that is not the case (the caller reports the loss as usual).
+ */
+static bool
+px_cmd_replica_retry(struct px_session *s, struct px_backend *b, const char *why)
+{
+	if (s->retry == NULL || evbuffer_get_length(s->retry) == 0 || b != s->be ||
+	    s->state != PX_SESS_FORWARD || s->resp.state != MP_RESP_FIRST || s->q_timed_out ||
+	    s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) || s->ex != NULL) {
+		return false;
+	}
+	ms_log_info("session %llu: read replica %s lost before it answered (%s); the read runs "
+		    "again on the primary", (unsigned long long)s->id, px_pool_shard_name(b->pool),
+		    why);
+	s->be = NULL;
+	s->be_paused = false;
+	b->owner = NULL;
+	px_pool_drop(b);
+	s->hold_prev = false;
+	if (s->q_timer_added) {
+		event_del(&s->q_timer);
+		s->q_timer_added = false;
+	}
+	s->q_on = false; /* counted when it runs */
+	s->replica_avoid = true;
+	s->cmd_len = 0;
+	s->direct = NULL;
+	s->w->stats.replica_fallbacks++;
+	evbuffer_prepend_buffer(s->cl.in, s->retry); /* back in front of anything pipelined */
+	px_sess_set_state(s, PX_SESS_IDLE);
+	px_sess_process_input(s);
+	return true;
+}
+
 void
 px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *why)
 {
@@ -2174,6 +2224,10 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 		px_tx_start_failed(s, s->tx_start_xa);
 	}
 	if (px_tx_lost(s, b, why)) {
+		px_sess_settle(s);
+		return;
+	}
+	if (px_cmd_replica_retry(s, b, why)) {
 		px_sess_settle(s);
 		return;
 	}

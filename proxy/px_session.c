@@ -564,6 +564,9 @@ px_sess_free(struct px_session *s)
 	free(s->trk_pending);
 	free(s->vars);
 	free(s->set_pending);
+	if (s->retry != NULL) {
+		evbuffer_free(s->retry);
+	}
 	px_cmd_script_end(s);
 	px_load_free(s);
 	if (s->user_counted) {

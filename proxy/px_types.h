@@ -123,6 +123,7 @@ struct px_seq_cache {
 };
 
 /* Per worker and normalized statement (SHOW QUERY DIGESTS). */
+#define PX_RETRY_MAX    65536 /* larger replica reads are not kept for a retry */
 #define PX_DIGEST_LEN   128  /* as rt_plan.digest */
 #define PX_DIGEST_SLOTS 1024 /* distinct digests kept per worker; more go to "(other)" */
 struct px_digest {
@@ -355,6 +356,9 @@ struct px_session {
 	uint64_t login_us;         /* when the login completed (draining: PX_DRAIN_GRACE_MS) */
 	bool replica_read;         /* the command waits for a read replica's connection */
 	bool replica_avoid;        /* ...which failed: it goes to the primary instead */
+	struct evbuffer *retry;    /* owned, lazily: a replica read's request as the client sent
+				      it, kept until the reply starts; if the replica is lost
+				      before that, the read runs again on the primary */
 	char q_digest[PX_DIGEST_LEN];
 	uint64_t q_digest_hash; /* of q_digest, computed while copying it */
 	size_t shard;              /* pool slot of the single-leg command being acquired */

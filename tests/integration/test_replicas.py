@@ -14,6 +14,7 @@ Which server answered is read from @@server_id (the primary is 1, the replica 2)
 import os
 import signal
 import subprocess
+import threading
 
 import pymysql
 import pytest
@@ -263,9 +264,30 @@ def test_replica_refuses_connections(rep):
 def test_replica_dies_and_promotion(rep):
     """Last in the module: it kills the replica, restarts it and promotes it."""
     _reads_go_to(rep, 2, "reads on the replica")
+    # a read under way on the replica when it dies, before any of its reply came: it runs
+    # again on the primary, and the client gets the primary's answer, not an error
+    fallbacks = _stat(rep, "replica_fallbacks")
+    slow = _connect(rep)
+    box = {}
+
+    def slow_read():
+        try:
+            box["rows"] = H.query(slow, "SELECT SLEEP(4), @@server_id")
+        except Exception as e:  # noqa: BLE001 (reported by the assertion below)
+            box["error"] = repr(e)
+    t = threading.Thread(target=slow_read)
+    t.start()
+    H.wait_until(lambda: rep.replica.sql(
+        "SELECT COUNT(*) FROM information_schema.processlist "
+        "WHERE info LIKE 'SELECT SLEEP(4)%'")[0][0] == 1, 15, "the read to run on the replica")
     os.kill(rep.replica.proc.pid, signal.SIGKILL)
     rep.replica.proc.wait(timeout=30)
     rep.replica.proc = None
+    t.join(timeout=30)
+    assert not t.is_alive()
+    slow.close()
+    assert box == {"rows": ((0, 1),)}
+    assert _stat(rep, "replica_fallbacks") == fallbacks + 1
     # once its checks fail it gets no reads; from then on no read fails
     _reads_go_to(rep, 1, "reads to go back to the primary")
     c = _connect(rep)
