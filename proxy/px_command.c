@@ -241,16 +241,10 @@ px_cmd_digest_copy(char to[PX_DIGEST_LEN], const char *from, uint64_t *hash)
 	*hash = h;
 }
 
-void
-px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
+/* The statement's start time, and its timer for timeouts.query_ms. */
+static void
+px_cmd_q_clock(struct px_session *s)
 {
-	s->q_on = true;
-	s->q_err = false;
-	s->q_legs_timed = false;
-	s->q_pin = NULL;
-	s->q_rows = 0;
-	s->q_scatter = p->scatter;
-	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
 	s->q_start_us = ms_now_us();
 	if (s->w->conf->query_ms > 0) {
 		struct timeval tv = { s->w->conf->query_ms / 1000,
@@ -262,6 +256,23 @@ px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
 		}
 		s->q_timed_out = false;
 		s->q_timer_added = event_add(&s->q_timer, &tv) == 0;
+	}
+}
+
+void
+px_cmd_digest_begin(struct px_session *s, const struct rt_plan *p)
+{
+	s->q_on = true;
+	s->q_err = false;
+	s->q_legs_timed = false;
+	s->q_pin = NULL;
+	s->q_rows = 0;
+	s->q_scatter = p->scatter;
+	s->q_shards = p->kind == RT_PLAN_SHARDS ? (unsigned int)p->n_legs : 0;
+	if (s->q_retry) {
+		s->q_retry = false; /* its first attempt's start and timer still hold */
+	} else {
+		px_cmd_q_clock(s);
 	}
 	px_cmd_digest_copy(s->q_digest, p->digest, &s->q_digest_hash);
 }
@@ -417,6 +428,7 @@ px_cmd_finish(struct px_session *s)
 	s->direct = NULL;
 	s->set_track = false;
 	s->replica_read = s->replica_avoid = false;
+	s->q_retry = false;
 	if (s->retry != NULL) {
 		evbuffer_drain(s->retry, evbuffer_get_length(s->retry));
 	}
@@ -572,12 +584,14 @@ px_cmd_forward(struct px_session *s)
 	if (s->replica_read && s->cmd_len <= PX_RETRY_MAX) {
 		/* kept until the reply starts: a replica lost before that costs a retry on the
 		 * primary, not an error (px_cmd_replica_retry) */
+		const unsigned char *req = evbuffer_pullup(s->cl.in, (ev_ssize_t)s->cmd_len);
+
 		if (s->retry == NULL) {
 			s->retry = evbuffer_new();
 		}
-		if (s->retry != NULL) {
-			evbuffer_add(s->retry, evbuffer_pullup(s->cl.in, (ev_ssize_t)s->cmd_len),
-				     s->cmd_len);
+		if (s->retry != NULL && req != NULL) {
+			evbuffer_drain(s->retry, evbuffer_get_length(s->retry));
+			evbuffer_add(s->retry, req, s->cmd_len);
 		}
 	}
 	s->replica_read = false;
@@ -1169,6 +1183,10 @@ px_cmd_pump(struct px_session *s)
 			return;
 		}
 		s->q_rows += row && ev.kind == MP_PKT_DATA;
+		if (MS_UNLIKELY(s->retry != NULL) && evbuffer_get_length(s->retry) > 0) {
+			/* the reply started: from here a lost replica is the client's ERR */
+			evbuffer_drain(s->retry, evbuffer_get_length(s->retry));
+		}
 		if (whole && ev.kind == MP_PKT_DATA && s->script_n == 0 && !ev.done) {
 			s->next_seq = (uint8_t)(hdr.seq + 1);
 			pend += MP_HDR_LEN + (size_t)hdr.len; /* as px_cmd_relay() would, later */
@@ -2177,7 +2195,7 @@ static bool
 px_cmd_replica_retry(struct px_session *s, struct px_backend *b, const char *why)
 {
 	if (s->retry == NULL || evbuffer_get_length(s->retry) == 0 || b != s->be ||
-	    s->state != PX_SESS_FORWARD || s->resp.state != MP_RESP_FIRST || s->q_timed_out ||
+	    s->state != PX_SESS_FORWARD || s->q_timed_out ||
 	    s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) || s->ex != NULL) {
 		return false;
 	}
@@ -2189,15 +2207,15 @@ px_cmd_replica_retry(struct px_session *s, struct px_backend *b, const char *why
 	b->owner = NULL;
 	px_pool_drop(b);
 	s->hold_prev = false;
-	if (s->q_timer_added) {
-		event_del(&s->q_timer);
-		s->q_timer_added = false;
-	}
-	s->q_on = false; /* counted when it runs */
+	/* counted once, when it has run, from its first attempt's start; the query timer
+	 * (timeouts.query_ms) keeps running from there too */
+	s->q_on = false;
+	s->q_retry = true;
 	s->replica_avoid = true;
 	s->cmd_len = 0;
 	s->direct = NULL;
 	s->w->stats.replica_fallbacks++;
+	s->w->stats.commands--; /* counted again when it is sent */
 	evbuffer_prepend_buffer(s->cl.in, s->retry); /* back in front of anything pipelined */
 	px_sess_set_state(s, PX_SESS_IDLE);
 	px_sess_process_input(s);

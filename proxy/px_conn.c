@@ -128,6 +128,9 @@ px_conn_write(struct evbuffer *wire, int fd)
 	if (n > PX_CONN_WRITE_IOV) {
 		n = PX_CONN_WRITE_IOV;
 	}
+	while (n > 1 && v[n - 1].iov_len == 0) {
+		n--; /* empty chunks at the end (a read's unused second vector, moved along) */
+	}
 	if (n == 1) {
 		put = send(fd, v[0].iov_base, v[0].iov_len, MSG_NOSIGNAL);
 	} else {
@@ -252,6 +255,7 @@ px_conn_init(struct px_conn *c, struct event_base *base, evutil_socket_t fd, px_
 	c->out = evbuffer_new();
 	c->reading = c->writing = c->connecting = c->failed = c->timeout_set = false;
 	c->hw_stopped = false;
+	c->big_reads = false;
 	c->read_hw = 0;
 	c->write_lw = 0;
 	c->err = 0;

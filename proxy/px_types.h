@@ -326,6 +326,8 @@ struct px_session {
 	bool user_counted;         /* counted against max_clients_per_user (px_session.c) */
 	struct event q_timer;      /* timeouts.query_ms of the running statement */
 	bool q_timer_set, q_timer_added, q_timed_out;
+	bool q_retry;             /* the statement runs again after its replica was lost: it keeps
+				      its start time and query timer */
 	char *script_text;         /* owned; the whole query, for syntax error messages */
 	size_t script_len;
 	struct rt_span *script_sp; /* owned; script_n statements of script_text */

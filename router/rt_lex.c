@@ -253,6 +253,27 @@ rt_lex_is_charset(const char *word, size_t len)
 	return false;
 }
 
+/* True if the token after <lx> is a word (not X'..' or B'..'): then an introducer before it
+ * introduces nothing, and is not looked at further. Without this check, a chain of
+ * introducers (_utf8 _utf8 _utf8 ... 'x') recursed once per link and a long one overflowed
+ * the stack. */
+static bool
+rt_lex_word_next(const struct rt_lex *lx)
+{
+	struct rt_lex peek = *lx;
+	unsigned char c;
+
+	if (!rt_skip_space(&peek) || peek.pos >= peek.end) {
+		return false;
+	}
+	c = (unsigned char)*peek.pos;
+	if ((c == 'x' || c == 'X' || c == 'b' || c == 'B') && peek.pos + 1 < peek.end &&
+	    peek.pos[1] == '\'') {
+		return false;
+	}
+	return rt_is_ident(c) && !rt_is_digit(c);
+}
+
 /* A word just scanned at <start>: N'x' and _charset 'x' / _charset X'..' become one literal
  * token (the introducer only names the literal's character set). */
 static void
@@ -269,7 +290,8 @@ rt_lex_word(struct rt_lex *lx, const char *start, struct rt_tok *t)
 	save = *lx;
 	if (n == 1 && (*start == 'N' || *start == 'n') && lx->pos < lx->end && *lx->pos == '\'') {
 		rt_lex_scan_lit(lx, &lit);
-	} else if (n > 1 && *start == '_' && rt_lex_is_charset(start + 1, n - 1)) {
+	} else if (n > 1 && *start == '_' && rt_lex_is_charset(start + 1, n - 1) &&
+		   !rt_lex_word_next(lx)) {
 		rt_lex_scan_lit(lx, &lit);
 		if (lit.kind == RT_TOK_NUMBER &&
 		    !(lit.len >= 2 && (lit.ptr[0] == '0' || lit.ptr[1] == '\''))) {

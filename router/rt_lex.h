@@ -100,28 +100,6 @@ rt_tok_punct(const struct rt_tok *t, char c)
 	return t->kind == RT_TOK_PUNCT && t->len == 1 && t->ptr[0] == c;
 }
 
-/* strncasecmp() order (ASCII, both sides lower-cased) of the word <t>/<n> against the
- * NUL-terminated <w>: the comparison keyword tables are sorted by. No locale, no strlen(). */
-static inline int MS_MUSTCHECK
-rt_word_cmp(const char *t, size_t n, const char *w)
-{
-	for (size_t i = 0;; i++) {
-		unsigned char a, b = (unsigned char)w[i];
-
-		if (i == n) {
-			return b == '\0' ? 0 : -1;
-		}
-		if (b == '\0') {
-			return 1;
-		}
-		a = (unsigned char)t[i];
-		a = (unsigned char)(a - 'A') < 26 ? (unsigned char)(a + ('a' - 'A')) : a;
-		b = (unsigned char)(b - 'A') < 26 ? (unsigned char)(b + ('a' - 'A')) : b;
-		if (a != b) {
-			return a < b ? -1 : 1;
-		}
-	}
-}
 /* True if <word>/<len> (no quotes) names a character set usable as an introducer (_utf8mb4). */
 bool rt_lex_is_charset(const char *word, size_t len) MS_MUSTCHECK;
 

@@ -197,16 +197,18 @@ rt_p_node(struct rt_p *p, enum rt_ex_kind kind, unsigned int b)
 static void
 rt_p_kid(struct rt_expr *n, struct rt_expr *k)
 {
-	struct rt_expr **tail;
-
 	if (n == NULL || k == NULL) {
 		return;
 	}
-	tail = &n->kids;
-	while (*tail != NULL) {
-		tail = &(*tail)->next;
+	if (n->kids == NULL) {
+		n->kids = k;
+	} else {
+		n->last->next = k;
 	}
-	*tail = k;
+	n->last = k;
+	while (n->last->next != NULL) {
+		n->last = n->last->next; /* (a kid is always one node today) */
+	}
 	n->n_kids++;
 	if (k->kind == RT_EX_FUNC && k->agg != RT_AGGF_NONE) {
 		n->inner_agg = true;
@@ -222,6 +224,13 @@ rt_p_bin(struct rt_p *p, enum rt_ex_kind kind, struct rt_expr *l, struct rt_expr
 
 	if (l == NULL || r == NULL) {
 		return NULL;
+	}
+	if ((kind == RT_EX_AND || kind == RT_EX_OR) && l->kind == kind) {
+		/* a AND b AND c is one node with three kids, not a chain as deep as it is long:
+		 * the planner walks these trees recursively */
+		rt_p_kid(l, r);
+		l->e = r->e;
+		return l;
 	}
 	n = rt_p_node(p, kind, l->b);
 	if (n != NULL) {
@@ -563,6 +572,17 @@ rt_p_primary(struct rt_p *p)
 	return n;
 }
 
+bool
+rt_p_nest_in(struct rt_p *p)
+{
+	if (p->nest >= RT_P_MAX_NEST) {
+		rt_p_fail(p, "expression nested more than %u levels deep", RT_P_MAX_NEST);
+		return false;
+	}
+	p->nest++;
+	return true;
+}
+
 static struct rt_expr *
 rt_p_unary(struct rt_p *p)
 {
@@ -575,7 +595,11 @@ rt_p_unary(struct rt_p *p)
 		bool bang = rt_p_punct(p, '!');
 
 		p->pos++;
+		if (!rt_p_nest_in(p)) {
+			return NULL;
+		}
 		k = rt_p_unary(p);
+		p->nest--;
 		if (k != NULL && minus && k->kind == RT_EX_LIT && k->name.kind == RT_TOK_NUMBER &&
 		    !k->neg) {
 			k->neg = true;
@@ -802,8 +826,12 @@ rt_p_not(struct rt_p *p)
 	if (!rt_p_accept(p, "NOT")) {
 		return rt_p_pred(p);
 	}
+	if (!rt_p_nest_in(p)) {
+		return NULL;
+	}
 	n = rt_p_node(p, RT_EX_NOT, b);
 	rt_p_kid(n, rt_p_not(p));
+	p->nest--;
 	if (n != NULL) {
 		n->e = p->pos;
 	}
@@ -838,8 +866,12 @@ rt_p_and(struct rt_p *p)
 struct rt_expr *
 rt_p_expr(struct rt_p *p)
 {
-	struct rt_expr *n = rt_p_and(p);
+	struct rt_expr *n;
 
+	if (!rt_p_nest_in(p)) {
+		return NULL;
+	}
+	n = rt_p_and(p);
 	for (;;) {
 		if (n != NULL && (rt_p_accept(p, "OR") || rt_p_accept_double(p, '|'))) {
 			n = rt_p_bin(p, RT_EX_OR, n, rt_p_and(p));
@@ -849,6 +881,7 @@ rt_p_expr(struct rt_p *p)
 			break;
 		}
 	}
+	p->nest--;
 	if (n == NULL && !rt_p_failed(p)) {
 		rt_p_unexpected(p, "an expression");
 	}

@@ -81,6 +81,7 @@ struct rt_expr {
 	enum rt_ex_kind kind;
 	unsigned int b, e;    /* token range [b, e) in rt_stmt.toks */
 	struct rt_expr *kids; /* arena; first child */
+	struct rt_expr *last; /* arena; last child (appends in constant time) */
 	struct rt_expr *next; /* arena; next sibling */
 	unsigned int n_kids;
 	struct rt_tok q;    /* COL / STAR: table qualifier (len 0 if none) */

@@ -11,12 +11,15 @@
 
 #define RT_P_MAX_CTES  16
 #define RT_P_MAX_DEPTH 64
+#define RT_P_MAX_NEST  400 /* nested expressions ((((x)))), NOT NOT x, - - x: beyond it the
+			      statement is refused (the parser recurses; a stack is finite) */
 
 struct rt_p {
 	struct rt_stmt *s;  /* borrowed */
 	struct rt_arena *a; /* borrowed */
 	unsigned int pos;
 	unsigned int depth; /* subquery nesting */
+	unsigned int nest;  /* expression recursion (RT_P_MAX_NEST) */
 	int block;          /* current depth-0 query block, -1 elsewhere */
 	bool oom;
 	unsigned int cap_trefs;
@@ -74,6 +77,11 @@ rt_p_accept_punct(struct rt_p *p, char c)
 	}
 	return false;
 }
+
+/* Every recursion of the parser (nested expressions, parenthesized table references) goes
+ * through here: false, and the parse failed, beyond RT_P_MAX_NEST levels; else the caller
+ * decrements p->nest when it returns. */
+bool rt_p_nest_in(struct rt_p *p) MS_MUSTCHECK;
 
 /* Consumes <kw> if it is at the cursor. */
 static inline void

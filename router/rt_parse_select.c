@@ -120,7 +120,11 @@ rt_p_table_factor(struct rt_p *p)
 		return;
 	}
 	if (rt_p_accept_punct(p, '(')) {
+		if (!rt_p_nest_in(p)) {
+			return;
+		}
 		rt_p_table_refs(p, NULL, NULL);
+		p->nest--;
 		rt_p_expect_punct(p, ')');
 		return;
 	}

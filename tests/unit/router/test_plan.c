@@ -787,6 +787,106 @@ test_plan_prefixes(void **state)
 	}
 }
 
+/* <pre>, then <n> copies of <open>, <mid>, <n> copies of <close>: a heap string. */
+static char *
+nested(const char *pre, const char *open, const char *mid, const char *close, size_t n)
+{
+	size_t pl = strlen(pre), ol = strlen(open), ml = strlen(mid), cl = strlen(close);
+	char *s = malloc(pl + n * (ol + cl) + ml + 1), *at = s;
+
+	assert_non_null(s);
+	memcpy(at, pre, pl);
+	at += pl;
+	for (size_t i = 0; i < n; i++, at += ol) {
+		memcpy(at, open, ol);
+	}
+	memcpy(at, mid, ml);
+	at += ml;
+	for (size_t i = 0; i < n; i++, at += cl) {
+		memcpy(at, close, cl);
+	}
+	*at = '\0';
+	return s;
+}
+
+/*
+ * Statements built to exhaust the stack: the parser recursed once per nesting level and the
+ * planner once per AND/OR term, so 200,000 of either crashed the process. Nesting is now
+ * bounded (a read that cannot be parsed scatters, a write is refused) and AND/OR chains are
+ * one node each.
+ */
+static void
+test_plan_deep(void **state)
+{
+	static const char *const shapes[][4] = {
+		{ "SELECT name FROM users WHERE id = ", "(", "1", ")" },
+		{ "SELECT name FROM ", "(", "users", ")" },
+		{ "SELECT name FROM users WHERE ", "NOT ", "id = 1", "" },
+		{ "SELECT name FROM users WHERE id = ", "- ", "1", "" },
+	};
+	struct rt_plan *p;
+	char *sql;
+
+	(void)state;
+	for (size_t i = 0; i < MS_ARRAY_LEN(shapes); i++) {
+		sql = nested(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3], 200000);
+		p = plan_of(sql, NULL);
+		assert_int_equal(p->kind, RT_PLAN_SHARDS);
+		assert_int_equal(p->n_legs, 4); /* not provably one shard: every shard */
+		rt_plan_free(p);
+		free(sql);
+	}
+	/* within the bound, the key still routes */
+	sql = nested("SELECT name FROM users WHERE id = ", "(", fixture_hkey(2), ")", 300);
+	p = plan_of(sql, NULL);
+	assert_int_equal(p->kind, RT_PLAN_SHARDS);
+	assert_int_equal(p->n_legs, 1);
+	assert_int_equal(p->legs[0].shard, 2);
+	rt_plan_free(p);
+	free(sql);
+	/* a write it cannot parse is refused, naming why */
+	sql = nested("UPDATE users SET name = 'x' WHERE id = ", "(", "1", ")", 200000);
+	p = plan_of(sql, NULL);
+	assert_int_equal(p->kind, RT_PLAN_ERROR);
+	assert_non_null(strstr(p->err_msg, "nested more than 400 levels deep"));
+	rt_plan_free(p);
+	free(sql);
+}
+
+/* 100,000 OR terms on the key: the shards of exactly the keys named (and quickly: appending
+ * a kid was linear in the kids before). */
+static void
+test_plan_long_or(void **state)
+{
+	const size_t terms = 100000;
+	char *sql = malloc(64 + terms * 40), *at = sql;
+	struct rt_plan *p;
+
+	(void)state;
+	assert_non_null(sql);
+	at += sprintf(at, "DELETE FROM users WHERE id = %s", fixture_hkey(1));
+	for (size_t i = 1; i < terms; i++) {
+		at += sprintf(at, " OR id = %s", fixture_hkey(i % 2 == 0 ? 1 : 3));
+	}
+	p = plan_of(sql, NULL);
+	assert_int_equal(p->kind, RT_PLAN_SHARDS);
+	assert_int_equal(p->n_legs, 2);
+	assert_int_equal(p->legs[0].shard, 1);
+	assert_int_equal(p->legs[1].shard, 3);
+	rt_plan_free(p);
+	/* an AND of 100,000 terms, one of them on the key: that key's shard */
+	at = sql + sprintf(sql, "SELECT name FROM users WHERE id = %s", fixture_hkey(0));
+	for (size_t i = 1; i < terms; i++) {
+		at += sprintf(at, " AND name <> 'x%zu'", i);
+	}
+	p = plan_of(sql, NULL);
+	assert_int_equal(p->kind, RT_PLAN_SHARDS);
+	assert_int_equal(p->n_legs, 1);
+	assert_int_equal(p->legs[0].shard, 0);
+	rt_plan_free(p);
+	free(sql);
+}
+
 static int
 setup(void **state)
 {
@@ -814,6 +914,8 @@ main(void)
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_hint),
 		cmocka_unit_test(test_plan_prefixes),
+		cmocka_unit_test(test_plan_deep),
+		cmocka_unit_test(test_plan_long_or),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

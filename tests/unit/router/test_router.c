@@ -331,6 +331,41 @@ test_lex_memo(void **state)
 	assert_memo_same(big, sizeof(big));
 }
 
+/* A long chain of introducers lexes in bounded stack: each one before another word is a word
+ * of its own, only the last one introduces the literal. (It recursed once per link and
+ * 50,000 links overflowed an 8 MiB stack.) */
+static void
+test_lex_introducer_chain(void **state)
+{
+	const size_t links = 100000;
+	size_t len = links * 6 + 3;
+	char *buf = malloc(len);
+	struct rt_lex lx;
+	struct rt_tok t;
+
+	(void)state;
+	assert_non_null(buf);
+	for (size_t i = 0; i < links; i++) {
+		memcpy(buf + i * 6, "_utf8 ", 6);
+	}
+	memcpy(buf + links * 6, "'x'", 3);
+	rt_lex_init(&lx, buf, len);
+	for (size_t i = 0; i + 1 < links; i++) {
+		t = rt_lex_next(&lx);
+		assert_int_equal(t.kind, RT_TOK_WORD);
+		assert_ptr_equal(t.ptr, buf + i * 6);
+		assert_int_equal(t.len, 5);
+	}
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_STRING);
+	assert_ptr_equal(t.ptr, buf + (links - 1) * 6);
+	assert_int_equal(t.len, 9);
+	assert_int_equal(t.intro, 6);
+	t = rt_lex_next(&lx);
+	assert_int_equal(t.kind, RT_TOK_END);
+	free(buf);
+}
+
 /* A memo is used only while the text holds the bytes it was made from. */
 static void
 test_lex_memo_stale(void **state)
@@ -1158,6 +1193,7 @@ main(void)
 		cmocka_unit_test(test_lex_table),
 		cmocka_unit_test(test_lex_memo),
 		cmocka_unit_test(test_lex_memo_stale),
+		cmocka_unit_test(test_lex_introducer_chain),
 		cmocka_unit_test(test_lex_respects_len),
 		cmocka_unit_test(test_lex_intro),
 		cmocka_unit_test(test_tok_is),
