@@ -359,6 +359,25 @@ def test_write_with_unprovable_key_refused(sh, px):
     assert locate(sh, "accounts", "code", "caf\u00e9") == []
 
 
+def test_crafted_deep_statements_do_not_crash(sh, px):
+    """Statements that used to overflow a worker's stack in the parser or planner (200,000
+    nesting levels, chained introducers, a 200,000-term AND): a write is refused by myshard
+    naming why, reads scatter and the server answers; myshard keeps serving."""
+    n = 200000
+    code, msg = refused(px, "UPDATE customers SET name = 'x' WHERE id = "
+                        + "(" * n + "1" + ")" * n)
+    assert code == 1235 and "nested more than 400 levels deep" in msg, msg
+    # reads it cannot parse scatter: every shard's server rejects the text itself
+    code, _ = refused(px, "SELECT name FROM customers WHERE id = " + "(" * n + "1" + ")" * n)
+    assert code != 1235, code
+    code, _ = refused(px, "SELECT name FROM customers WHERE name = " + "_utf8mb4 " * 50000 + "'x'")
+    assert code == 1064, code  # the server's syntax error, relayed
+    q(px, "INSERT INTO customers (id, name) VALUES (7700, 'deep')")
+    sql = "SELECT name FROM customers WHERE id = 7700" + " AND name <> 'y'" * n
+    assert q(px, sql) == (("deep",),)
+    assert q(px, "SELECT 1") == ((1,),)
+
+
 def test_hint_targets_one_shard(sh, px):
     q(px, "INSERT INTO customers (id, name) VALUES " + ", ".join(f"({k}, 'h')" for k in range(7700, 7720)))
     for i, n in enumerate(sh.shard_names):
