@@ -1459,7 +1459,8 @@ px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sti
 				    "myshard: a statement that leaves session state behind (user "
 				    "variables, locks, temporary tables) cannot span shards");
 	} else {
-		px_exec_start(s, p, snap, sql, len);
+		/* a read leaving no state: its legs may read from replicas */
+		px_exec_start(s, p, snap, sql, len, !p->write && sticky == 0 && !prev_state);
 	}
 	topo_read_end(s->w->topo);
 	return ret;

@@ -42,6 +42,7 @@ struct px_leg {
 	bool new_branch;       /* <be> joins the transaction (START TRANSACTION / XA START) first */
 	bool start_xa;         /* ... with XA START */
 	size_t shard;
+	size_t ep; /* the endpoint it reads from: <shard> (its primary) or one of its replicas */
 	enum px_leg_state state;
 	enum px_sync_step sync;
 	struct mp_resp resp;
@@ -59,6 +60,7 @@ enum px_ex_mode {
 struct px_exec {
 	struct rt_plan *plan;             /* owned */
 	const struct topo_snapshot *snap; /* pinned */
+	bool replicas;                    /* legs may read from replicas (px_exec_start) */
 	char *text;                       /* owned copy of the client's statement */
 	size_t text_len;
 	struct px_leg *legs;              /* owned */
@@ -384,8 +386,14 @@ px_exec_make_legs(struct px_session *s)
 	ex->n_legs = p->n_legs;
 	qsort(ex->legs, ex->n_legs, sizeof(*ex->legs), px_leg_cmp);
 	for (size_t i = 0; i < ex->n_legs; i++) {
-		ex->names[i] = ex->snap->shards[ex->legs[i].shard].name;
+		struct px_leg *l = &ex->legs[i];
+
+		ex->names[i] = ex->snap->shards[l->shard].name;
+		l->ep = ex->replicas ? px_cmd_read_endpoint(s, ex->snap, l->shard, ex->text,
+							    ex->text_len)
+				     : l->shard;
 	}
+	s->replica_read = false; /* (that flag is for one-shard reads; legs fall back below) */
 	ex->whole.kind = RT_MERGE_CONCAT;
 	ex->whole.n_visible = RT_ALL_COLUMNS;
 	if (px_merge_new(p->merge.kind == RT_MERGE_NONE ? &ex->whole : &p->merge, ex->n_legs,
@@ -414,8 +422,7 @@ px_exec_acquire(struct px_session *s)
 		struct px_leg *l = &ex->legs[ex->n_acquired];
 		struct px_pool *p;
 
-		p = px_worker_pool(s->w, px_worker_slot(s->w, ex->snap, l->shard),
-				   px_cmd_variant(s));
+		p = px_worker_pool(s->w, px_worker_slot(s->w, ex->snap, l->ep), px_cmd_variant(s));
 		if (ex->mode == PX_EX_PLAN && s->tx_stmt) {
 			struct px_branch *br = px_tx_branch(s, p->shard);
 
@@ -454,11 +461,37 @@ px_exec_backend_ready(struct px_session *s, struct px_backend *b)
 	px_exec_acquire(s);
 }
 
+/* The leg being acquired waits for a replica that has no connection to give (refused, or
+ * none free within pool.wait_timeout_ms): nothing was sent, it reads from its primary. */
+static bool
+px_exec_leg_fallback(struct px_session *s, const char *why)
+{
+	struct px_exec *ex = s->ex;
+	struct px_leg *l;
+
+	if (ex->n_acquired >= ex->n_legs) {
+		return false;
+	}
+	l = &ex->legs[ex->n_acquired];
+	if (l->ep == l->shard) {
+		return false;
+	}
+	ms_log_info("session %llu: read replica of shard %s unavailable, its leg reads from the "
+		    "primary: %s", (unsigned long long)s->id, ex->names[ex->n_acquired], why);
+	l->ep = l->shard;
+	s->w->stats.replica_fallbacks++;
+	px_exec_acquire(s);
+	return true;
+}
+
 void
 px_exec_backend_failed(struct px_session *s, const char *why)
 {
 	char msg[600];
 
+	if (px_exec_leg_fallback(s, why)) {
+		return;
+	}
 	snprintf(msg, sizeof(msg), "myshard: %s", why);
 	px_exec_fail(s, 1158, "08S01", msg);
 }
@@ -469,6 +502,9 @@ px_exec_wait_timeout(struct px_session *s)
 	const char *shard = s->ex->snap->shards[s->ex->legs[s->ex->n_acquired].shard].name;
 	char msg[300];
 
+	if (px_exec_leg_fallback(s, "no free connection within pool.wait_timeout_ms")) {
+		return;
+	}
 	if (px_pause_is(shard)) {
 		snprintf(msg, sizeof(msg),
 			 "myshard: shard %s is paused (PAUSE SHARD) and was not resumed within %u ms",
@@ -1128,7 +1164,7 @@ px_exec_need_ids(struct px_session *s)
 		px_sess_close(s, "out of memory");
 		return;
 	}
-	ex->legs[0].shard = q->shard;
+	ex->legs[0].shard = ex->legs[0].ep = q->shard;
 	ex->names[0] = ex->snap->shards[q->shard].name;
 	ex->n_legs = 1;
 	px_exec_seq_sql(ex);
@@ -1168,7 +1204,7 @@ px_exec_run(struct px_session *s)
 
 void
 px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
-	      const char *sql, size_t len)
+	      const char *sql, size_t len, bool replicas)
 {
 	struct px_exec *ex = calloc(1, sizeof(*ex));
 
@@ -1184,6 +1220,7 @@ px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snap
 	ex->plan = plan;
 	ex->snap = topo_ref(snap);
 	ex->seq = (uint8_t)s->cmd_pkts;
+	ex->replicas = replicas;
 	s->ex = ex;
 	px_cmd_drain_keep_pins(s);
 	px_sess_set_state(s, PX_SESS_MULTI);
@@ -1223,7 +1260,7 @@ px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, si
 	ex->seq = (uint8_t)s->cmd_pkts;
 	ex->mode = PX_EX_PREPARE;
 	ex->stmt_id = id;
-	ex->legs[0].shard = shard;
+	ex->legs[0].shard = ex->legs[0].ep = shard;
 	ex->legs[0].sql = ex->text;
 	ex->legs[0].len = len;
 	ex->names[0] = snap->shards[shard].name;
@@ -1238,7 +1275,7 @@ void
 px_exec_start_binary(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
 		     const char *sql, size_t len, struct px_stmt *cursor)
 {
-	px_exec_start(s, plan, snap, sql, len);
+	px_exec_start(s, plan, snap, sql, len, false);
 	if (s->ex != NULL) {
 		s->ex->binary = true;
 		s->ex->cursor = cursor;

@@ -20,9 +20,12 @@ struct topo_snapshot;
  * <sql>/<len> (borrowed; copied if the legs need it). <snap> is pinned with topo_ref() here;
  * call inside a topology read section. The command stays in the client input until the legs
  * are sent. Returns false if the session must wait (it always carries on by itself).
+ * With <replicas> (a read that leaves no state), each leg may read from a healthy replica of
+ * its shard, as a one-shard read would (px_cmd_read_endpoint); a leg whose replica has no
+ * connection to give goes to its primary.
  */
 void px_exec_start(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
-		   const char *sql, size_t len);
+		   const char *sql, size_t len, bool replicas);
 /* COM_STMT_PREPARE of an emulated statement: prepares <sql> on <shard> for its metadata, answers
  * the client with statement id <id>, closes the shard's statement and registers ours. */
 void px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, size_t shard,

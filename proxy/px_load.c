@@ -338,7 +338,7 @@ px_load_run(struct px_session *s)
 		px_load_free(s);
 	} else {
 		px_exec_start(s, p, snap, (const char *)evbuffer_pullup(sql, -1),
-			      evbuffer_get_length(sql));
+			      evbuffer_get_length(sql), false);
 	}
 	evbuffer_free(sql);
 	topo_read_end(s->w->topo);

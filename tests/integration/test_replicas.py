@@ -38,7 +38,9 @@ def rep(request, session_root, myshard_bin):
     primary = H.MariaDB(session_root, "rprimary",
                         ["--log-bin=rprimary-bin", "--server-id=1", "--binlog-format=ROW"])
     replica = H.MariaDB(session_root, "rreplica", ["--server-id=2", "--read-only=1"])
-    servers = [primary, replica]
+    # a second shard without replicas, for reads that span shards
+    other = H.MariaDB(session_root, "rother", ["--server-id=3"])
+    servers = [primary, replica, other]
 
     def fin():
         for s in servers:
@@ -56,6 +58,8 @@ def rep(request, session_root, myshard_bin):
     primary.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replpw'",
                 "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1'")
     H.provision_backend(primary, direct=False)
+    H.provision_backend(other, direct=False)
+    other.sql(f"CREATE DATABASE {DB}")
     primary.sql(f"CREATE DATABASE {DB}",
                 f"CREATE TABLE {DB}.t (id BIGINT PRIMARY KEY, v VARCHAR(20))")
     replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
@@ -67,18 +71,23 @@ def rep(request, session_root, myshard_bin):
     admin_port = H.free_port()
     store = os.path.join(session_root, "replicas.store")
     p = conftest.start_proxy(
-        request, myshard_bin, session_root, "replicas", [("s0", "127.0.0.1", primary.port)],
+        request, myshard_bin, session_root, "replicas",
+        [("s0", "127.0.0.1", primary.port), ("s1", "127.0.0.1", other.port)],
         replicas={"s0": [("127.0.0.1", replica.port)]}, health_ms=100,
         extra_yaml="replica_reads: {max_lag_s: 5, after_write_ms: 60000}\n"
         # t is a sharded table (one shard): prepared statements on it run on the shard's own
         # prepared statements, which replicas can serve too
         "sharding:\n  functions:\n    - {name: by_id, kind: hash, key_type: int, "
         "ranges: [{keyspace: \"-\", shard: s0}]}\n"
+        # u spans both shards: its scatters read s0's replica and s1
+        "    - {name: by_k, kind: hash, key_type: int, "
+        "ranges: [{keyspace: \"-80\", shard: s0}, {keyspace: \"80-\", shard: s1}]}\n"
         f"  tables:\n    - {{name: t, schema: {DB}, key: id, function: by_id}}\n"
+        f"    - {{name: u, schema: {DB}, key: id, function: by_k}}\n"
         f"admin:\n  listen: {{address: 127.0.0.1, port: {admin_port}}}\n"
         f"  users:\n    - {{name: {ADMIN[0]}, password: {ADMIN[1]}}}\n  store: {store}\n")
     p.admin_port = admin_port
-    p.primary, p.replica = primary, replica
+    p.primary, p.replica, p.other = primary, replica, other
     return p
 
 
@@ -221,6 +230,38 @@ def _pool_conns(rep, name):
         a.close()
 
 
+def test_scatter_reads_use_replicas(rep):
+    """A read over several shards reads each shard from a replica where it has one (s0's
+    replica, server 2) and from the primary where not (s1, server 3); inside a transaction
+    every leg reads from a primary."""
+    c = _connect(rep)
+    try:
+        H.query(c, "CREATE TABLE u (id BIGINT PRIMARY KEY, v INT)")
+        H.query(c, "INSERT INTO u (id, v) VALUES " + ", ".join(f"({i}, {i})" for i in range(1, 41)))
+        on0 = rep.primary.sql(f"SELECT COUNT(*) FROM {DB}.u")[0][0]
+        on1 = rep.other.sql(f"SELECT COUNT(*) FROM {DB}.u")[0][0]
+        assert on0 > 0 and on1 > 0 and on0 + on1 == 40, (on0, on1)
+        H.wait_until(lambda: rep.replica.sql(f"SELECT COUNT(*) FROM {DB}.u")[0][0] == on0, 30,
+                     "the replica to replay u's rows")
+        reads = _stat(rep, "replica_reads")
+        r = _connect(rep)  # a session that never wrote (after_write_ms)
+        try:
+            rows = H.query(r, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid ORDER BY sid")
+            assert rows == ((2, on0), (3, on1)), rows
+            assert _stat(rep, "replica_reads") == reads + 1
+            H.query(r, "BEGIN")
+            rows = H.query(r, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid ORDER BY sid")
+            H.query(r, "COMMIT")
+            assert rows == ((1, on0), (3, on1)), rows
+        finally:
+            r.close()
+        # the writer reads its own writes: from the primaries
+        rows = H.query(c, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid ORDER BY sid")
+        assert rows == ((1, on0), (3, on1)), rows
+    finally:
+        c.close()
+
+
 def test_replica_refuses_connections(rep):
     """A replica that passes its checks but refuses a new connection (here: myshard's login
     limited to one connection, which is taken: error 1226): the read waiting for it
@@ -252,6 +293,17 @@ def test_replica_refuses_connections(rep):
             c.close()
         assert rep.stderr_text().count("read replica unavailable") - before == 10
         assert _stat(rep, "replica_fallbacks") - fb0 == 10
+        # a read over both shards: s0's leg falls back to its primary too
+        c = _connect(rep)
+        try:
+            rows = H.query(c, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid "
+                              "ORDER BY sid")
+        finally:
+            c.close()
+        assert [r[0] for r in rows] == [1, 3] and sum(r[1] for r in rows) == 40, rows
+        assert rep.stderr_text().count("read replica of shard s0 unavailable, its leg reads "
+                                       "from the primary") == 1
+        assert _stat(rep, "replica_fallbacks") - fb0 == 11
         (row,) = _replicas(rep)
         assert (row[5], row[7]) == ("up", "yes")  # its checks still pass
     finally:
