@@ -213,8 +213,9 @@ px_cmd_query_timeout(evutil_socket_t fd, short what, void *arg)
 	if (b == NULL) {
 		return;
 	}
-	ms_log_warn("session %llu: statement on shard %s cut off after %u ms (timeouts.query_ms)",
-		    (unsigned long long)s->id, px_pool_shard_name(b->pool), s->w->conf->query_ms);
+	ms_log_warn("session %llu: statement on backend %llu (shard %s) cut off after %u ms "
+		    "(timeouts.query_ms)", (unsigned long long)s->id, (unsigned long long)b->id,
+		    px_pool_shard_name(b->pool), s->w->conf->query_ms);
 	s->q_timed_out = true;
 	snprintf(why, sizeof(why), "it ran longer than timeouts.query_ms (%u ms)",
 		 s->w->conf->query_ms);
@@ -2200,9 +2201,9 @@ px_cmd_replica_retry(struct px_session *s, struct px_backend *b, const char *why
 	    s->sticky != 0 || (s->status & MP_STATUS_IN_TRANS) || s->ex != NULL) {
 		return false;
 	}
-	ms_log_info("session %llu: read replica %s lost before it answered (%s); the read runs "
-		    "again on the primary", (unsigned long long)s->id, px_pool_shard_name(b->pool),
-		    why);
+	ms_log_info("session %llu: backend %llu (read replica %s) lost before it answered (%s); "
+		    "the read runs again on the primary", (unsigned long long)s->id,
+		    (unsigned long long)b->id, px_pool_shard_name(b->pool), why);
 	s->be = NULL;
 	s->be_paused = false;
 	b->owner = NULL;
@@ -2252,8 +2253,9 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 	}
 	if (px_tx_owns(s, b)) {
 		/* a branch of the open transaction: its work there is gone, so is the transaction */
-		ms_log_warn("session %llu: transaction branch on shard %s lost (%s); closing the "
-			    "session", (unsigned long long)s->id, px_pool_shard_name(b->pool), why);
+		ms_log_warn("session %llu: transaction branch on backend %llu (shard %s) lost (%s); "
+			    "closing the session", (unsigned long long)s->id,
+			    (unsigned long long)b->id, px_pool_shard_name(b->pool), why);
 		if (mid && !(s->state == PX_SESS_FORWARD && s->resp.in_cont)) {
 			px_sess_send_err(s, seq, 1180, "HY000",
 					 "myshard: lost the connection to shard %s inside a "
@@ -2265,6 +2267,10 @@ px_session_backend_lost(struct px_session *s, struct px_backend *b, const char *
 		return;
 	}
 	snprintf(shard, sizeof(shard), "%s", px_pool_shard_name(b->pool));
+	if (mid) {
+		ms_log_warn("session %llu: backend %llu (shard %s) lost during a statement: %s",
+			    (unsigned long long)s->id, (unsigned long long)b->id, shard, why);
+	}
 	s->be = NULL;
 	s->be_paused = false;
 	b->owner = NULL;

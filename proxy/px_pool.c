@@ -478,7 +478,8 @@ px_pool_connected(struct px_backend *b, const char *err)
 
 	snprintf(why, sizeof(why), "%s", err); /* <err> may live inside <b> */
 	p->w->stats.backend_connect_failures++;
-	ms_log_warn("worker %u: connect to shard %s failed: %s", p->w->idx, px_pool_shard_name(p), why);
+	ms_log_warn("worker %u: backend %llu: connect to shard %s failed: %s", p->w->idx,
+		    (unsigned long long)b->id, px_pool_shard_name(p), why);
 	TAILQ_REMOVE(&p->busy, b, link);
 	p->n_busy--;
 	px_backend_free(b, false);

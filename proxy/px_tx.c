@@ -487,9 +487,10 @@ px_tx_branch_broken(struct px_session *s, struct px_backend *b)
 {
 	for (unsigned int i = 0; i < s->tx.n; i++) {
 		if (s->tx.br[i].be == b) {
-			ms_log_warn("session %llu: transaction branch on shard %s left mid-statement; "
-				    "the transaction can only roll back",
-				    (unsigned long long)s->id, px_pool_shard_name(b->pool));
+			ms_log_warn("session %llu: transaction branch on backend %llu (shard %s) "
+				    "left mid-statement; the transaction can only roll back",
+				    (unsigned long long)s->id, (unsigned long long)b->id,
+				    px_pool_shard_name(b->pool));
 			px_xa_abandon(b);
 			s->tx.br[i].lost = true;
 			px_tx_drop(s, &s->tx.br[i]);
@@ -505,9 +506,10 @@ px_tx_branch_status(struct px_session *s, const struct px_backend *b, uint16_t s
 	    !s->tx.doomed) {
 		/* the server ended the transaction there (a COMMIT inside a routine, a rollback
 		 * on timeout): what follows would not be part of it */
-		ms_log_warn("session %llu: shard %s ended its part of the transaction on its own; "
-			    "the transaction can only roll back",
-			    (unsigned long long)s->id, px_pool_shard_name(b->pool));
+		ms_log_warn("session %llu: backend %llu (shard %s) ended its part of the "
+			    "transaction on its own; the transaction can only roll back",
+			    (unsigned long long)s->id, (unsigned long long)b->id,
+			    px_pool_shard_name(b->pool));
 		s->tx.doomed = true;
 	}
 }
