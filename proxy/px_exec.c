@@ -1273,9 +1273,9 @@ px_exec_start_prepare(struct px_session *s, const struct topo_snapshot *snap, si
 
 void
 px_exec_start_binary(struct px_session *s, struct rt_plan *plan, const struct topo_snapshot *snap,
-		     const char *sql, size_t len, struct px_stmt *cursor)
+		     const char *sql, size_t len, struct px_stmt *cursor, bool replicas)
 {
-	px_exec_start(s, plan, snap, sql, len, false);
+	px_exec_start(s, plan, snap, sql, len, replicas);
 	if (s->ex != NULL) {
 		s->ex->binary = true;
 		s->ex->cursor = cursor;

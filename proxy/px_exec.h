@@ -35,7 +35,7 @@ struct px_stmt;
  * <cursor>, the result is kept in that statement's cursor instead of sent (px_stmt.h). */
 void px_exec_start_binary(struct px_session *s, struct rt_plan *plan,
 			  const struct topo_snapshot *snap, const char *sql, size_t len,
-			  struct px_stmt *cursor);
+			  struct px_stmt *cursor, bool replicas);
 /* A backend of a leg still running (timeouts.query_ms), or NULL. */
 struct px_backend *px_exec_running_backend(struct px_session *s) MS_MUSTCHECK;
 /* Pool callbacks while s->ex is set. */

@@ -670,7 +670,7 @@ px_stmt_execute(struct px_session *s, struct px_stmt *t, const uint8_t *pl, size
 					  snap);
 	} else {
 		px_cmd_digest_begin(s, p); /* prepared executions count with their text's digest */
-		px_exec_start_binary(s, p, snap, in.sql, in.len, cursor ? t : NULL);
+		px_exec_start_binary(s, p, snap, in.sql, in.len, cursor ? t : NULL, !p->write);
 	}
 	topo_read_end(s->w->topo);
 	evbuffer_free(text);

@@ -230,7 +230,7 @@ def _pool_conns(rep, name):
         a.close()
 
 
-def test_scatter_reads_use_replicas(rep):
+def test_scatter_reads_use_replicas(rep, psclient):
     """A read over several shards reads each shard from a replica where it has one (s0's
     replica, server 2) and from the primary where not (s1, server 3); inside a transaction
     every leg reads from a primary."""
@@ -249,6 +249,14 @@ def test_scatter_reads_use_replicas(rep):
             rows = H.query(r, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid ORDER BY sid")
             assert rows == ((2, on0), (3, on1)), rows
             assert _stat(rep, "replica_reads") == reads + 1
+        finally:
+            r.close()
+        # a prepared execution over both shards (Connector/C, binary protocol) likewise
+        assert _ps(psclient, rep, "SELECT @@server_id AS sid, COUNT(*) FROM u WHERE v > ? "
+                   "GROUP BY sid ORDER BY sid\ti:0\n") == [f"row: 2|{on0}", f"row: 3|{on1}"]
+        assert _stat(rep, "replica_reads") == reads + 2
+        r = _connect(rep)
+        try:
             H.query(r, "BEGIN")
             rows = H.query(r, "SELECT @@server_id AS sid, COUNT(*) FROM u GROUP BY sid ORDER BY sid")
             H.query(r, "COMMIT")
