@@ -460,6 +460,23 @@ px_cmd_finish(struct px_session *s)
  * command is still in the input, so it runs again, on the shard's primary. False if the
  * session was not waiting for a replica.
  */
+/* The read that waited for (or was sent to) a read replica runs again from the client input,
+ * on the shard's primary. It is counted once, when it has run, from its first attempt's
+ * start, and the query timer (timeouts.query_ms) keeps running from there. */
+static void
+px_cmd_rerun_on_primary(struct px_session *s)
+{
+	s->q_on = false;
+	s->q_retry = true;
+	s->replica_read = false;
+	s->replica_avoid = true;
+	s->cmd_len = 0;
+	s->direct = NULL; /* an execution finds its statement again */
+	s->w->stats.replica_fallbacks++;
+	px_sess_set_state(s, PX_SESS_IDLE);
+	px_sess_process_input(s);
+}
+
 static bool
 px_cmd_replica_fallback(struct px_session *s, const char *why)
 {
@@ -468,18 +485,7 @@ px_cmd_replica_fallback(struct px_session *s, const char *why)
 	}
 	ms_log_info("session %llu: read replica unavailable, the read goes to the primary: %s",
 		    (unsigned long long)s->id, why);
-	if (s->q_timer_added) {
-		event_del(&s->q_timer);
-		s->q_timer_added = false;
-	}
-	s->q_on = false; /* counted when it runs */
-	s->replica_read = false;
-	s->replica_avoid = true;
-	s->cmd_len = 0;
-	s->direct = NULL; /* an execution finds its statement again */
-	s->w->stats.replica_fallbacks++;
-	px_sess_set_state(s, PX_SESS_IDLE);
-	px_sess_process_input(s);
+	px_cmd_rerun_on_primary(s);
 	return true;
 }
 
@@ -2209,18 +2215,9 @@ px_cmd_replica_retry(struct px_session *s, struct px_backend *b, const char *why
 	b->owner = NULL;
 	px_pool_drop(b);
 	s->hold_prev = false;
-	/* counted once, when it has run, from its first attempt's start; the query timer
-	 * (timeouts.query_ms) keeps running from there too */
-	s->q_on = false;
-	s->q_retry = true;
-	s->replica_avoid = true;
-	s->cmd_len = 0;
-	s->direct = NULL;
-	s->w->stats.replica_fallbacks++;
 	s->w->stats.commands--; /* counted again when it is sent */
 	evbuffer_prepend_buffer(s->cl.in, s->retry); /* back in front of anything pipelined */
-	px_sess_set_state(s, PX_SESS_IDLE);
-	px_sess_process_input(s);
+	px_cmd_rerun_on_primary(s);
 	return true;
 }
 
