@@ -418,12 +418,6 @@ rt_lex_next(struct rt_lex *lx)
 	return t;
 }
 
-static inline unsigned char
-rt_upper(unsigned char c)
-{
-	return (unsigned char)(c - 'a') < 26 ? (unsigned char)(c - ('a' - 'A')) : c;
-}
-
 static inline size_t
 rt_kwset_hash(const char *p, size_t n)
 {

@@ -62,6 +62,13 @@ void rt_lex_seek(struct rt_lex *lx, const char *pos);
 #define RT_LEX_MEMO_TOKS 96
 void rt_lex_memo_set(const char *text, size_t len);
 void rt_lex_memo_clear(void);
+/* <c> with ASCII a-z upper-cased (no locale). */
+static inline unsigned char
+rt_upper(unsigned char c)
+{
+	return (unsigned char)(c - 'a') < 26 ? (unsigned char)(c - ('a' - 'A')) : c;
+}
+
 /* True if <t> is a WORD equal to <kw> ignoring ASCII case; <kw> is upper-case. Inline: every
  * statement makes dozens of these checks, and with a literal <kw> its length is a constant. */
 static inline bool MS_MUSTCHECK
@@ -81,12 +88,7 @@ rt_tok_is(const struct rt_tok *t, const char *kw)
 		n = t->len; /* from a table: no strlen(), the NUL ends the comparison */
 	}
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)t->ptr[i];
-
-		if ((unsigned char)(c - 'a') < 26) {
-			c = (unsigned char)(c - ('a' - 'A'));
-		}
-		if (c != (unsigned char)kw[i]) {
+		if (rt_upper((unsigned char)t->ptr[i]) != (unsigned char)kw[i]) {
 			return false; /* also at kw's NUL: no word byte is NUL */
 		}
 	}
