@@ -510,22 +510,54 @@ rt_hv_val(struct rt_sel *sel, const struct rt_expr *e)
 	return (int)i;
 }
 
+static int rt_hv_bool(struct rt_sel *sel, const struct rt_expr *e);
+
+/* The <count> conditions from <first> on (an AND or OR node's kids: the parser keeps
+ * a AND b AND c as one node) joined by <op> as a balanced tree of binary nodes, so that
+ * evaluating it recurses log2(count) deep. */
+static int
+rt_hv_join(struct rt_sel *sel, enum rt_hv_op op, const struct rt_expr *first, unsigned int count)
+{
+	struct rt_merge *m = &sel->c->plan->merge;
+	const struct rt_expr *second = first;
+	unsigned int i, half = count / 2;
+	int a, b;
+
+	if (count == 1) {
+		return rt_hv_bool(sel, first);
+	}
+	i = m->n_having++;
+	for (unsigned int k = 0; k < half; k++) {
+		second = second->next;
+	}
+	a = rt_hv_join(sel, op, first, half);
+	b = a < 0 ? -1 : rt_hv_join(sel, op, second, count - half);
+	if (b < 0) {
+		return -1;
+	}
+	m->having[i].op = op;
+	m->having[i].a = a;
+	m->having[i].b = b;
+	return (int)i;
+}
+
 static int
 rt_hv_bool(struct rt_sel *sel, const struct rt_expr *e)
 {
 	static const enum rt_hv_op cmp[] = { RT_HV_EQ, RT_HV_NE, RT_HV_LT,
 					     RT_HV_LE, RT_HV_GT, RT_HV_GE };
 	struct rt_merge *m = &sel->c->plan->merge;
-	unsigned int i = m->n_having++;
+	unsigned int i;
 	int a = -1, b = -1;
 	const char *p;
 	size_t n;
 
 	if (e->kind == RT_EX_AND || e->kind == RT_EX_OR) {
-		a = rt_hv_bool(sel, e->kids);
-		b = a < 0 ? -1 : rt_hv_bool(sel, e->kids->next);
-		m->having[i].op = e->kind == RT_EX_AND ? RT_HV_AND : RT_HV_OR;
-	} else if (e->kind == RT_EX_NOT) {
+		return rt_hv_join(sel, e->kind == RT_EX_AND ? RT_HV_AND : RT_HV_OR, e->kids,
+				  e->n_kids);
+	}
+	i = m->n_having++;
+	if (e->kind == RT_EX_NOT) {
 		a = rt_hv_bool(sel, e->kids);
 		m->having[i].op = RT_HV_NOT;
 	} else if (e->kind == RT_EX_CMP && e->op != RT_CMP_NSEQ) {
@@ -540,8 +572,7 @@ rt_hv_bool(struct rt_sel *sel, const struct rt_expr *e)
 		rt_plan_refuse(sel->c, "HAVING condition '%.*s' across shards", (int)n, p);
 		return -1;
 	}
-	if (a < 0 ||
-	    (b < 0 && (e->kind == RT_EX_AND || e->kind == RT_EX_OR || e->kind == RT_EX_CMP))) {
+	if (a < 0 || (b < 0 && e->kind == RT_EX_CMP)) {
 		return -1;
 	}
 	m->having[i].a = a;

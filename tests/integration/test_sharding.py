@@ -635,6 +635,13 @@ PEER_CASES = [
     ("null_groups", "SELECT status, SUM(amount), MAX(note) FROM orders GROUP BY status ORDER BY status",
      (("a", D("100.00"), "x"), ("b", D("120.00"), "z"), ("c", D("70.00"), "y"),
       ("d", D("65.00"), None), ("e", D("34.34"), "w"), ("n", None, None)), {}),
+    # three-term AND / OR: every term counts (a AND b AND c is one node in the parser)
+    ("having_and3", "SELECT status, SUM(amount) FROM orders GROUP BY status "
+     "HAVING COUNT(*) >= 1 AND SUM(amount) > 50 AND SUM(amount) < 110 ORDER BY status",
+     (("a", D("100.00")), ("c", D("70.00")), ("d", D("65.00"))), {}),
+    ("having_or3", "SELECT status, SUM(amount) FROM orders GROUP BY status "
+     "HAVING SUM(amount) < 40 OR SUM(amount) > 110 OR SUM(amount) = 70 ORDER BY status",
+     (("b", D("120.00")), ("c", D("70.00")), ("e", D("34.34"))), {}),
     ("null_counts", "SELECT COUNT(*), COUNT(amount), COUNT(qty), COUNT(note) FROM orders",
      ((10, 9, 9, 5),), {}),
     ("empty_aggregates", "SELECT COUNT(*), SUM(amount), AVG(amount), MAX(note) FROM orders WHERE qty > 100",
