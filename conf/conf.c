@@ -762,11 +762,11 @@ conf_shard_name(struct conf_ctx *x, const yaml_node_t *n, const char *path, size
 	return MS_OK;
 }
 
-/* shards[<i>].replicas: a list of {host, port}. */
+/* shards[<i>].replicas: a list of {host, port, weight}. */
 static enum ms_rc
 conf_replicas(struct conf_ctx *x, const yaml_node_t *seq, const char *path, struct conf_shard *s)
 {
-	static const char *const keys[] = { "host", "port" };
+	static const char *const keys[] = { "host", "port", "weight" };
 	size_t n, total = 0;
 	enum ms_rc rc;
 
@@ -794,7 +794,7 @@ conf_replicas(struct conf_ctx *x, const yaml_node_t *seq, const char *path, stru
 		const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 		char rp[CONF_PATH_LEN], sub[CONF_PATH_LEN];
 		const yaml_node_t *map = conf_node(x, seq->data.sequence.items.start[k]);
-		unsigned int port = 3306;
+		unsigned int port = 3306, weight = 1;
 
 		snprintf(rp, sizeof(rp), "%s[%zu]", path, k);
 		rc = conf_keys(x, map, rp, keys, MS_ARRAY_LEN(keys), v);
@@ -814,6 +814,11 @@ conf_replicas(struct conf_ctx *x, const yaml_node_t *seq, const char *path, stru
 				       &port);
 		}
 		s->replicas[k].port = (uint16_t)port;
+		if (rc == MS_OK && v[2] != NULL) {
+			rc = conf_uint(x, v[2], conf_join(sub, sizeof(sub), rp, "weight"), 1,
+				       CONF_WEIGHT_MAX, &weight);
+		}
+		s->replicas[k].weight = weight;
 	}
 	return rc;
 }

@@ -34,9 +34,19 @@ struct conf_tls {
 /* A read replica of a shard (same login as its shard). Its name in myshard is
  * "<shard>@<host>:<port>", hence the bound on <host>. */
 #define CONF_REPLICA_HOST_MAX 180
+#define CONF_WEIGHT_MAX 2147483647u /* a read replica's weight */
 struct conf_replica {
-	char *host;    /* owned */
-	uint16_t port; /* default 3306 */
+	char *host;      /* owned */
+	uint16_t port;   /* default 3306 */
+	uint32_t weight; /* its share of the shard's replica reads; default 1 */
+};
+
+/* The operator's state of a shard's primary endpoint (the admin port's endpoints.state). */
+enum conf_ep_state {
+	CONF_EP_UP = 0,       /* serves */
+	CONF_EP_PAUSED = 1,   /* new statements wait, as after PAUSE SHARD */
+	CONF_EP_DRAINING = 2, /* sessions holding a connection go on; new statements are refused */
+	CONF_EP_DOWN = 3,     /* statements are refused at once */
 };
 
 struct conf_shard {
@@ -47,6 +57,7 @@ struct conf_shard {
 	char *password; /* owned; "" if none */
 	struct conf_replica *replicas; /* owned array of n_replicas; reads may go there */
 	size_t n_replicas;
+	uint8_t state; /* enum conf_ep_state of the primary; the file always says up */
 };
 
 /* The admin SQL port (issue #4); absent from the file: no admin port. */

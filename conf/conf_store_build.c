@@ -16,7 +16,7 @@
 
 #define CS_USER_NAME_MAX 80u /* MariaDB's limit on user names */
 #define CS_BLOCK_MAX     1000000
-#define CS_WEIGHT_MAX    2147483647
+#define CS_WEIGHT_MAX    CONF_WEIGHT_MAX
 #define CS_HASH_LEN      (1 + 2 * MS_SHA1_LEN)
 
 /* shards row: name, user, password. */
@@ -80,7 +80,8 @@ cs_build_shards(struct cs_build *b)
 
 /* The shard's one primary endpoint becomes its host and port. */
 static enum ms_rc
-cs_primary(struct cs_build *b, const char *where, size_t shard, const char *host, int64_t port)
+cs_primary(struct cs_build *b, const char *where, size_t shard, const char *host, int64_t port,
+	   size_t state)
 {
 	struct conf_shard *s = &b->c->shards[shard];
 
@@ -90,12 +91,14 @@ cs_primary(struct cs_build *b, const char *where, size_t shard, const char *host
 	}
 	s->host = strdup(host);
 	s->port = (uint16_t)port;
+	s->state = (uint8_t)state; /* the order of states[] in cs_endpoint_row: enum conf_ep_state */
 	return s->host != NULL ? MS_OK : cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
 }
 
 /* A replica that is up with a weight becomes one of its shard's read replicas. */
 static enum ms_rc
-cs_replica(struct cs_build *b, const char *where, size_t shard, const char *host, int64_t port)
+cs_replica(struct cs_build *b, const char *where, size_t shard, const char *host, int64_t port,
+	   int64_t weight)
 {
 	struct conf_shard *s = &b->c->shards[shard];
 	struct conf_replica *r;
@@ -119,6 +122,7 @@ cs_replica(struct cs_build *b, const char *where, size_t shard, const char *host
 	s->replicas = r;
 	r[s->n_replicas].host = strdup(host);
 	r[s->n_replicas].port = (uint16_t)port;
+	r[s->n_replicas].weight = (uint32_t)weight;
 	if (r[s->n_replicas].host == NULL) {
 		return cs_errf(MS_ENOMEM, b->err, b->errlen, "out of memory");
 	}
@@ -172,10 +176,10 @@ cs_endpoint_row(struct cs_build *b, sqlite3_stmt *st, size_t i, const void *arg)
 		rc = cs_choice(b, st, 5, where, "state", states, MS_ARRAY_LEN(states), &e.state);
 	}
 	if (rc == MS_OK && e.role == 0) { /* the primary */
-		rc = cs_primary(b, where, e.shard, e.host, e.port);
+		rc = cs_primary(b, where, e.shard, e.host, e.port, e.state);
 	}
 	if (rc == MS_OK && e.role == 1 && e.state == 0 && e.weight > 0) {
-		rc = cs_replica(b, where, e.shard, e.host, e.port); /* up: reads may go there */
+		rc = cs_replica(b, where, e.shard, e.host, e.port, e.weight); /* up: it takes reads */
 	}
 	return rc;
 }

@@ -69,12 +69,14 @@ cs_put_shards(struct conf_store *cs, const struct conf *c, char *err, size_t err
 				    3, ev, NULL, err, errlen);
 		}
 		for (size_t k = 0; rc == MS_OK && k < s->n_replicas; k++) {
-			const char *rv[] = { s->name, s->replicas[k].host, port };
+			char weight[16];
+			const char *rv[] = { s->name, s->replicas[k].host, port, weight };
 
 			snprintf(port, sizeof(port), "%u", s->replicas[k].port);
+			snprintf(weight, sizeof(weight), "%u", s->replicas[k].weight);
 			rc = cs_put(cs,
-				    "INSERT INTO endpoints VALUES (?1, ?2, ?3, 'replica', 1, 'up')",
-				    3, rv, NULL, err, errlen);
+				    "INSERT INTO endpoints VALUES (?1, ?2, ?3, 'replica', ?4, 'up')",
+				    4, rv, NULL, err, errlen);
 		}
 	}
 	return rc;

@@ -107,6 +107,11 @@ px_topo_resolve(struct topo_shard *t, char *err, size_t errlen)
 	return true;
 }
 
+_Static_assert((int)CONF_EP_UP == (int)TOPO_EP_UP && (int)CONF_EP_PAUSED == (int)TOPO_EP_PAUSED &&
+		       (int)CONF_EP_DRAINING == (int)TOPO_EP_DRAINING &&
+		       (int)CONF_EP_DOWN == (int)TOPO_EP_DOWN,
+	       "endpoint states are copied from conf to topology as numbers");
+
 enum ms_rc
 px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_t errlen)
 {
@@ -143,6 +148,7 @@ px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_
 		t->user = strdup(c->shards[i].user);
 		t->password = strdup(c->shards[i].password);
 		t->port = c->shards[i].port;
+		t->state = c->shards[i].state; /* enum conf_ep_state and topo_ep_state agree */
 		if (t->name == NULL || t->host == NULL || t->user == NULL || t->password == NULL) {
 			goto oom;
 		}
@@ -168,6 +174,7 @@ px_topo_build(const struct conf *c, struct topo_snapshot **out, char *err, size_
 			t->user = strdup(cs->user);
 			t->password = strdup(cs->password);
 			t->port = cs->replicas[k].port;
+			t->weight = cs->replicas[k].weight;
 			t->replica_of = (long)i;
 			if (t->name == NULL || t->host == NULL || t->user == NULL ||
 			    t->password == NULL) {
@@ -463,6 +470,29 @@ px_adm_live_version(struct px_admin *a)
 	return v;
 }
 
+/* Tells every worker that shard <name>'s state changed: its pools serve their waiters, or fail
+ * them and close idle connections (px_pool_resume). */
+static void
+px_adm_wake(struct px_admin *a, const char *name, const char *what)
+{
+	for (unsigned int i = 0; i < a->n_workers; i++) {
+		if (!px_worker_send_resume(&a->ws[i], name)) {
+			ms_log_error("admin: worker %u did not hear of %s for shard %s; its waiters "
+				     "time out", i, what, name);
+		}
+	}
+}
+
+/* px_shard_states_set's callback after a publish. */
+static void
+px_adm_state_changed(const char *name, void *arg)
+{
+	ms_log_info("admin: shard %s is now %s", name,
+		    px_pause_is(name) ? "paused" : px_shard_state(name) == TOPO_EP_DOWN ? "down" :
+		    px_shard_state(name) == TOPO_EP_DRAINING ? "draining" : "up");
+	px_adm_wake(arg, name, "its new state");
+}
+
 /*
  * Validates the staged tables, builds and publishes a snapshot, records it. <what> labels the
  * change in the history summary ("apply", "rollback to 3", "reload"). On success writes the new
@@ -492,6 +522,12 @@ px_adm_do_apply(struct px_admin *a, const char *who, const char *what, uint64_t 
 		topo_snapshot_free(snap);
 		return MS_EINVAL;
 	}
+	if (!px_shard_states_fit(snap)) {
+		topo_snapshot_free(snap);
+		snprintf(err, errlen, "too many shard names with a state other than 'up' or paused "
+			 "since startup (at most %d)", TOPO_MAX_SHARDS);
+		return MS_EINVAL;
+	}
 	if (cs_diff(a->store, &diff) != MS_OK) {
 		topo_snapshot_free(snap);
 		snprintf(err, errlen, "out of memory");
@@ -518,6 +554,10 @@ px_adm_do_apply(struct px_admin *a, const char *who, const char *what, uint64_t 
 	if (topo_publish_at(a->topo, snap, *version) != *version) {
 		ms_log_error("admin: topology version and history disagree (history %llu)",
 			     (unsigned long long)*version);
+	}
+	/* <snap> is live and pinned by the domain until the next publish, on this thread */
+	if (!px_shard_states_set(snap, px_adm_state_changed, a)) {
+		ms_log_error("admin: a shard's endpoints.state did not fit in the state table");
 	}
 	topo_reclaim(a->topo);
 	ms_log_info("admin: %s published topology version %llu (%s)", who,
@@ -740,7 +780,12 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 			const char *state;
 
 			px_health_view(s->shards[i].name, &h);
-			state = px_pause_is(s->shards[i].name) ? "paused" : px_health_state_name(h.state);
+			switch (px_shard_state(s->shards[i].name)) {
+			case TOPO_EP_PAUSED: state = "paused"; break;
+			case TOPO_EP_DRAINING: state = "draining"; break;
+			case TOPO_EP_DOWN: state = "down"; break;
+			default: state = px_health_state_name(h.state); break;
+			}
 			snprintf(port, sizeof(port), "%u", s->shards[i].port);
 			snprintf(rtt, sizeof(rtt), "%llu", (unsigned long long)h.rtt_us);
 			snprintf(since, sizeof(since), "%llu", (unsigned long long)h.since_ms);
@@ -1081,12 +1126,14 @@ px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
 		px_adm_err(c, 1105, "HY000", "no shard %s in the live topology", name);
 		return;
 	}
-	if (pause && px_pause_is(name)) {
+	if (pause && px_pause_cmd_is(name)) {
 		px_adm_err(c, 1105, "HY000", "shard %s is already paused", name);
 		return;
 	}
-	if (!pause && !px_pause_is(name)) {
-		px_adm_err(c, 1105, "HY000", "shard %s is not paused", name);
+	if (!pause && !px_pause_cmd_is(name)) {
+		px_adm_err(c, 1105, "HY000", "shard %s is not paused%s", name,
+			   px_pause_is(name) ? " by PAUSE SHARD (its endpoints.state is 'paused': "
+					       "set it to 'up' and APPLY)" : "");
 		return;
 	}
 	if (!px_pause_set(name, pause)) {
@@ -1094,12 +1141,7 @@ px_adm_pause(struct px_adm_conn *c, const char *name, bool pause)
 		return;
 	}
 	if (!pause) {
-		for (unsigned int i = 0; i < c->a->n_workers; i++) {
-			if (!px_worker_send_resume(&c->a->ws[i], name)) {
-				ms_log_error("admin: worker %u did not get RESUME SHARD %s; its waiters "
-					     "time out", i, name);
-			}
-		}
+		px_adm_wake(c->a, name, "RESUME SHARD");
 	}
 	ms_log_info("admin: %s %s shard %s", c->user, pause ? "paused" : "resumed", name);
 	px_adm_ok(c, 0, NULL);

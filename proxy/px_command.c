@@ -515,9 +515,8 @@ px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg)
 	if (px_pause_is(shard) && !s->login_pending) {
 		px_cmd_drain(s);
 		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1205, "HY000",
-				 "myshard: shard %s is paused (PAUSE SHARD) and was not resumed "
-				 "within %u ms",
-				 shard, s->w->conf->pool_wait_timeout_ms);
+				 "myshard: shard %s is paused (%s) and was not resumed within %u ms",
+				 shard, px_pause_why(shard), s->w->conf->pool_wait_timeout_ms);
 		px_cmd_finish(s);
 		px_sess_settle(s);
 		return;
@@ -1379,7 +1378,9 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	const struct topo_shard *t = &snap->shards[shard];
 	const struct conf *c = s->w->conf;
 	unsigned int v = px_cmd_variant(s);
-	size_t n = t->n_replicas, start, hl = 0;
+	size_t n = t->n_replicas, hl = 0, n_ok = 0;
+	uint16_t ok[TOPO_MAX_ENDPOINTS];
+	uint64_t total = 0, pick;
 	const char *hint = NULL;
 
 	if (n == 0 || s->replica_avoid ||
@@ -1396,21 +1397,36 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	     ms_now_us() - s->last_write_us < (uint64_t)c->replica_after_write_ms * 1000)) {
 		return shard; /* the primary: asked for, or the session's own writes are recent */
 	}
-	start = s->w->replica_rr++;
-	for (size_t i = 0; i < n; i++) {
-		size_t r = t->first_replica + (start + i) % n;
+	/* the replicas that may serve now, each by its weight: over any run of total reads on
+	 * this worker, each takes weight of them */
+	for (size_t i = 0; i < n && i < TOPO_MAX_ENDPOINTS; i++) {
+		size_t r = t->first_replica + i;
 		struct px_pool *p = px_worker_pool(s->w, px_worker_slot(s->w, snap, r), v);
 
 		if (p->health == NULL || strcmp(px_health_name(p->health), p->shard_name) != 0) {
 			p->health = px_health_of(p->shard_name);
 		}
 		if (px_health_replica_ok(p->health, c->replica_max_lag_s)) {
-			s->w->stats.replica_reads++;
-			s->replica_read = true;
-			return r;
+			ok[n_ok++] = (uint16_t)r;
+			total += snap->shards[r].weight > 0 ? snap->shards[r].weight : 1;
 		}
 	}
-	return shard;
+	if (n_ok == 0) {
+		return shard;
+	}
+	pick = s->w->replica_rr++ % total;
+	for (size_t i = 0; i + 1 < n_ok; i++) {
+		uint64_t w = snap->shards[ok[i]].weight > 0 ? snap->shards[ok[i]].weight : 1;
+
+		if (pick < w) {
+			n_ok = i + 1;
+			break;
+		}
+		pick -= w;
+	}
+	s->w->stats.replica_reads++;
+	s->replica_read = true;
+	return ok[n_ok - 1];
 }
 
 /* Plans the statement on the current topology and runs the plan. */
@@ -1650,7 +1666,8 @@ static int
 px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 {
 	struct px_backend *b = s->be;
-	bool stale, paused;
+	unsigned int state = TOPO_EP_UP;
+	bool stale;
 
 	if (s->tx.n > 0) {
 		px_worker_sync(s->w);
@@ -1663,21 +1680,32 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 	}
 	px_worker_sync(s->w);
 	stale = b->gen != b->pool->gen;
-	paused = !stale && px_pause_is(px_pool_shard_name(b->pool));
-	if (!stale && !paused) {
+	if (!stale) {
+		state = px_shard_state(px_pool_shard_name(b->pool));
+	}
+	if (!stale && state == TOPO_EP_UP) {
 		return 0;
 	}
 	if (px_cmd_pinned(s) || px_tx_owns(s, b)) {
-		if (!stale) {
-			return 0;
+		if (!stale && state != TOPO_EP_DOWN) {
+			return 0; /* paused, draining: a session holding state there goes on */
 		}
 		px_cmd_drain(s);
-		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-				 "myshard: shard %s moved to another server while this session kept "
-				 "state (a transaction, session variables, locks) on the old one; "
-				 "reconnect",
-				 px_pool_shard_name(b->pool));
-		px_sess_close(s, "shard moved under a pinned session");
+		if (stale) {
+			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+					 "myshard: shard %s moved to another server while this session "
+					 "kept state (a transaction, session variables, locks) on the old "
+					 "one; reconnect",
+					 px_pool_shard_name(b->pool));
+		} else {
+			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+					 "myshard: shard %s was set down by an operator while this "
+					 "session kept state (a transaction, session variables, locks) "
+					 "there; reconnect",
+					 px_pool_shard_name(b->pool));
+		}
+		px_sess_close(s, stale ? "shard moved under a pinned session" :
+					 "shard set down under a pinned session");
 		return 2;
 	}
 	s->be = NULL;

@@ -507,8 +507,8 @@ px_exec_wait_timeout(struct px_session *s)
 	}
 	if (px_pause_is(shard)) {
 		snprintf(msg, sizeof(msg),
-			 "myshard: shard %s is paused (PAUSE SHARD) and was not resumed within %u ms",
-			 shard, s->w->conf->pool_wait_timeout_ms);
+			 "myshard: shard %s is paused (%s) and was not resumed within %u ms", shard,
+			 px_pause_why(shard), s->w->conf->pool_wait_timeout_ms);
 		px_exec_fail(s, 1205, "HY000", msg);
 		return;
 	}

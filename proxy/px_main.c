@@ -11,6 +11,7 @@
 #include "proxy/px_health.h"
 #include "proxy/px_listener.h"
 #include "proxy/px_metrics.h"
+#include "proxy/px_pool.h"
 #include "proxy/px_session.h"
 #include "proxy/px_tls.h"
 #include "proxy/px_worker.h"
@@ -192,6 +193,10 @@ px_main_topology(const struct conf *c, bool reset, struct conf_store **storep,
 		return MS_ENOMEM;
 	}
 	topo_publish_at(d, snap, version);
+	/* the stored endpoints.state of each primary (workers do not run yet) */
+	if (!px_shard_states_set(snap, NULL, NULL)) {
+		ms_log_error("the shards' endpoints.state did not fit in the state table");
+	}
 	*out = d;
 	return MS_OK;
 }

@@ -15,48 +15,134 @@
 #include "proxy/px_session.h"
 #include "topology/topo.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-/* ---- PAUSE SHARD ---- */
+/* ---- paused, draining and down shards ---- */
 
+/*
+ * Shards with an operator's state: PAUSE SHARD, or the live topology's endpoints.state of the
+ * shard's primary. An entry's name is written once, before the entry is published; the flags
+ * are atomics. Writers (the admin thread, the main thread before the workers start) take
+ * px_pause_mu; workers read without a lock.
+ */
 static struct {
-	char name[PX_NAME_MAX + 1]; /* written once, before the entry is published */
-	unsigned int paused;        /* atomic */
+	char name[PX_NAME_MAX + 1];
+	unsigned int paused; /* atomic: PAUSE SHARD */
+	unsigned int state;  /* atomic: enum topo_ep_state from the live topology */
 } px_pauses[TOPO_MAX_SHARDS];
 static unsigned int px_pause_n;      /* atomic: published entries */
-static unsigned int px_pause_active; /* atomic: entries with paused set */
+static unsigned int px_pause_active; /* atomic: entries paused or with a state other than up */
+static pthread_mutex_t px_pause_mu = PTHREAD_MUTEX_INITIALIZER;
 
-bool
-px_pause_set(const char *name, bool paused)
+static bool
+px_pause_entry_active(unsigned int i)
+{
+	return __atomic_load_n(&px_pauses[i].paused, __ATOMIC_ACQUIRE) != 0 ||
+	       __atomic_load_n(&px_pauses[i].state, __ATOMIC_ACQUIRE) != TOPO_EP_UP;
+}
+
+/* Under px_pause_mu: the entry of <name>, made if <make>; px_pause_n if none (or no room). */
+static unsigned int
+px_pause_entry(const char *name, bool make)
 {
 	unsigned int n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE), i;
 
 	for (i = 0; i < n && strcmp(px_pauses[i].name, name) != 0; i++) {
 	}
-	if (i == n) {
-		if (!paused) {
-			return true;
-		}
-		if (n == TOPO_MAX_SHARDS) {
-			return false;
-		}
+	if (i == n && make && n < TOPO_MAX_SHARDS) {
 		snprintf(px_pauses[n].name, sizeof(px_pauses[n].name), "%s", name);
 		__atomic_store_n(&px_pause_n, n + 1, __ATOMIC_RELEASE);
 	}
-	if (__atomic_exchange_n(&px_pauses[i].paused, paused ? 1u : 0u, __ATOMIC_ACQ_REL) !=
-	    (paused ? 1u : 0u)) {
-		if (paused) {
-			__atomic_add_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
-		} else {
-			__atomic_sub_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
-		}
+	return i;
+}
+
+/* Under px_pause_mu: sets one flag of entry <i> and keeps px_pause_active counting. */
+static bool
+px_pause_store(unsigned int i, bool state, unsigned int v)
+{
+	bool was = px_pause_entry_active(i), changed;
+
+	changed = __atomic_exchange_n(state ? &px_pauses[i].state : &px_pauses[i].paused, v,
+				      __ATOMIC_ACQ_REL) != v;
+	if (was && !px_pause_entry_active(i)) {
+		__atomic_sub_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
+	} else if (!was && px_pause_entry_active(i)) {
+		__atomic_add_fetch(&px_pause_active, 1, __ATOMIC_RELEASE);
 	}
-	return true;
+	return changed;
 }
 
 bool
-px_pause_is(const char *name)
+px_pause_set(const char *name, bool paused)
+{
+	unsigned int i;
+	bool ok = true;
+
+	pthread_mutex_lock(&px_pause_mu);
+	i = px_pause_entry(name, paused);
+	if (i < __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE)) {
+		(void)px_pause_store(i, false, paused ? 1u : 0u);
+	} else {
+		ok = !paused;
+	}
+	pthread_mutex_unlock(&px_pause_mu);
+	return ok;
+}
+
+bool
+px_shard_states_fit(const struct topo_snapshot *snap)
+{
+	unsigned int n, more = 0;
+
+	pthread_mutex_lock(&px_pause_mu);
+	n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
+	for (size_t k = 0; k < snap->n_shards; k++) {
+		if (snap->shards[k].state != TOPO_EP_UP &&
+		    px_pause_entry(snap->shards[k].name, false) == n) {
+			more++;
+		}
+	}
+	pthread_mutex_unlock(&px_pause_mu);
+	return n + more <= TOPO_MAX_SHARDS;
+}
+
+bool
+px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char *, void *),
+		    void *arg)
+{
+	bool ok = true;
+	unsigned int n;
+
+	pthread_mutex_lock(&px_pause_mu);
+	for (size_t k = 0; k < snap->n_shards; k++) {
+		const struct topo_shard *t = &snap->shards[k];
+		unsigned int i = px_pause_entry(t->name, t->state != TOPO_EP_UP);
+
+		if (i == __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE)) {
+			ok = ok && t->state == TOPO_EP_UP; /* no entry: up, unless there was no room */
+			continue;
+		}
+		if (px_pause_store(i, true, t->state) && changed != NULL) {
+			changed(t->name, arg);
+		}
+	}
+	/* shards the snapshot no longer has lose their state */
+	n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
+	for (unsigned int i = 0; i < n; i++) {
+		if (topo_shard_find(snap, px_pauses[i].name) < 0 &&
+		    px_pause_store(i, true, TOPO_EP_UP) && changed != NULL) {
+			changed(px_pauses[i].name, arg);
+		}
+	}
+	pthread_mutex_unlock(&px_pause_mu);
+	return ok;
+}
+
+/* Worker side: one lock-free look per statement, a single load when nothing is set. */
+static bool
+px_pause_find(const char *name, unsigned int *paused, unsigned int *state)
 {
 	unsigned int n;
 
@@ -65,12 +151,44 @@ px_pause_is(const char *name)
 	}
 	n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
 	for (unsigned int i = 0; i < n; i++) {
-		if (__atomic_load_n(&px_pauses[i].paused, __ATOMIC_ACQUIRE) != 0 &&
-		    strcmp(px_pauses[i].name, name) == 0) {
+		if (strcmp(px_pauses[i].name, name) == 0) {
+			*paused = __atomic_load_n(&px_pauses[i].paused, __ATOMIC_ACQUIRE);
+			*state = __atomic_load_n(&px_pauses[i].state, __ATOMIC_ACQUIRE);
 			return true;
 		}
 	}
 	return false;
+}
+
+bool
+px_pause_cmd_is(const char *name)
+{
+	unsigned int paused = 0, state = TOPO_EP_UP;
+
+	return px_pause_find(name, &paused, &state) && paused != 0;
+}
+
+unsigned int
+px_shard_state(const char *name)
+{
+	unsigned int paused = 0, state = TOPO_EP_UP;
+
+	if (!px_pause_find(name, &paused, &state)) {
+		return TOPO_EP_UP;
+	}
+	return state == TOPO_EP_UP && paused != 0 ? (unsigned int)TOPO_EP_PAUSED : state;
+}
+
+bool
+px_pause_is(const char *name)
+{
+	return px_shard_state(name) == TOPO_EP_PAUSED;
+}
+
+const char *
+px_pause_why(const char *name)
+{
+	return px_pause_cmd_is(name) ? "PAUSE SHARD" : "endpoints.state 'paused'";
 }
 
 void
@@ -170,27 +288,58 @@ px_pool_deinit(struct px_pool *p)
 
 static void px_pool_grow(struct px_pool *p);
 
-/* The shard is down (health checks): every waiter gets its ERR now, from the loop. */
-static void
-px_pool_down_cb(evutil_socket_t fd, short what, void *arg)
+/* True if statements for <p>'s shard are refused now: an operator set it down or draining, or
+ * its health checks fail; <why> (at least 300 bytes) then says so. */
+static bool
+px_pool_refused(struct px_pool *p, char *why, size_t len)
 {
-	struct px_pool *p = arg;
-	char why[300];
+	switch (px_shard_state(p->shard_name)) {
+	case TOPO_EP_DOWN:
+		snprintf(why, len, "shard %s is down (set by an operator: endpoints.state 'down')",
+			 p->shard_name);
+		return true;
+	case TOPO_EP_DRAINING:
+		snprintf(why, len, "shard %s is draining (endpoints.state 'draining'): it takes no new "
+			 "statements, only those of sessions that already hold a connection to it",
+			 p->shard_name);
+		return true;
+	default:
+		if (p->health == NULL || strcmp(px_health_name(p->health), p->shard_name) != 0) {
+			p->health = px_health_of(p->shard_name);
+		}
+		return px_health_down(p->health, why, len);
+	}
+}
+
+/* Fails every waiter of <p> if its shard is refused (see px_pool_refused); false if not. */
+static bool
+px_pool_fail_refused(struct px_pool *p)
+{
+	char why[400];
 	struct px_session *s;
 
-	(void)fd;
-	(void)what;
-	if (!px_health_down(p->health, why, sizeof(why))) {
-		if (!TAILQ_EMPTY(&p->waiters)) {
-			px_pool_grow(p); /* back up meanwhile: serve them normally */
-		}
-		return;
+	if (!px_pool_refused(p, why, sizeof(why))) {
+		return false;
 	}
 	while ((s = TAILQ_FIRST(&p->waiters)) != NULL) {
 		TAILQ_REMOVE(&p->waiters, s, wait_link);
 		s->in_wait_list = false;
 		p->n_waiting--;
 		px_session_backend_failed(s, why);
+	}
+	return true;
+}
+
+/* The shard is refused (down, draining): every waiter gets its ERR now, from the loop. */
+static void
+px_pool_down_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_pool *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (!px_pool_fail_refused(p) && !TAILQ_EMPTY(&p->waiters)) {
+		px_pool_grow(p); /* back up meanwhile: serve them normally */
 	}
 }
 
@@ -208,8 +357,8 @@ px_pool_grow(struct px_pool *p)
 	const char *err = NULL;
 
 	if (p->n_idle + p->n_busy >= p->w->conf->pool_max || p->ep_snap == NULL ||
-	    px_pause_is(p->shard_name)) {
-		return;
+	    px_shard_state(p->shard_name) != TOPO_EP_UP) {
+		return; /* paused: later; down or draining: not at all */
 	}
 	b = px_backend_start(p, p->ep_snap, p->ep_idx, &err);
 	p->w->stats.backend_connects++;
@@ -297,8 +446,9 @@ struct px_backend *
 px_pool_get(struct px_pool *p, struct px_session *s)
 {
 	struct px_backend *b;
+	unsigned int state = px_shard_state(p->shard_name);
 
-	if (px_pause_is(p->shard_name)) { /* wait for RESUME SHARD (or the wait timeout) */
+	if (state == TOPO_EP_PAUSED) { /* wait for RESUME SHARD / 'up' (or the wait timeout) */
 		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
 		s->in_wait_list = true;
 		p->n_waiting++;
@@ -307,7 +457,7 @@ px_pool_get(struct px_pool *p, struct px_session *s)
 	if (p->health == NULL || strcmp(px_health_name(p->health), p->shard_name) != 0) {
 		p->health = px_health_of(p->shard_name);
 	}
-	if (__builtin_expect(px_health_is_down(p->health), 0)) {
+	if (__builtin_expect(state != TOPO_EP_UP || px_health_is_down(p->health), 0)) {
 		/* fail fast: no connect, no wait; the ERR goes out from the loop */
 		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
 		s->in_wait_list = true;
@@ -364,13 +514,15 @@ static void
 px_pool_offer(struct px_pool *p, struct px_backend *b)
 {
 	struct px_session *s;
+	unsigned int state;
 
 	TAILQ_FOREACH (s, &p->waiters, wait_link) {
 		if (s->schema[0] != '\0' || b->schema[0] == '\0') {
 			break;
 		}
 	}
-	if (b->gen == p->gen && px_pause_is(p->shard_name)) {
+	state = px_shard_state(p->shard_name);
+	if (b->gen == p->gen && state == TOPO_EP_PAUSED) {
 		/* paused: nobody gets it, it waits idle for RESUME SHARD */
 		TAILQ_REMOVE(&p->busy, b, link);
 		p->n_busy--;
@@ -381,9 +533,11 @@ px_pool_offer(struct px_pool *p, struct px_backend *b)
 		return;
 	}
 
-	if (b->gen != p->gen || (s == NULL && !TAILQ_EMPTY(&p->waiters))) {
+	if (b->gen != p->gen || (s == NULL && !TAILQ_EMPTY(&p->waiters)) ||
+	    (s == NULL && state != TOPO_EP_UP)) {
 		/* connected to an endpoint the shard has left, or only schema-less sessions wait:
-		 * replace <b> with a fresh connection (for the waiters, if any) */
+		 * replace <b> with a fresh connection (for the waiters, if any); an operator set the
+		 * shard down or draining and nobody waits: close it */
 		TAILQ_REMOVE(&p->busy, b, link);
 		p->n_busy--;
 		p->w->stats.backend_closed++;
@@ -490,6 +644,12 @@ void
 px_pool_resume(struct px_pool *p)
 {
 	struct px_backend *b;
+
+	if (px_shard_state(p->shard_name) >= TOPO_EP_DRAINING) {
+		px_pool_close_idle(p); /* down or draining: nothing new goes there */
+		(void)px_pool_fail_refused(p);
+		return;
+	}
 
 	while (!TAILQ_EMPTY(&p->waiters) && (b = TAILQ_FIRST(&p->idle)) != NULL &&
 	       !px_pause_is(p->shard_name)) {

@@ -35,14 +35,35 @@ void px_pool_drop(struct px_backend *b);
 /* Called by px_backend when the connect of <b> finished: <err> NULL on success. */
 void px_pool_connected(struct px_backend *b, const char *err);
 /*
- * PAUSE SHARD: while shard <name> is paused, its pools hand out no connection (sessions queue
- * as waiters, bounded by pool.wait_timeout_ms) and start no new one; statements that already
- * hold one finish. The table is process-wide: the admin thread writes, workers read without
- * locks. px_pause_set() is admin-thread only; false if 256 names were ever paused.
+ * Operators' shard states, in one process-wide table (writers serialize on a mutex, workers
+ * read without locks):
+ * - PAUSE SHARD, and endpoints.state 'paused': the shard's pools hand out no connection
+ *   (sessions queue as waiters, bounded by pool.wait_timeout_ms) and start no new one;
+ *   statements that already hold one finish;
+ * - endpoints.state 'draining': statements that need a new connection are refused at once;
+ *   sessions that hold one (a transaction, a pin) go on; idle connections are closed;
+ * - endpoints.state 'down': the same, and a session holding a transaction or a pin there is
+ *   closed at its next statement (px_command, px_tx).
+ * A state set in the topology wins over PAUSE SHARD. 256 names fit (ever, since startup).
  */
+/* PAUSE SHARD / RESUME SHARD; false if there is no room for another name. */
 bool px_pause_set(const char *name, bool paused) MS_MUSTCHECK;
+/* True if PAUSE SHARD holds <name> (whatever its topology state). */
+bool px_pause_cmd_is(const char *name) MS_MUSTCHECK;
+/* The state in effect for shard <name>: enum topo_ep_state. */
+unsigned int px_shard_state(const char *name) MS_MUSTCHECK;
+/* px_shard_state(name) == TOPO_EP_PAUSED. */
 bool px_pause_is(const char *name) MS_MUSTCHECK;
-/* After RESUME SHARD: serves <p>'s waiters from its idle connections and new ones. */
+/* What paused <name>, for messages: "PAUSE SHARD" or "endpoints.state 'paused'". */
+const char *px_pause_why(const char *name) MS_MUSTCHECK;
+/* True if the states of <snap>'s shards fit in the table (check before publishing it). */
+bool px_shard_states_fit(const struct topo_snapshot *snap) MS_MUSTCHECK;
+/* Takes the states of the published <snap>'s primaries (shards it lacks go back to up); calls
+ * <changed> for every shard whose state changed. False if one did not fit (it stays up). */
+bool px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char *, void *),
+			 void *arg) MS_MUSTCHECK;
+/* After RESUME SHARD or a change of state: serves <p>'s waiters from its idle connections and
+ * new ones; if the shard is now down or draining, closes the idle ones and fails the waiters. */
 void px_pool_resume(struct px_pool *p);
 /* Shard name of <p> for messages. */
 const char *px_pool_shard_name(const struct px_pool *p) MS_MUSTCHECK;

@@ -519,17 +519,32 @@ px_tx_moved(struct px_session *s)
 {
 	for (unsigned int i = 0; i < s->tx.n; i++) {
 		const struct px_backend *b = s->tx.br[i].be;
+		bool moved;
 
-		if (b != NULL && b->gen != b->pool->gen) {
-			evbuffer_drain(s->cl.in, s->cmd_len);
-			s->cmd_len = 0;
+		if (b == NULL) {
+			continue;
+		}
+		moved = b->gen != b->pool->gen;
+		if (!moved && px_shard_state(px_pool_shard_name(b->pool)) != TOPO_EP_DOWN) {
+			continue;
+		}
+		evbuffer_drain(s->cl.in, s->cmd_len);
+		s->cmd_len = 0;
+		if (moved) {
 			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
 					 "myshard: shard %s moved to another server while this "
 					 "session's transaction had work on the old one; reconnect",
 					 px_pool_shard_name(b->pool));
-			px_sess_close(s, "shard moved under a transaction");
-			return true;
+		} else {
+			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+					 "myshard: shard %s was set down by an operator while this "
+					 "session's transaction had work there; the transaction is "
+					 "rolled back; reconnect",
+					 px_pool_shard_name(b->pool));
 		}
+		px_sess_close(s, moved ? "shard moved under a transaction" :
+					 "shard set down under a transaction");
+		return true;
 	}
 	return false;
 }

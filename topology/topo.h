@@ -30,6 +30,16 @@ struct topo_shard {
 	long replica_of;       /* a replica: the index of its shard; -1 for a primary */
 	size_t first_replica;  /* a primary: its replicas are endpoints first_replica.. */
 	size_t n_replicas;     /* ..first_replica + n_replicas - 1 */
+	uint32_t weight;       /* a replica: its share of the shard's replica reads (>= 1) */
+	uint8_t state;         /* a primary: the operator's state, enum topo_ep_state */
+};
+
+/* What an operator set for a shard's primary (endpoints.state on the admin port). */
+enum topo_ep_state {
+	TOPO_EP_UP = 0,       /* serves */
+	TOPO_EP_PAUSED = 1,   /* new statements wait (as after PAUSE SHARD) */
+	TOPO_EP_DRAINING = 2, /* sessions that hold a connection to it go on; others are refused */
+	TOPO_EP_DOWN = 3,     /* every statement that needs a connection to it is refused */
 };
 
 

@@ -321,6 +321,182 @@ def test_replica_refuses_connections(rep):
     _reads_go_to(rep, 2, "reads back on the replica")
 
 
+def _ensure_u(rep):
+    """Table u (sharded over s0 and s1) with rows 1..40, replayed by s0's replica; returns a key
+    on s0 and a key on s1."""
+    c = _connect(rep)
+    try:
+        H.query(c, "CREATE TABLE IF NOT EXISTS u (id BIGINT PRIMARY KEY, v INT)")
+        H.query(c, "INSERT IGNORE INTO u (id, v) VALUES "
+                   + ", ".join(f"({i}, {i})" for i in range(1, 41)))
+    finally:
+        c.close()
+    on0 = rep.primary.sql(f"SELECT COUNT(*), MIN(id) FROM {DB}.u")[0]
+    H.wait_until(lambda: rep.replica.sql(f"SELECT COUNT(*) FROM {DB}.u")[0][0] == on0[0], 30,
+                 "the replica to replay u's rows")
+    return on0[1], rep.other.sql(f"SELECT MIN(id) FROM {DB}.u")[0][0]
+
+
+def _set_state(rep, shard, state):
+    """Sets the state of <shard>'s primary on the admin port and APPLYs it; returns the state
+    SHOW SHARDS then reports."""
+    a = _admin(rep)
+    try:
+        H.query(a, "UPDATE endpoints SET state = %s WHERE shard = %s AND role = 'primary'",
+                (state, shard))
+        H.query(a, "APPLY")
+        return {r[1]: r[5] for r in H.query(a, "SHOW SHARDS")}[shard]
+    finally:
+        a.close()
+
+
+def _err(conn, sql):
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        H.query(conn, sql)
+    return e.value.args
+
+
+DOWN = "myshard: shard s1 is down (set by an operator: endpoints.state 'down')"
+DRAINING = ("myshard: shard s1 is draining (endpoints.state 'draining'): it takes no new "
+            "statements, only those of sessions that already hold a connection to it")
+
+
+def test_primary_states(rep):
+    """endpoints.state of a shard's primary, set on the admin port: 'down' refuses that shard's
+    statements at once (other shards serve) and closes a session holding a transaction there
+    at its next statement; 'draining' refuses new statements while a transaction already
+    there goes on to its commit; 'paused' makes statements wait until it is 'up' again."""
+    k0, k1 = _ensure_u(rep)
+    c, held = _connect(rep), _connect(rep)
+    try:
+        assert _set_state(rep, "s1", "down") == "down"
+        assert _err(c, f"SELECT v FROM u WHERE id = {k1}") == (1158, DOWN)
+        assert _err(c, "SELECT COUNT(*) FROM u") == (1158, DOWN)  # a read over both shards
+        assert H.query(c, f"SELECT v FROM u WHERE id = {k0}") == ((k0,),)
+        assert _set_state(rep, "s1", "up") == "up"
+        assert H.query(c, f"SELECT v FROM u WHERE id = {k1}") == ((k1,),)
+
+        # draining: the transaction that holds s1 goes on; nothing new starts there
+        H.query(held, "BEGIN")
+        H.query(held, f"UPDATE u SET v = v + 100 WHERE id = {k1}")
+        assert _set_state(rep, "s1", "draining") == "draining"
+        assert _err(c, f"SELECT v FROM u WHERE id = {k1}") == (1158, DRAINING)
+        assert H.query(held, f"SELECT v FROM u WHERE id = {k1}") == ((k1 + 100,),)
+        H.query(held, "COMMIT")
+        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 100,),)
+        # once no session holds it, no connection to s1 is left open
+        H.query(held, f"SELECT v FROM u WHERE id = {k0}")
+        H.wait_until(lambda: _pool_conns(rep, "s1") == 0, 10, "s1's connections to close")
+        assert _err(held, f"SELECT v FROM u WHERE id = {k1}") == (1158, DRAINING)
+
+        # paused: a statement waits; 'up' lets it run; RESUME SHARD does not lift the state
+        assert _set_state(rep, "s1", "paused") == "paused"
+        box = {}
+
+        def read():
+            try:
+                box["rows"] = H.query(c, f"SELECT v FROM u WHERE id = {k1}")
+            except Exception as e:  # noqa: BLE001 (reported by the assertion below)
+                box["error"] = repr(e)
+        t = threading.Thread(target=read)
+        t.start()
+        a = _admin(rep)
+        try:
+            H.wait_until(lambda: sum(int(r[5]) for r in H.query(a, "SHOW POOLS")
+                                     if r[1] == "s1") == 1, 10, "the read to wait for s1")
+            assert t.is_alive() and box == {}
+            assert _err(a, "RESUME SHARD s1") == (
+                1105, "shard s1 is not paused by PAUSE SHARD (its endpoints.state is 'paused': "
+                "set it to 'up' and APPLY)")
+        finally:
+            a.close()
+        assert _set_state(rep, "s1", "up") == "up"
+        t.join(timeout=30)
+        assert not t.is_alive() and box == {"rows": ((k1 + 100,),)}
+
+        # down under an open transaction there: the session is closed at its next
+        # statement, and its transaction rolled back
+        H.query(held, "BEGIN")
+        H.query(held, f"UPDATE u SET v = 7 WHERE id = {k1}")
+        assert _set_state(rep, "s1", "down") == "down"
+        assert _err(held, f"SELECT v FROM u WHERE id = {k0}") == (
+            1105, "myshard: shard s1 was set down by an operator while this session's "
+            "transaction had work there; the transaction is rolled back; reconnect")
+        H.wait_until(lambda: rep.other.sql("SELECT COUNT(*) FROM information_schema.innodb_trx")
+                     [0][0] == 0, 10, "the transaction to roll back")
+        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 100,),)
+    finally:
+        c.close()
+        held.close()
+        _set_state(rep, "s1", "up")
+    c = _connect(rep)
+    try:
+        H.query(c, f"UPDATE u SET v = {k1} WHERE id = {k1}")
+        assert H.query(c, "SELECT COUNT(*), SUM(v = id) FROM u") == ((40, 40),)
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def replica2(request, session_root, rep):
+    """A second replica of s0's primary (server 4), not yet known to myshard."""
+    r = H.MariaDB(session_root, "rreplica2", ["--server-id=4", "--read-only=1"])
+    request.addfinalizer(r.stop)
+    r.install()
+    r.start()
+    r.wait_ready()
+    r.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={rep.primary.port}, "
+          "MASTER_USER='repl', MASTER_PASSWORD='replpw', MASTER_USE_GTID=slave_pos",
+          "START SLAVE")
+    H.wait_until(lambda: r.sql(f"SELECT COUNT(*) FROM information_schema.tables "
+                               f"WHERE table_schema = '{DB}' AND table_name = 't'")[0][0] == 1,
+                 30, "the second replica to replay the schema")
+    return r
+
+
+def test_replica_weights(rep, replica2):
+    """Two replicas of s0 with weights 1 and 3: of any 400 reads in a row on one worker
+    (one client), the first takes 100 and the second 300. A weight of 0 takes a replica out."""
+    _reads_go_to(rep, 2, "reads on the replica")
+    a = _admin(rep)
+    try:
+        H.query(a, "INSERT INTO endpoints (shard, host, port, role, weight) VALUES "
+                   "('s0', '127.0.0.1', %s, 'replica', 3)", (replica2.port,))
+        H.query(a, "APPLY")
+
+        def serving():
+            return sorted((r[2], r[7]) for r in H.query(a, "SHOW REPLICAS"))
+        want = sorted([(f"s0@127.0.0.1:{rep.replica.port}", "yes"),
+                       (f"s0@127.0.0.1:{replica2.port}", "yes")])
+        H.wait_until(lambda: serving() == want, 30, "both replicas to serve reads")
+
+        def failed_checks():
+            return sum(int(r[9]) for r in H.query(a, "SHOW REPLICAS"))
+        c = _connect(rep)
+        try:
+            for _ in range(3):  # a run during which a health check failed is run again
+                before = failed_checks()
+                sids = [_sid(c) for _ in range(400)]
+                if failed_checks() == before:
+                    break
+            assert {sid: sids.count(sid) for sid in set(sids)} == {2: 100, 4: 300}
+        finally:
+            c.close()
+        H.query(a, "UPDATE endpoints SET weight = 0 WHERE port = %s", (replica2.port,))
+        H.query(a, "APPLY")
+        assert [r[2] for r in H.query(a, "SHOW REPLICAS")] == \
+            [f"s0@127.0.0.1:{rep.replica.port}"]
+        c = _connect(rep)
+        try:
+            assert [_sid(c) for _ in range(20)] == [2] * 20
+        finally:
+            c.close()
+    finally:
+        H.query(a, "DELETE FROM endpoints WHERE port = %s", (replica2.port,))
+        H.query(a, "APPLY")
+        a.close()
+
+
 def test_replica_dies_and_promotion(rep):
     """Last in the module: it kills the replica, restarts it and promotes it."""
     _reads_go_to(rep, 2, "reads on the replica")

@@ -259,13 +259,15 @@ test_replicas(void **state)
 {
 	static const char text[] = USERS "shards:\n  - name: s0\n    host: 127.0.0.1\n"
 				   "    user: myshard\n    replicas:\n      - {host: 10.0.0.2}\n"
-				   "      - {host: 10.0.0.3, port: 3310}\n"
+				   "      - {host: 10.0.0.3, port: 3310, weight: 3}\n"
 				   "  - {name: s1, host: h1, user: u, replicas: []}\n"
 				   "replica_reads: {max_lag_s: 2, after_write_ms: 1500}\n";
 	static const char bad_port[] = USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
 				       "    replicas:\n      - {host: r, port: 0}\n";
 	static const char no_host[] = USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
 				      "    replicas:\n      - {port: 3307}\n";
+	static const char zero_weight[] = USERS "shards:\n  - name: s0\n    host: h\n    user: u\n"
+					  "    replicas:\n      - {host: r, weight: 0}\n";
 	char err[CONF_ERR_LEN];
 	struct conf *c = NULL;
 
@@ -277,6 +279,9 @@ test_replicas(void **state)
 	assert_int_equal(c->shards[0].replicas[0].port, 3306);
 	assert_string_equal(c->shards[0].replicas[1].host, "10.0.0.3");
 	assert_int_equal(c->shards[0].replicas[1].port, 3310);
+	assert_int_equal(c->shards[0].replicas[0].weight, 1); /* the default */
+	assert_int_equal(c->shards[0].replicas[1].weight, 3);
+	assert_int_equal(c->shards[0].state, CONF_EP_UP);
 	assert_int_equal(c->shards[1].n_replicas, 0);
 	assert_int_equal(c->replica_max_lag_s, 2);
 	assert_int_equal(c->replica_after_write_ms, 1500);
@@ -299,6 +304,11 @@ test_replicas(void **state)
 					  sizeof(err)),
 			 MS_EINVAL);
 	assert_string_equal(err, "t.yaml:9: shards[0].replicas[0].host: missing required key");
+	assert_int_equal(conf_load_string(zero_weight, strlen(zero_weight), "t.yaml", &c, err,
+					  sizeof(err)),
+			 MS_EINVAL);
+	assert_string_equal(err, "t.yaml:9: shards[0].replicas[0].weight: must be an integer "
+				 "1..2147483647, got \"0\"");
 
 	{ /* a replica's name is "<shard>@<host>:<port>": the host is bounded */
 		char text2[600];

@@ -524,7 +524,12 @@ test_build_defaults(void **state)
 	exec_quiet(cs, "UPDATE sequences SET shard = NULL WHERE name = 'customers_id'");
 	exec_quiet(cs, "UPDATE settings SET value = '' WHERE name = 'default_shard'");
 	exec_quiet(cs, "INSERT INTO endpoints (shard, host, port, role, weight, state) VALUES "
-		       "('s1', '10.0.0.9', 3306, 'replica', 0, 'draining')");
+		       "('s1', '10.0.0.9', 3306, 'replica', 0, 'draining'), "
+		       "('s1', '10.0.0.10', 3306, 'replica', 0, 'up'), "
+		       "('s1', '10.0.0.11', 3306, 'replica', 7, 'up'), "
+		       "('s1', '10.0.0.12', 3306, 'replica', 5, 'down')");
+	exec_quiet(cs, "UPDATE endpoints SET state = 'draining' WHERE shard = 's1' AND "
+		       "role = 'primary'");
 	exec_quiet(cs, "UPDATE users SET password_hash = lower(password_hash)");
 	exec_quiet(cs, "UPDATE functions SET collation = NULL WHERE name = 'by_tag'");
 	exec_quiet(
@@ -534,6 +539,12 @@ test_build_defaults(void **state)
 	assert_int_equal(b->map.default_shard, 0);
 	assert_int_equal(b->map.sequences[0].shard, 0);      /* NULL: the default shard */
 	assert_string_equal(b->shards[1].host, "127.0.0.1"); /* the primary, not the replica */
+	assert_int_equal(b->shards[1].state, CONF_EP_DRAINING);
+	assert_int_equal(b->shards[0].state, CONF_EP_UP);
+	/* only a replica that is up with a weight above 0 takes reads, with its weight */
+	assert_int_equal(b->shards[1].n_replicas, 1);
+	assert_string_equal(b->shards[1].replicas[0].host, "10.0.0.11");
+	assert_int_equal(b->shards[1].replicas[0].weight, 7);
 	assert_memory_equal(b->users[0].native_stored, c->users[0].native_stored, MS_SHA1_LEN);
 	assert_false(b->map.funcs[6].ci);
 	conf_free(b);
