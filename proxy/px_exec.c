@@ -69,6 +69,9 @@ struct px_exec {
 	struct px_merge *merge;           /* owned */
 	uint8_t seq;                      /* next sequence id towards the client */
 	bool paused;                      /* leg reads stopped: client output above high water */
+	bool retry;                       /* leg <retry_idx> lost its replica before its reply: it
+					     is acquired again, on the primary (px_exec_leg_retry) */
+	size_t retry_idx;
 	enum px_ex_mode mode;
 	size_t seq_idx;                   /* PX_EX_SEQ: sequence in snap->map */
 	unsigned int seq_step;            /* 0 reserve, 1 create schema, 2 create table, 3 reserve */
@@ -99,6 +102,7 @@ struct px_exec {
 	"next_id BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB"
 
 static void px_exec_begin_legs(struct px_session *s);
+static void px_exec_leg_next(struct px_session *s, struct px_leg *l);
 static void px_exec_run(struct px_session *s);
 static void px_exec_complete(struct px_session *s);
 
@@ -422,6 +426,10 @@ px_exec_acquire(struct px_session *s)
 		struct px_leg *l = &ex->legs[ex->n_acquired];
 		struct px_pool *p;
 
+		if (l->be != NULL) { /* (a leg that keeps its connection while another is retried) */
+			ex->n_acquired++;
+			continue;
+		}
 		p = px_worker_pool(s->w, px_worker_slot(s->w, ex->snap, l->ep), px_cmd_variant(s));
 		if (ex->mode == PX_EX_PLAN && s->tx_stmt) {
 			struct px_branch *br = px_tx_branch(s, p->shard);
@@ -448,6 +456,15 @@ px_exec_acquire(struct px_session *s)
 			return;
 		}
 		ex->n_acquired++;
+	}
+	if (ex->retry) {
+		struct px_leg *l = &ex->legs[ex->retry_idx];
+
+		ex->retry = false;
+		px_exec_leg_next(s, l);
+		px_conn_flush(&l->be->conn);
+		px_exec_pump(s);
+		return;
 	}
 	px_exec_begin_legs(s);
 }
@@ -945,6 +962,51 @@ px_exec_running_backend(struct px_session *s)
 	return NULL;
 }
 
+/*
+ * <b>, a read replica one leg reads from, was lost before any of that leg's reply came: the
+ * read had no effect there and the merge has nothing of it, so the leg runs again on its
+ * shard's primary while the other legs' replies wait (their reads paused). False if that is
+ * not the case (the caller fails the statement).
+ */
+static bool
+px_exec_leg_retry(struct px_session *s, struct px_backend *b, const char *why)
+{
+	struct px_exec *ex = s->ex;
+	struct px_leg *l = NULL;
+	size_t i;
+
+	if (ex->mode != PX_EX_PLAN || !ex->replicas || ex->n_acquired < ex->n_legs) {
+		return false;
+	}
+	for (i = 0; i < ex->n_legs; i++) {
+		if (ex->legs[i].be == b) {
+			l = &ex->legs[i];
+			break;
+		}
+	}
+	if (l == NULL || l->ep == l->shard || l->own_be || l->branch ||
+	    !(l->state == PX_LEG_SYNC ||
+	      (l->state == PX_LEG_RUN && l->resp.state == MP_RESP_FIRST))) {
+		return false;
+	}
+	ms_log_info("session %llu: read replica %s lost before its leg's reply (%s); the leg "
+		    "reads from the primary of shard %s", (unsigned long long)s->id,
+		    px_pool_shard_name(b->pool), why, ex->names[i]);
+	l->be = NULL;
+	b->owner = NULL;
+	px_pool_drop(b);
+	l->ep = l->shard;
+	l->state = PX_LEG_WAIT;
+	l->sync = PX_SYNC_NONE;
+	s->w->stats.replica_fallbacks++;
+	px_exec_set_paused(s, true); /* px_exec_pump resumes them once the leg is sent again */
+	ex->retry = true;
+	ex->retry_idx = i;
+	ex->n_acquired = i;
+	px_exec_acquire(s);
+	return true;
+}
+
 void
 px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
 {
@@ -952,6 +1014,10 @@ px_exec_lost(struct px_session *s, struct px_backend *b, const char *why)
 	const char *shard = px_pool_shard_name(b->pool);
 	bool own = b == s->be || px_tx_owns(s, b);
 	char msg[400];
+
+	if (!own && px_exec_leg_retry(s, b, why)) {
+		return;
+	}
 
 	for (size_t i = 0; i < ex->n_legs; i++) {
 		if (ex->legs[i].be == b && !own) {

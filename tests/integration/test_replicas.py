@@ -499,10 +499,30 @@ def test_replica_weights(rep, replica2):
 
 def test_replica_dies_and_promotion(rep):
     """Last in the module: it kills the replica, restarts it and promotes it."""
+    _ensure_u(rep)
+    on0 = rep.primary.sql(f"SELECT COUNT(*) FROM {DB}.u")[0][0]
     _reads_go_to(rep, 2, "reads on the replica")
-    # a read under way on the replica when it dies, before any of its reply came: it runs
-    # again on the primary, and the client gets the primary's answer, not an error
+    # reads under way on the replica when it dies, before any of their reply came, run again
+    # on the primary, and the client gets the primary's answer, not an error: a one-shard read
+    # (sleeping there), and s0's leg of a read over both shards (waiting there for a table
+    # lock, so nothing of its reply is sent; s1's leg answers meanwhile)
     fallbacks = _stat(rep, "replica_fallbacks")
+    locker = rep.replica.admin(db=DB)
+    H.query(locker, "LOCK TABLES u WRITE")
+    scat, sbox = _connect(rep), {}
+
+    def scatter_read():
+        try:
+            sbox["rows"] = H.query(scat, "SELECT @@server_id AS sid, COUNT(*) FROM u "
+                                         "GROUP BY sid ORDER BY sid")
+        except Exception as e:  # noqa: BLE001 (reported by the assertion below)
+            sbox["error"] = repr(e)
+    st = threading.Thread(target=scatter_read)
+    st.start()
+    H.wait_until(lambda: rep.replica.sql(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE "
+        "'SELECT @@server_id AS sid%' AND state = 'Waiting for table metadata lock'")[0][0] == 1,
+        15, "the scatter's leg to wait on the replica")
     slow = _connect(rep)
     box = {}
 
@@ -520,10 +540,16 @@ def test_replica_dies_and_promotion(rep):
     rep.replica.proc.wait(timeout=30)
     rep.replica.proc = None
     t.join(timeout=30)
-    assert not t.is_alive()
+    st.join(timeout=30)
+    assert not t.is_alive() and not st.is_alive()
     slow.close()
+    scat.close()
+    locker.close()
     assert box == {"rows": ((0, 1),)}
-    assert _stat(rep, "replica_fallbacks") == fallbacks + 1
+    assert sbox == {"rows": ((1, on0), (3, 40 - on0))}
+    assert _stat(rep, "replica_fallbacks") == fallbacks + 2
+    assert rep.stderr_text().count(f"read replica s0@127.0.0.1:{rep.replica.port} lost before "
+                                   "its leg's reply") == 1
     # once its checks fail it gets no reads; from then on no read fails
     _reads_go_to(rep, 1, "reads to go back to the primary")
     c = _connect(rep)
