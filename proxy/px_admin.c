@@ -249,9 +249,11 @@ px_adm_reachable(struct px_admin *a, const struct topo_snapshot *next, char *err
 		long j = topo_shard_find(live, n->name);
 		char why[128];
 
-		if (j >= 0 && live->shards[j].port == n->port &&
-		    strcmp(live->shards[j].host, n->host) == 0) {
-			continue;
+		if ((j >= 0 && live->shards[j].port == n->port &&
+		     strcmp(live->shards[j].host, n->host) == 0 &&
+		     live->shards[j].state != TOPO_EP_DOWN) ||
+		    n->state == TOPO_EP_DOWN) {
+			continue; /* not new nor coming back from down, or set down: not tried */
 		}
 		if (!px_adm_connect_ok(n, why, sizeof(why))) {
 			snprintf(err, errlen,

@@ -425,6 +425,23 @@ def test_primary_states(rep):
         H.wait_until(lambda: rep.other.sql("SELECT COUNT(*) FROM information_schema.innodb_trx")
                      [0][0] == 0, 10, "the transaction to roll back")
         assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 100,),)
+
+        # a primary set down need not accept connections: it can move to a server not up yet
+        dsock, dead = H.reserve_dead_port()
+        a = _admin(rep)
+        try:
+            H.query(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (dead,))
+            H.query(a, "APPLY")
+            H.query(a, "UPDATE endpoints SET state = 'up' WHERE shard = 's1'")
+            code, msg = _err(a, "APPLY")
+            assert code == 1105 and msg.startswith(
+                f"APPLY refused, nothing changed: endpoints row (shard=s1, host=127.0.0.1, "
+                f"port={dead}): cannot connect within 1000 ms"), msg
+            assert _err(c, f"SELECT v FROM u WHERE id = {k1}") == (1158, DOWN)
+            H.query(a, "UPDATE endpoints SET port = %s WHERE shard = 's1'", (rep.other.port,))
+        finally:
+            a.close()
+            dsock.close()
     finally:
         c.close()
         held.close()
