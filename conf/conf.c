@@ -428,7 +428,8 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 {
 	static const char *const keys[] = { "connect_ms", "client_idle_ms", "login_ms",
 					    "xa_recovery_ms", "xa_abandon_ms", "deadlock_check_ms",
-					    "shutdown_ms", "health_ms", "query_ms", "slow_query_ms" };
+					    "shutdown_ms", "health_ms", "query_ms", "slow_query_ms",
+					    "client_write_ms" };
 	const yaml_node_t *v[MS_ARRAY_LEN(keys)];
 	enum ms_rc rc;
 
@@ -468,6 +469,10 @@ conf_timeouts(struct conf_ctx *x, const yaml_node_t *map)
 	if (rc == MS_OK && v[9] != NULL) {
 		rc = conf_uint(x, v[9], "timeouts.slow_query_ms", 0, 86400000,
 			       &x->c->slow_query_ms);
+	}
+	if (rc == MS_OK && v[10] != NULL) {
+		rc = conf_uint(x, v[10], "timeouts.client_write_ms", 0, 86400000,
+			       &x->c->client_write_timeout_ms);
 	}
 	return rc;
 }
@@ -1127,6 +1132,7 @@ conf_new(const char *name)
 	c->pool_wait_timeout_ms = 5000;
 	c->connect_timeout_ms = 3000;
 	c->client_idle_timeout_ms = 0;
+	c->client_write_timeout_ms = 60000;
 	c->login_timeout_ms = 10000;
 	c->xa_recovery_ms = 5000;
 	c->xa_abandon_ms = 30000;

@@ -82,6 +82,8 @@ struct conf {
 	unsigned int connect_timeout_ms; /* backend connect; default 3000 */
 	unsigned int pool_wait_timeout_ms; /* how long a statement waits for a pooled connection; default 5000 */
 	unsigned int client_idle_timeout_ms; /* close idle clients after this; 0 = never (default) */
+	unsigned int client_write_timeout_ms; /* close a client that reads none of its pending
+						 output for this long; 60000; 0 = never */
 	unsigned int login_timeout_ms; /* a client must finish logging in within this; default 10000 */
 	unsigned int xa_recovery_ms;   /* between two-phase commit recovery passes; default 5000 */
 	unsigned int xa_abandon_ms;    /* a prepared branch this old is finished by recovery; 30000 */

@@ -234,6 +234,7 @@ px_conn_write_ev(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	if (!c->failed) {
+		c->write_evs++;
 		px_conn_flush(c);
 	}
 	if (c->failed) {
@@ -259,6 +260,7 @@ px_conn_init(struct px_conn *c, struct event_base *base, evutil_socket_t fd, px_
 	c->read_hw = 0;
 	c->write_lw = 0;
 	c->err = 0;
+	c->write_evs = 0;
 	c->tls = NULL;
 	c->z = NULL;
 	c->cb = cb;

@@ -50,6 +50,7 @@ struct px_conn {
 	size_t read_hw;         /* stop reading while <in> holds this much; 0 = no limit */
 	size_t write_lw;        /* DRAINED fires when <out> falls to this */
 	int err;                /* errno of the last ERROR */
+	unsigned int write_evs; /* times the kernel took more output after pushing back */
 	struct px_tls *tls;     /* owned; NULL: plain TCP (proxy/px_tls.h) */
 	struct px_zlib *z;      /* owned; NULL: no protocol compression (proxy/px_zlib.h) */
 	px_conn_cb *cb;         /* borrowed */

@@ -554,6 +554,9 @@ static void
 px_sess_free(struct px_session *s)
 {
 	event_del(&s->defer_ev);
+	if (s->wstall_ev != NULL) {
+		event_free(s->wstall_ev); /* (deletes it) */
+	}
 	if (s->q_timer_added) {
 		event_del(&s->q_timer);
 		s->q_timer_added = false;
@@ -579,6 +582,62 @@ px_sess_free(struct px_session *s)
 	px_conn_deinit(&s->cl);
 	ms_log_debug("session %llu: freed", (unsigned long long)s->id);
 	free(s);
+}
+
+/*
+ * timeouts.client_write_ms: the client's output has waited for the kernel (its send buffer
+ * full) the whole period, with no write taken since the timer was armed. A client that reads,
+ * however slowly, re-arms it; one that reads nothing is closed, without waiting for its
+ * output, and its backend connection, held mid-result, is given up.
+ */
+static void
+px_sess_wstall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct px_session *s = arg;
+	unsigned int ms = s->w->conf->client_write_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	(void)fd;
+	(void)what;
+	s->wstall_added = false;
+	if (!s->cl.writing || s->cl.failed || s->state == PX_SESS_DONE) {
+		return; /* the output went out: armed again at the next stall */
+	}
+	if (s->cl.write_evs != s->wstall_mark) {
+		s->wstall_mark = s->cl.write_evs; /* it reads, slowly: another period */
+		s->wstall_added = event_add(s->wstall_ev, &tv) == 0;
+		return;
+	}
+	ms_log_warn("session %llu (%s@%s): the client took none of its pending output (%zu bytes) "
+		    "for %u ms (timeouts.client_write_ms); closing it",
+		    (unsigned long long)s->id, s->user[0] != '\0' ? s->user : "-", s->peer,
+		    evbuffer_get_length(s->cl.out), ms);
+	s->cl.failed = true; /* nothing more is written: the session closes without waiting */
+	if (s->state == PX_SESS_CLOSING) {
+		px_sess_set_state(s, PX_SESS_DONE);
+	} else {
+		px_sess_close(s, "client write timeout");
+	}
+	px_sess_settle(s);
+}
+
+/* Arms the write-stall timer when the client's output waits for the kernel (rare: only a
+ * client that reads more slowly than its results arrive). */
+static void
+px_sess_wstall_arm(struct px_session *s)
+{
+	unsigned int ms = s->w->conf->client_write_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (ms == 0 || s->wstall_added || s->cl.failed) {
+		return;
+	}
+	if (s->wstall_ev == NULL &&
+	    (s->wstall_ev = event_new(s->w->base, -1, 0, px_sess_wstall_cb, s)) == NULL) {
+		return; /* out of memory: no timer, as with client_write_ms 0 */
+	}
+	s->wstall_mark = s->cl.write_evs;
+	s->wstall_added = event_add(s->wstall_ev, &tv) == 0;
 }
 
 void
@@ -617,6 +676,9 @@ px_sess_settle(struct px_session *s)
 	}
 	if (s->state != PX_SESS_DONE && s->input_stalled && evbuffer_get_length(s->cl.out) <= PX_LOW_WATER) {
 		event_active(&s->defer_ev, EV_TIMEOUT, 0); /* budget used up: next loop turn */
+	}
+	if (MS_UNLIKELY(s->cl.writing) && s->state != PX_SESS_DONE && !s->wstall_added) {
+		px_sess_wstall_arm(s);
 	}
 	if (s->state == PX_SESS_DONE) {
 		px_sess_free(s);

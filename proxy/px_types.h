@@ -336,6 +336,9 @@ struct px_session {
 	bool in_input;             /* px_sess_process_input() is on the stack */
 	bool input_stalled;        /* commands wait: output above high water or budget used */
 	struct event defer_ev;     /* resumes a stalled session on the next loop turn */
+	struct event *wstall_ev;   /* owned, made at the first stall: timeouts.client_write_ms */
+	bool wstall_added;
+	unsigned int wstall_mark;  /* cl.write_evs when it was (re)armed */
 	struct px_backend *be;     /* borrowed from the pool while held */
 	struct px_pool *want;      /* pool waited on (WAIT_BACKEND) */
 	enum px_sync_step sync;

@@ -335,7 +335,8 @@ def default_myshard_bin():
 def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_max=32,
                       pool_wait_ms=5000, connect_ms=3000, client_idle_ms=0, login_ms=10000,
                       xa_recovery_ms=None, xa_abandon_ms=None, extra_yaml="", extra_users=(),
-                      health_ms=None, query_ms=None, slow_query_ms=None, replicas=None):
+                      health_ms=None, query_ms=None, slow_query_ms=None, replicas=None,
+                      client_write_ms=None):
     """shards: list of (name, host, port). extra_yaml: more top-level keys (e.g. a `sharding:`
     section), appended as given. extra_users: more `users:` entries, as YAML flow mappings.
     replicas: {shard name: [(host, port), ...]}, the shards' read replicas."""
@@ -350,7 +351,8 @@ def proxy_config_yaml(listen_port, shards, max_packet="64MiB", workers=2, pool_m
         + (f", xa_abandon_ms: {xa_abandon_ms}" if xa_abandon_ms else "")
         + (f", health_ms: {health_ms}" if health_ms is not None else "")
         + (f", query_ms: {query_ms}" if query_ms is not None else "")
-        + (f", slow_query_ms: {slow_query_ms}" if slow_query_ms is not None else "") + "}",
+        + (f", slow_query_ms: {slow_query_ms}" if slow_query_ms is not None else "")
+        + (f", client_write_ms: {client_write_ms}" if client_write_ms is not None else "") + "}",
         "users:",
         f"  - {{name: {APP_USER}, password: {APP_PASSWORD}}}",
         f"  - {{name: {NOPW_USER}, password: \"\"}}",

@@ -201,6 +201,81 @@ def test_statement_timeout(request, session_root, myshard_bin, backends):
             pass
 
 
+def test_client_stops_reading(request, session_root, myshard_bin, backends):
+    """timeouts.client_write_ms: a client that reads none of a big result for that long is
+    closed, its backend connection given up mid-result (the query stops on the server) and
+    its open transaction rolled back; a client that reads slowly but steadily gets its whole
+    result."""
+    import conftest
+    p = conftest.start_proxy(request, myshard_bin, session_root, "wstall",
+                             conftest._shards_of(backends[:1]), health_ms=0,
+                             client_write_ms=2000)
+    srv = backends[0]
+    srv.sql(f"CREATE TABLE {H.TEST_DB}.wstall (id INT PRIMARY KEY, v INT)",
+            f"INSERT INTO {H.TEST_DB}.wstall VALUES (1, 1)")
+    big = "SELECT REPEAT('x', 1048576), 'wstall-tag' FROM seq_1_to_60"
+    try:
+        # slow and steady: 512 KiB every 100 ms for 3 s, then the rest at once
+        slow = H.RawClient("127.0.0.1", p.port, timeout=60)
+        try:
+            slow.login(database=H.TEST_DB)
+            slow.command(H.COM_QUERY, big.encode())
+            for _ in range(30):
+                chunk = slow.sock.recv(524288)
+                assert chunk, "closed while reading"
+                slow.rbuf += chunk
+                time.sleep(0.1)  # the reader's pace (what is under test), not a wait
+            kind, cols, rows = slow.read_result()
+            assert (kind, len(rows)) == ("rows", 60)
+            assert all(r == [b"x" * 1048576, b"wstall-tag"] for r in rows)
+            assert slow.query("SELECT 5") == ("rows", ["5"], [[b"5"]])
+        finally:
+            slow.close()
+        assert "took none of its pending output" not in p.stderr_text()
+
+        # stopped: inside a transaction that changed a row
+        c = H.RawClient("127.0.0.1", p.port, timeout=60)
+        try:
+            c.login(database=H.TEST_DB)
+            assert c.query("BEGIN")[0] == "ok"
+            assert c.query("UPDATE wstall SET v = 2 WHERE id = 1")[0] == "ok"
+            c.command(H.COM_QUERY, big.encode())
+            H.wait_until(lambda: "took none of its pending output" in p.stderr_text(), 30,
+                         "myshard to close the client that stopped reading")
+            H.wait_until(lambda: srv.sql(
+                "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE "
+                "'%wstall-tag%' AND info NOT LIKE '%processlist%'")[0][0] == 0, 30,
+                "the statement to stop on the server")
+            H.wait_until(lambda: srv.sql("SELECT COUNT(*) FROM information_schema.innodb_trx")
+                         [0][0] == 0, 30, "the transaction to roll back")
+            assert srv.sql(f"SELECT v FROM {H.TEST_DB}.wstall WHERE id = 1") == ((1,),)
+            # the client's socket is closed: what it gets is a part of the result, then EOF
+            got, deadline = 0, time.monotonic() + 30
+            while time.monotonic() < deadline:
+                c.sock.settimeout(deadline - time.monotonic())
+                try:
+                    chunk = c.sock.recv(1 << 20)
+                except ConnectionResetError:
+                    break
+                if not chunk:
+                    break
+                got += len(chunk)
+            else:
+                raise AssertionError("the connection stayed open")
+            assert got < 60 << 20, got
+        finally:
+            c.close()
+        # everyone else is served
+        d = pymysql.connect(host="127.0.0.1", port=p.port, user=H.APP_USER,
+                            password=H.APP_PASSWORD, database=H.TEST_DB, autocommit=True)
+        try:
+            assert H.query(d, "SELECT v FROM wstall WHERE id = 1") == ((1,),)
+        finally:
+            d.close()
+    finally:
+        srv.sql(f"DROP TABLE {H.TEST_DB}.wstall")
+
+
 def test_stalled_shard(request, session_root, myshard_bin):
     """A shard whose server stops answering (SIGSTOP): a statement already on it is cut off by
     timeouts.query_ms (ERR 1969); the health checks time out, the shard is reported down and
