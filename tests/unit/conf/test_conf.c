@@ -74,6 +74,7 @@ test_full_config(void **state)
 		"timeouts:\n"
 		"  connect_ms: 1500\n"
 		"  client_idle_ms: 60000\n"
+		"  client_write_ms: 0\n"
 		"  login_ms: 2500\n"
 		"  xa_recovery_ms: 700\n"
 		"  xa_abandon_ms: 9000\n"
@@ -109,6 +110,7 @@ test_full_config(void **state)
 	assert_int_equal(c->pool_wait_timeout_ms, 250);
 	assert_int_equal(c->connect_timeout_ms, 1500);
 	assert_int_equal(c->client_idle_timeout_ms, 60000);
+	assert_int_equal(c->client_write_timeout_ms, 0);
 	assert_int_equal(c->login_timeout_ms, 2500);
 	assert_int_equal(c->xa_recovery_ms, 700);
 	assert_int_equal(c->xa_abandon_ms, 9000);
@@ -155,6 +157,7 @@ test_defaults(void **state)
 	assert_int_equal(c->pool_wait_timeout_ms, 5000);
 	assert_int_equal(c->connect_timeout_ms, 3000);
 	assert_int_equal(c->client_idle_timeout_ms, 0);
+	assert_int_equal(c->client_write_timeout_ms, 60000);
 	assert_int_equal(c->login_timeout_ms, 10000);
 	assert_int_equal(c->n_shards, 1);
 	assert_int_equal(c->shards[0].port, 3306);
@@ -410,7 +413,9 @@ static const struct bad_case bad_cases[] = {
 	{ "unknown timeouts key", "timeouts:\n  idle_ms: 3\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.idle_ms: unknown key (known: connect_ms, client_idle_ms, login_ms, "
 	  "xa_recovery_ms, xa_abandon_ms, deadlock_check_ms, shutdown_ms, health_ms, query_ms, "
-	  "slow_query_ms)" },
+	  "slow_query_ms, client_write_ms)" },
+	{ "timeouts.client_write_ms too big", "timeouts:\n  client_write_ms: 86400001\n" USERS SHARDS,
+	  "t.yaml:2: timeouts.client_write_ms: must be an integer 0..86400000, got \"86400001\"" },
 	{ "timeouts.deadlock_check_ms too big", "timeouts:\n  deadlock_check_ms: 60001\n" USERS SHARDS,
 	  "t.yaml:2: timeouts.deadlock_check_ms: must be an integer 0..60000, got \"60001\"" },
 	{ "timeouts.xa_recovery_ms too small", "timeouts:\n  xa_recovery_ms: 5\n" USERS SHARDS,
