@@ -553,12 +553,16 @@ px_adm_do_apply(struct px_admin *a, const char *who, const char *what, uint64_t 
 		topo_snapshot_free(snap);
 		return rc;
 	}
+	/* states that hold statements back take effect first, those that free them after */
+	if (!px_shard_states_set(snap, true, px_adm_state_changed, a)) {
+		ms_log_error("admin: a shard's endpoints.state did not fit in the state table");
+	}
 	if (topo_publish_at(a->topo, snap, *version) != *version) {
 		ms_log_error("admin: topology version and history disagree (history %llu)",
 			     (unsigned long long)*version);
 	}
 	/* <snap> is live and pinned by the domain until the next publish, on this thread */
-	if (!px_shard_states_set(snap, px_adm_state_changed, a)) {
+	if (!px_shard_states_set(snap, false, px_adm_state_changed, a)) {
 		ms_log_error("admin: a shard's endpoints.state did not fit in the state table");
 	}
 	topo_reclaim(a->topo);

@@ -207,6 +207,18 @@ px_cmd_query_timeout(evutil_socket_t fd, short what, void *arg)
 	s->q_timer_added = false;
 	if (s->ex != NULL) {
 		b = px_exec_running_backend(s);
+		if (b == NULL) {
+			snprintf(why, sizeof(why), "it ran longer than timeouts.query_ms (%u ms)",
+				 s->w->conf->query_ms);
+			if (px_exec_time_out_waiting(s, why)) {
+				ms_log_warn("session %llu: statement cut off after %u ms while waiting "
+					    "for a connection (timeouts.query_ms)",
+					    (unsigned long long)s->id, s->w->conf->query_ms);
+				s->q_timed_out = true;
+				px_sess_settle(s);
+			}
+			return;
+		}
 	} else if (s->state != PX_SESS_FORWARD) {
 		return; /* waiting for a connection or committing: those have limits of their own */
 	}
@@ -1414,7 +1426,7 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	if (n_ok == 0) {
 		return shard;
 	}
-	pick = s->w->replica_rr++ % total;
+	pick = s->w->replica_rr[px_worker_slot(s->w, snap, shard)]++ % total;
 	for (size_t i = 0; i + 1 < n_ok; i++) {
 		uint64_t w = snap->shards[ok[i]].weight > 0 ? snap->shards[ok[i]].weight : 1;
 

@@ -141,11 +141,21 @@ px_exec_free(struct px_session *s)
 	free(ex);
 }
 
-/* Gives every leg connection back (<clean>) or closes it; the session's own one stays. */
+/* Gives every leg connection back (<clean>) or closes it; the session's own one stays. A leg
+ * still waiting for a connection stops waiting. */
 static void
 px_exec_release(struct px_session *s, bool clean)
 {
 	struct px_exec *ex = s->ex;
+
+	if (s->want != NULL) {
+		px_pool_cancel(s->want, s);
+		s->want = NULL;
+	}
+	if (s->wait_ev_added) {
+		event_del(&s->wait_ev);
+		s->wait_ev_added = false;
+	}
 
 	for (size_t i = 0; i < ex->n_legs; i++) {
 		struct px_backend *b = ex->legs[i].be;
@@ -975,8 +985,9 @@ px_exec_leg_retry(struct px_session *s, struct px_backend *b, const char *why)
 	struct px_leg *l = NULL;
 	size_t i;
 
-	if (ex->mode != PX_EX_PLAN || !ex->replicas || ex->n_acquired < ex->n_legs) {
-		return false;
+	if (ex->mode != PX_EX_PLAN || !ex->replicas || ex->n_acquired < ex->n_legs ||
+	    s->q_timed_out) {
+		return false; /* (cut off by timeouts.query_ms: not run again) */
 	}
 	for (i = 0; i < ex->n_legs; i++) {
 		if (ex->legs[i].be == b) {
@@ -1004,6 +1015,20 @@ px_exec_leg_retry(struct px_session *s, struct px_backend *b, const char *why)
 	ex->retry_idx = i;
 	ex->n_acquired = i;
 	px_exec_acquire(s);
+	return true;
+}
+
+bool
+px_exec_time_out_waiting(struct px_session *s, const char *why)
+{
+	char msg[300];
+
+	if (s->ex == NULL || s->want == NULL) {
+		return false;
+	}
+	snprintf(msg, sizeof(msg), "Query execution was interrupted: myshard cut the statement off "
+		 "while it waited for a connection: %s", why);
+	px_exec_fail(s, 1969, "70100", msg);
 	return true;
 }
 

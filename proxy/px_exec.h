@@ -41,6 +41,9 @@ struct px_backend *px_exec_running_backend(struct px_session *s) MS_MUSTCHECK;
 /* Pool callbacks while s->ex is set. */
 void px_exec_backend_ready(struct px_session *s, struct px_backend *b);
 void px_exec_backend_failed(struct px_session *s, const char *why);
+/* timeouts.query_ms while a leg waits for a connection (a leg run again after its replica was
+ * lost): the statement ends with 1969 (70100). False if no leg waits. */
+bool px_exec_time_out_waiting(struct px_session *s, const char *why) MS_MUSTCHECK;
 void px_exec_wait_timeout(struct px_session *s);
 /* Some leg's backend has data, or the client's output drained below the low-water mark. */
 void px_exec_pump(struct px_session *s);

@@ -194,7 +194,7 @@ px_main_topology(const struct conf *c, bool reset, struct conf_store **storep,
 	}
 	topo_publish_at(d, snap, version);
 	/* the stored endpoints.state of each primary (workers do not run yet) */
-	if (!px_shard_states_set(snap, NULL, NULL)) {
+	if (!px_shard_states_set(snap, false, NULL, NULL)) {
 		ms_log_error("the shards' endpoints.state did not fit in the state table");
 	}
 	*out = d;

@@ -13,6 +13,7 @@
 #include "protocol/mp_result.h"
 #include "proxy/px_backend.h"
 #include "proxy/px_session.h"
+#include "proxy/px_tx.h"
 #include "topology/topo.h"
 
 #include <pthread.h>
@@ -109,8 +110,8 @@ px_shard_states_fit(const struct topo_snapshot *snap)
 }
 
 bool
-px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char *, void *),
-		    void *arg)
+px_shard_states_set(const struct topo_snapshot *snap, bool restrict_only,
+		    void (*changed)(const char *, void *), void *arg)
 {
 	bool ok = true;
 	unsigned int n;
@@ -118,8 +119,12 @@ px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char
 	pthread_mutex_lock(&px_pause_mu);
 	for (size_t k = 0; k < snap->n_shards; k++) {
 		const struct topo_shard *t = &snap->shards[k];
-		unsigned int i = px_pause_entry(t->name, t->state != TOPO_EP_UP);
+		unsigned int i;
 
+		if (restrict_only && t->state == TOPO_EP_UP) {
+			continue;
+		}
+		i = px_pause_entry(t->name, t->state != TOPO_EP_UP);
 		if (i == __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE)) {
 			ok = ok && t->state == TOPO_EP_UP; /* no entry: up, unless there was no room */
 			continue;
@@ -129,7 +134,7 @@ px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char
 		}
 	}
 	/* shards the snapshot no longer has lose their state */
-	n = __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
+	n = restrict_only ? 0 : __atomic_load_n(&px_pause_n, __ATOMIC_ACQUIRE);
 	for (unsigned int i = 0; i < n; i++) {
 		if (topo_shard_find(snap, px_pauses[i].name) < 0 &&
 		    px_pause_store(i, true, TOPO_EP_UP) && changed != NULL) {
@@ -343,6 +348,17 @@ px_pool_down_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Runs px_pool_down_cb from the loop (never inside the caller's frame). */
+static void
+px_pool_down_soon(struct px_pool *p)
+{
+	if (!p->down_ev_set) {
+		event_assign(&p->down_ev, p->w->base, -1, 0, px_pool_down_cb, p);
+		p->down_ev_set = true;
+	}
+	event_active(&p->down_ev, EV_TIMEOUT, 0);
+}
+
 const char *
 px_pool_shard_name(const struct px_pool *p)
 {
@@ -462,11 +478,7 @@ px_pool_get(struct px_pool *p, struct px_session *s)
 		TAILQ_INSERT_TAIL(&p->waiters, s, wait_link);
 		s->in_wait_list = true;
 		p->n_waiting++;
-		if (!p->down_ev_set) {
-			event_assign(&p->down_ev, p->w->base, -1, 0, px_pool_down_cb, p);
-			p->down_ev_set = true;
-		}
-		event_active(&p->down_ev, EV_TIMEOUT, 0);
+		px_pool_down_soon(p);
 		return NULL;
 	}
 	if (!TAILQ_EMPTY(&p->waiters) && p->n_idle > 0) {
@@ -534,15 +546,18 @@ px_pool_offer(struct px_pool *p, struct px_backend *b)
 	}
 
 	if (b->gen != p->gen || (s == NULL && !TAILQ_EMPTY(&p->waiters)) ||
-	    (s == NULL && state != TOPO_EP_UP)) {
+	    state >= TOPO_EP_DRAINING) {
 		/* connected to an endpoint the shard has left, or only schema-less sessions wait:
 		 * replace <b> with a fresh connection (for the waiters, if any); an operator set the
-		 * shard down or draining and nobody waits: close it */
+		 * shard down or draining: close it, and the waiters get their ERR (they queued
+		 * before the change, or on the way to it) */
 		TAILQ_REMOVE(&p->busy, b, link);
 		p->n_busy--;
 		p->w->stats.backend_closed++;
 		px_backend_free(b, true);
-		if (!TAILQ_EMPTY(&p->waiters)) {
+		if (!TAILQ_EMPTY(&p->waiters) && state >= TOPO_EP_DRAINING) {
+			px_pool_down_soon(p);
+		} else if (!TAILQ_EMPTY(&p->waiters)) {
 			px_pool_grow(p);
 		}
 		return;
@@ -646,8 +661,23 @@ px_pool_resume(struct px_pool *p)
 	struct px_backend *b;
 
 	if (px_shard_state(p->shard_name) >= TOPO_EP_DRAINING) {
+		struct px_session *o;
+
 		px_pool_close_idle(p); /* down or draining: nothing new goes there */
 		(void)px_pool_fail_refused(p);
+		/* idle sessions that only keep their last statement's connection (its row count,
+		 * warnings) give it up now: it closes; a transaction or a pin keeps its own */
+		TAILQ_FOREACH (o, &p->w->sessions, link) {
+			b = o->be;
+			if (b == NULL || b->pool != p || o->state != PX_SESS_IDLE || !o->hold_prev ||
+			    o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
+			    !(o->status & MP_STATUS_AUTOCOMMIT) || px_tx_owns(o, b)) {
+				continue;
+			}
+			o->be = NULL;
+			o->hold_prev = false;
+			px_pool_put(b);
+		}
 		return;
 	}
 

@@ -59,9 +59,11 @@ const char *px_pause_why(const char *name) MS_MUSTCHECK;
 /* True if the states of <snap>'s shards fit in the table (check before publishing it). */
 bool px_shard_states_fit(const struct topo_snapshot *snap) MS_MUSTCHECK;
 /* Takes the states of the published <snap>'s primaries (shards it lacks go back to up); calls
- * <changed> for every shard whose state changed. False if one did not fit (it stays up). */
-bool px_shard_states_set(const struct topo_snapshot *snap, void (*changed)(const char *, void *),
-			 void *arg) MS_MUSTCHECK;
+ * <changed> for every shard whose state changed. False if one did not fit (it stays up). With
+ * <restrict_only>, only the states other than up (before <snap> is published, so that no
+ * worker uses a shard set down, paused or draining in it meanwhile). */
+bool px_shard_states_set(const struct topo_snapshot *snap, bool restrict_only,
+			 void (*changed)(const char *, void *), void *arg) MS_MUSTCHECK;
 /* After RESUME SHARD or a change of state: serves <p>'s waiters from its idle connections and
  * new ones; if the shard is now down or draining, closes the idle ones and fails the waiters. */
 void px_pool_resume(struct px_pool *p);

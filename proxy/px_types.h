@@ -403,7 +403,8 @@ struct px_worker {
 	struct px_pool *pools;       /* owned array; slot k's variants at k * PX_VARIANTS */
 	uint64_t map_ver;            /* snapshot version slot_of[] was built for */
 	uint16_t slot_of[TOPO_MAX_ENDPOINTS]; /* endpoint index in that snapshot -> slot */
-	uint64_t replica_rr;         /* reads given to read replicas: their weighted rotation */
+	uint64_t replica_rr[PX_SLOTS]; /* per shard (its primary's slot): reads given to its
+					  replicas, their weighted rotation */
 	struct px_lat *slot_lat;     /* owned; PX_SLOTS: one-shard statements per pool slot (the
 					metrics endpoint reports them by the slot's endpoint name) */
 	struct px_session_list sessions;

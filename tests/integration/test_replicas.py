@@ -74,6 +74,8 @@ def rep(request, session_root, myshard_bin):
         request, myshard_bin, session_root, "replicas",
         [("s0", "127.0.0.1", primary.port), ("s1", "127.0.0.1", other.port)],
         replicas={"s0": [("127.0.0.1", replica.port)]}, health_ms=100,
+        # (a read waiting for a paused shard outlasts APPLYs on a slow machine)
+        pool_wait_ms=30000,
         extra_yaml="replica_reads: {max_lag_s: 5, after_write_ms: 60000}\n"
         # t is a sharded table (one shard): prepared statements on it run on the shard's own
         # prepared statements, which replicas can serve too
@@ -376,18 +378,22 @@ def test_primary_states(rep):
         assert _set_state(rep, "s1", "up") == "up"
         assert H.query(c, f"SELECT v FROM u WHERE id = {k1}") == ((k1,),)
 
-        # draining: the transaction that holds s1 goes on; nothing new starts there
+        # draining: the transaction that holds s1 goes on; nothing new starts there. An idle
+        # session that only keeps its last statement's connection (affected rows) loses it.
+        idle = _connect(rep)
+        H.query(idle, f"UPDATE u SET v = v + 1000 WHERE id = {k1}")
         H.query(held, "BEGIN")
         H.query(held, f"UPDATE u SET v = v + 100 WHERE id = {k1}")
         assert _set_state(rep, "s1", "draining") == "draining"
         assert _err(c, f"SELECT v FROM u WHERE id = {k1}") == (1158, DRAINING)
-        assert H.query(held, f"SELECT v FROM u WHERE id = {k1}") == ((k1 + 100,),)
+        assert H.query(held, f"SELECT v FROM u WHERE id = {k1}") == ((k1 + 1100,),)
         H.query(held, "COMMIT")
-        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 100,),)
-        # once no session holds it, no connection to s1 is left open
-        H.query(held, f"SELECT v FROM u WHERE id = {k0}")
+        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 1100,),)
+        # with the transaction over, no connection to s1 is left open
         H.wait_until(lambda: _pool_conns(rep, "s1") == 0, 10, "s1's connections to close")
         assert _err(held, f"SELECT v FROM u WHERE id = {k1}") == (1158, DRAINING)
+        assert _err(idle, f"SELECT v FROM u WHERE id = {k1}") == (1158, DRAINING)
+        idle.close()
 
         # paused: a statement waits; 'up' lets it run; RESUME SHARD does not lift the state
         assert _set_state(rep, "s1", "paused") == "paused"
@@ -412,7 +418,7 @@ def test_primary_states(rep):
             a.close()
         assert _set_state(rep, "s1", "up") == "up"
         t.join(timeout=30)
-        assert not t.is_alive() and box == {"rows": ((k1 + 100,),)}
+        assert not t.is_alive() and box == {"rows": ((k1 + 1100,),)}
 
         # down under an open transaction there: the session is closed at its next
         # statement, and its transaction rolled back
@@ -424,7 +430,7 @@ def test_primary_states(rep):
             "transaction had work there; the transaction is rolled back; reconnect")
         H.wait_until(lambda: rep.other.sql("SELECT COUNT(*) FROM information_schema.innodb_trx")
                      [0][0] == 0, 10, "the transaction to roll back")
-        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 100,),)
+        assert rep.other.sql(f"SELECT v FROM {DB}.u WHERE id = {k1}") == ((k1 + 1100,),)
 
         # a primary set down need not accept connections: it can move to a server not up yet
         dsock, dead = H.reserve_dead_port()
@@ -445,7 +451,13 @@ def test_primary_states(rep):
     finally:
         c.close()
         held.close()
-        _set_state(rep, "s1", "up")
+        a = _admin(rep)
+        try:
+            H.query(a, "UPDATE endpoints SET port = %s, state = 'up' WHERE shard = 's1'",
+                    (rep.other.port,))
+            H.query(a, "APPLY")
+        finally:
+            a.close()
     c = _connect(rep)
     try:
         H.query(c, f"UPDATE u SET v = {k1} WHERE id = {k1}")
