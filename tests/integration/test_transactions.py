@@ -178,15 +178,24 @@ def test_client_vanishes_mid_transaction(sh):
     # decision clean-up): wait for none with a deadline; a leaked transaction never goes.
     # (Statements still running are not counted: CI twice showed a connection running
     # this module's CREATE TABLE at this point, see issue #6's notes.)
+    idle_trx = ("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE "
+                "trx_mysql_thread_id <> CONNECTION_ID() AND trx_query IS NULL")
     for n in ("s0", "s1"):
-        H.wait_until(lambda: on_shard(sh, n, "SELECT COUNT(*) FROM information_schema.innodb_trx "
-                                             "WHERE trx_mysql_thread_id <> CONNECTION_ID() "
-                                             "AND trx_query IS NULL",
-                                      db=None) == ((0,),), 15,
-                     f"no transaction left on {n} (when the wait began: " + repr(on_shard(
-                         sh, n, "SELECT trx_state, trx_query, trx_mysql_thread_id FROM "
-                                "information_schema.innodb_trx WHERE trx_mysql_thread_id <> "
-                                "CONNECTION_ID()", db=None)) + ")")
+        try:
+            H.wait_until(lambda: on_shard(sh, n, idle_trx, db=None) == ((0,),), 15,
+                         f"no transaction left on {n}")
+        except H.HarnessError as e:
+            # whose it is: the connection's user, host and command, and InnoDB's own view
+            who = on_shard(sh, n, "SELECT t.trx_id, t.trx_state, t.trx_started, "
+                                  "t.trx_mysql_thread_id, t.trx_query, p.user, p.host, p.db, "
+                                  "p.command, p.time, p.state, p.info FROM "
+                                  "information_schema.innodb_trx t LEFT JOIN "
+                                  "information_schema.processlist p ON "
+                                  "p.id = t.trx_mysql_thread_id WHERE "
+                                  "t.trx_mysql_thread_id <> CONNECTION_ID()", db=None)
+            status = on_shard(sh, n, "SHOW ENGINE INNODB STATUS", db=None)[0][2]
+            trx = status[status.find("TRANSACTIONS"):status.find("FILE I/O")]
+            raise AssertionError(f"{e}: {who!r}\n{trx}") from None
     assert xa_leftovers(sh) == []
 
 
