@@ -49,6 +49,7 @@ struct px_leg {
 	const char *sql; /* borrowed from the plan or px_exec.text */
 	size_t len;
 	uint64_t sent_us; /* when its statement went out (per-endpoint latency) */
+	bool in_trans;    /* its reply ended with a transaction open on a pooled connection */
 };
 
 enum px_ex_mode {
@@ -170,7 +171,16 @@ px_exec_release(struct px_session *s, bool clean)
 			continue;
 		}
 		px_conn_set_read(&b->conn, true);
-		if (clean && ex->legs[i].state != PX_LEG_SYNC && ex->legs[i].state != PX_LEG_RUN) {
+		if (ex->legs[i].in_trans) {
+			/* (never expected: a borrowed connection is outside any transaction) a
+			 * transaction left open there must not reach the next borrower */
+			ms_log_warn("session %llu: backend %llu (shard %s) has a transaction open after "
+				    "a statement outside one; closing it", (unsigned long long)s->id,
+				    (unsigned long long)b->id, px_pool_shard_name(b->pool));
+			b->owner = NULL;
+			px_pool_drop(b);
+		} else if (clean && ex->legs[i].state != PX_LEG_SYNC &&
+			   ex->legs[i].state != PX_LEG_RUN) {
 			px_pool_put(b);
 		} else {
 			if (ex->legs[i].state == PX_LEG_SYNC || ex->legs[i].state == PX_LEG_RUN) {
@@ -848,6 +858,8 @@ px_exec_leg_packet(struct px_session *s, struct px_leg *l, const uint8_t *pl, ui
 	if (ev.done) {
 		l->state = PX_LEG_DONE;
 		s->ex->n_done++;
+		l->in_trans = (ev.kind == MP_PKT_OK || ev.kind == MP_PKT_EOF) &&
+			      (ev.status & MP_STATUS_IN_TRANS) && !l->branch && !l->own_be;
 		/* the leg's own time on its endpoint: the per-shard histograms of /metrics */
 		px_cmd_lat_add(&s->w->slot_lat[l->be->pool->shard], ms_now_us() - l->sent_us,
 			       ev.kind == MP_PKT_ERR);
