@@ -1441,6 +1441,26 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	return ok[n_ok - 1];
 }
 
+void
+px_cmd_shard_gone(struct px_session *s, const char *shard, bool moved, bool tx)
+{
+	const char *what = tx ? "this session's transaction had work" :
+				"this session kept state (a transaction, session variables, locks)";
+
+	if (moved) {
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+				 "myshard: shard %s moved to another server while %s on the old "
+				 "one; reconnect", shard, what);
+	} else {
+		px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
+				 "myshard: shard %s was set down by an operator while %s there; %s"
+				 "reconnect", shard, what,
+				 tx ? "the transaction is rolled back; " : "");
+	}
+	px_sess_close(s, moved ? "shard moved under session state" :
+				 "shard set down under session state");
+}
+
 /* Plans the statement on the current topology and runs the plan. */
 static bool
 px_cmd_route(struct px_session *s, const char *sql, size_t len, unsigned int sticky,
@@ -1703,21 +1723,7 @@ px_cmd_check_held(struct px_session *s, const struct rt_class *cls)
 			return 0; /* paused, draining: a session holding state there goes on */
 		}
 		px_cmd_drain(s);
-		if (stale) {
-			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-					 "myshard: shard %s moved to another server while this session "
-					 "kept state (a transaction, session variables, locks) on the old "
-					 "one; reconnect",
-					 px_pool_shard_name(b->pool));
-		} else {
-			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-					 "myshard: shard %s was set down by an operator while this "
-					 "session kept state (a transaction, session variables, locks) "
-					 "there; reconnect",
-					 px_pool_shard_name(b->pool));
-		}
-		px_sess_close(s, stale ? "shard moved under a pinned session" :
-					 "shard set down under a pinned session");
+		px_cmd_shard_gone(s, px_pool_shard_name(b->pool), stale, false);
 		return 2;
 	}
 	s->be = NULL;

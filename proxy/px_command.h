@@ -67,4 +67,9 @@ const uint8_t *px_cmd_packet(struct evbuffer *in, struct mp_hdr *hdr, uint32_t m
 /* Pool wait timer callback (libevent). */
 void px_cmd_wait_cb(evutil_socket_t fd, short what, void *arg);
 
+/* A session that kept state on shard <shard> (<tx>: its transaction had work there) which moved
+ * to another server (<moved>) or was set down by an operator: ERR 1105 (its command already
+ * drained from the input), then the session closes. */
+void px_cmd_shard_gone(struct px_session *s, const char *shard, bool moved, bool tx);
+
 #endif /* MYSHARD_PROXY_PX_COMMAND_H */

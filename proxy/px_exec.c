@@ -149,14 +149,7 @@ px_exec_release(struct px_session *s, bool clean)
 {
 	struct px_exec *ex = s->ex;
 
-	if (s->want != NULL) {
-		px_pool_cancel(s->want, s);
-		s->want = NULL;
-	}
-	if (s->wait_ev_added) {
-		event_del(&s->wait_ev);
-		s->wait_ev_added = false;
-	}
+	px_sess_stop_waiting(s);
 
 	for (size_t i = 0; i < ex->n_legs; i++) {
 		struct px_backend *b = ex->legs[i].be;

@@ -50,6 +50,8 @@ void px_sess_track_reset(struct px_session *s);
 void px_sess_login_ok(struct px_session *s, uint8_t seq, bool now);
 /* Starts closing: drops any backend, flushes queued output, then DONE. */
 void px_sess_close(struct px_session *s, const char *why);
+/* Takes <s> off the pool queue it waits in, if any, and stops its wait timer. */
+void px_sess_stop_waiting(struct px_session *s);
 /* "idle", "forward", ...: for SHOW CLIENTS. */
 const char *px_sess_state_name(enum px_sess_state st) MS_MUSTCHECK;
 /* Frees <s> if it is DONE. Outermost frames only. */

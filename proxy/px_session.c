@@ -490,12 +490,9 @@ px_sess_track_filter(const struct px_session *s, struct ms_slice st, uint8_t *ou
 	return at;
 }
 
-/* Gives back or destroys the backend <s> holds, depending on whether it is clean. */
-static void
-px_sess_release_all(struct px_session *s, bool clean)
+void
+px_sess_stop_waiting(struct px_session *s)
 {
-	struct px_backend *b = s->be;
-
 	if (s->want != NULL) {
 		px_pool_cancel(s->want, s);
 		s->want = NULL;
@@ -504,6 +501,15 @@ px_sess_release_all(struct px_session *s, bool clean)
 		event_del(&s->wait_ev);
 		s->wait_ev_added = false;
 	}
+}
+
+/* Gives back or destroys the backend <s> holds, depending on whether it is clean. */
+static void
+px_sess_release_all(struct px_session *s, bool clean)
+{
+	struct px_backend *b = s->be;
+
+	px_sess_stop_waiting(s);
 	px_exec_abort(s);
 	if (b != NULL && px_tx_owns(s, b)) {
 		s->be = NULL;

@@ -530,20 +530,7 @@ px_tx_moved(struct px_session *s)
 		}
 		evbuffer_drain(s->cl.in, s->cmd_len);
 		s->cmd_len = 0;
-		if (moved) {
-			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-					 "myshard: shard %s moved to another server while this "
-					 "session's transaction had work on the old one; reconnect",
-					 px_pool_shard_name(b->pool));
-		} else {
-			px_sess_send_err(s, (uint8_t)s->cmd_pkts, 1105, "HY000",
-					 "myshard: shard %s was set down by an operator while this "
-					 "session's transaction had work there; the transaction is "
-					 "rolled back; reconnect",
-					 px_pool_shard_name(b->pool));
-		}
-		px_sess_close(s, moved ? "shard moved under a transaction" :
-					 "shard set down under a transaction");
+		px_cmd_shard_gone(s, px_pool_shard_name(b->pool), moved, true);
 		return true;
 	}
 	return false;
