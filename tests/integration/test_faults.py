@@ -246,9 +246,10 @@ def test_client_stops_reading(request, session_root, myshard_bin, backends):
                 "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE "
                 "'%wstall-tag%' AND info NOT LIKE '%processlist%'")[0][0] == 0, 30,
                 "the statement to stop on the server")
-            # its transaction ended (this update would wait for its row lock until then, up to
-            # 30 s) by a rollback (its change is gone)
-            srv.sql("SET SESSION innodb_lock_wait_timeout = 30",
+            # its transaction ended (this update would wait for its row lock until then) by a
+            # rollback (its change is gone). Up to 90 s: a loaded server was seen to keep a
+            # closed connection's transaction for more than 30 s (issue #6's notes)
+            srv.sql("SET SESSION innodb_lock_wait_timeout = 90",
                     f"UPDATE {H.TEST_DB}.wstall SET v = v WHERE id = 1")
             assert srv.sql(f"SELECT v FROM {H.TEST_DB}.wstall WHERE id = 1") == ((1,),)
             # the client's socket is closed: what it gets is a part of the result, then EOF
