@@ -489,9 +489,7 @@ px_adm_wake(struct px_admin *a, const char *name, const char *what)
 static void
 px_adm_state_changed(const char *name, void *arg)
 {
-	ms_log_info("admin: shard %s is now %s", name,
-		    px_pause_is(name) ? "paused" : px_shard_state(name) == TOPO_EP_DOWN ? "down" :
-		    px_shard_state(name) == TOPO_EP_DRAINING ? "draining" : "up");
+	ms_log_info("admin: shard %s is now %s", name, px_shard_state_name(px_shard_state(name)));
 	px_adm_wake(arg, name, "its new state");
 }
 
@@ -784,14 +782,12 @@ px_adm_show_topology(struct px_adm_conn *c, bool tables)
 			struct px_health_view h;
 			char rtt[24], since[24], checks[24], fails[24];
 			const char *state;
+			unsigned int st;
 
 			px_health_view(s->shards[i].name, &h);
-			switch (px_shard_state(s->shards[i].name)) {
-			case TOPO_EP_PAUSED: state = "paused"; break;
-			case TOPO_EP_DRAINING: state = "draining"; break;
-			case TOPO_EP_DOWN: state = "down"; break;
-			default: state = px_health_state_name(h.state); break;
-			}
+			st = px_shard_state(s->shards[i].name); /* an operator's state first */
+			state = st != TOPO_EP_UP ? px_shard_state_name(st) :
+						   px_health_state_name(h.state);
 			snprintf(port, sizeof(port), "%u", s->shards[i].port);
 			snprintf(rtt, sizeof(rtt), "%llu", (unsigned long long)h.rtt_us);
 			snprintf(since, sizeof(since), "%llu", (unsigned long long)h.since_ms);

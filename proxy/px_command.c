@@ -1390,8 +1390,9 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	const struct topo_shard *t = &snap->shards[shard];
 	const struct conf *c = s->w->conf;
 	unsigned int v = px_cmd_variant(s);
-	size_t n = t->n_replicas, hl = 0, n_ok = 0;
+	size_t n = t->n_replicas, hl = 0, n_ok = 0, i;
 	uint16_t ok[TOPO_MAX_ENDPOINTS];
+	uint32_t wt[TOPO_MAX_ENDPOINTS];
 	uint64_t total = 0, pick;
 	const char *hint = NULL;
 
@@ -1411,7 +1412,7 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 	}
 	/* the replicas that may serve now, each by its weight: over any run of total reads on
 	 * this worker, each takes weight of them */
-	for (size_t i = 0; i < n && i < TOPO_MAX_ENDPOINTS; i++) {
+	for (i = 0; i < n && i < TOPO_MAX_ENDPOINTS; i++) {
 		size_t r = t->first_replica + i;
 		struct px_pool *p = px_worker_pool(s->w, px_worker_slot(s->w, snap, r), v);
 
@@ -1419,26 +1420,21 @@ px_cmd_read_endpoint(struct px_session *s, const struct topo_snapshot *snap, siz
 			p->health = px_health_of(p->shard_name);
 		}
 		if (px_health_replica_ok(p->health, c->replica_max_lag_s)) {
-			ok[n_ok++] = (uint16_t)r;
-			total += snap->shards[r].weight > 0 ? snap->shards[r].weight : 1;
+			ok[n_ok] = (uint16_t)r;
+			wt[n_ok] = snap->shards[r].weight > 0 ? snap->shards[r].weight : 1;
+			total += wt[n_ok++];
 		}
 	}
 	if (n_ok == 0) {
 		return shard;
 	}
 	pick = s->w->replica_rr[px_worker_slot(s->w, snap, shard)]++ % total;
-	for (size_t i = 0; i + 1 < n_ok; i++) {
-		uint64_t w = snap->shards[ok[i]].weight > 0 ? snap->shards[ok[i]].weight : 1;
-
-		if (pick < w) {
-			n_ok = i + 1;
-			break;
-		}
-		pick -= w;
+	for (i = 0; i + 1 < n_ok && pick >= wt[i]; i++) {
+		pick -= wt[i];
 	}
 	s->w->stats.replica_reads++;
 	s->replica_read = true;
-	return ok[n_ok - 1];
+	return ok[i];
 }
 
 void

@@ -184,6 +184,17 @@ px_shard_state(const char *name)
 	return state == TOPO_EP_UP && paused != 0 ? (unsigned int)TOPO_EP_PAUSED : state;
 }
 
+const char *
+px_shard_state_name(unsigned int state)
+{
+	switch (state) {
+	case TOPO_EP_PAUSED: return "paused";
+	case TOPO_EP_DRAINING: return "draining";
+	case TOPO_EP_DOWN: return "down";
+	default: return "up";
+	}
+}
+
 bool
 px_pause_is(const char *name)
 {
@@ -431,24 +442,33 @@ px_pool_idle_for(struct px_pool *p, const struct px_session *s)
  * then gets the documented 1235 refusal for such a statement; it loses nothing else. Scans
  * the worker's sessions, which happens only when the pool is exhausted.
  */
+/* The connection of <p> that idle session <o> keeps only for its last statement's row count or
+ * warnings (no transaction, pin or session state there), or NULL. */
+static struct px_backend *
+px_pool_kept_only(const struct px_pool *p, const struct px_session *o)
+{
+	struct px_backend *b = o->be;
+
+	if (b == NULL || b->pool != p || b->gen != p->gen || o->state != PX_SESS_IDLE ||
+	    !o->hold_prev || o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
+	    !(o->status & MP_STATUS_AUTOCOMMIT) || px_tx_owns(o, b)) {
+		return NULL;
+	}
+	return b;
+}
+
 static struct px_backend *
 px_pool_reclaim(struct px_pool *p, const struct px_session *s)
 {
 	struct px_session *o;
+	struct px_backend *b;
 
 	if (p->n_idle + p->n_busy < p->w->conf->pool_max) {
 		return NULL;
 	}
 	TAILQ_FOREACH (o, &p->w->sessions, link) {
-		struct px_backend *b = o->be;
-
-		if (o == s || b == NULL || b->pool != p || b->gen != p->gen ||
-		    o->state != PX_SESS_IDLE || !o->hold_prev ||
-		    o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
-		    !(o->status & MP_STATUS_AUTOCOMMIT)) {
-			continue;
-		}
-		if (s->schema[0] == '\0' && b->schema[0] != '\0') {
+		if (o == s || (b = px_pool_kept_only(p, o)) == NULL ||
+		    (s->schema[0] == '\0' && b->schema[0] != '\0')) {
 			continue;
 		}
 		o->be = NULL;
@@ -668,10 +688,7 @@ px_pool_resume(struct px_pool *p)
 		/* idle sessions that only keep their last statement's connection (its row count,
 		 * warnings) give it up now: it closes; a transaction or a pin keeps its own */
 		TAILQ_FOREACH (o, &p->w->sessions, link) {
-			b = o->be;
-			if (b == NULL || b->pool != p || o->state != PX_SESS_IDLE || !o->hold_prev ||
-			    o->sticky != 0 || (o->status & MP_STATUS_IN_TRANS) ||
-			    !(o->status & MP_STATUS_AUTOCOMMIT) || px_tx_owns(o, b)) {
+			if ((b = px_pool_kept_only(p, o)) == NULL) {
 				continue;
 			}
 			o->be = NULL;

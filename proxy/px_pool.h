@@ -52,6 +52,8 @@ bool px_pause_set(const char *name, bool paused) MS_MUSTCHECK;
 bool px_pause_cmd_is(const char *name) MS_MUSTCHECK;
 /* The state in effect for shard <name>: enum topo_ep_state. */
 unsigned int px_shard_state(const char *name) MS_MUSTCHECK;
+/* "up", "paused", "draining" or "down" for a px_shard_state() value. */
+const char *px_shard_state_name(unsigned int state) MS_MUSTCHECK;
 /* px_shard_state(name) == TOPO_EP_PAUSED. */
 bool px_pause_is(const char *name) MS_MUSTCHECK;
 /* What paused <name>, for messages: "PAUSE SHARD" or "endpoints.state 'paused'". */

@@ -98,20 +98,25 @@ def _admin(rep):
                            password=ADMIN[1], autocommit=True)
 
 
-def _replicas(rep):
+def _admin_sql(rep, *stmts):
+    """Runs admin statements (text, or (text, args)) on one admin connection; returns the rows
+    of the last."""
     a = _admin(rep)
     try:
-        return H.query(a, "SHOW REPLICAS")
+        rows = None
+        for st in stmts:
+            rows = H.query(a, *st) if isinstance(st, tuple) else H.query(a, st)
+        return rows
     finally:
         a.close()
+
+
+def _replicas(rep):
+    return _admin_sql(rep, "SHOW REPLICAS")
 
 
 def _stat(rep, name):
-    a = _admin(rep)
-    try:
-        return int(dict(H.query(a, "SHOW STATS"))[name])
-    finally:
-        a.close()
+    return int(dict(_admin_sql(rep, "SHOW STATS"))[name])
 
 
 def _connect(rep):
@@ -142,11 +147,7 @@ def test_reads_split(rep):
         assert H.query(writer, "SELECT v FROM t WHERE id = 1") == (("one",),)
         # writes on a binary-logging primary report @@last_gtid: that pins nothing
         (wid,) = H.query(writer, "SELECT CONNECTION_ID()")[0]
-        a = _admin(rep)
-        try:
-            clients = {int(r[0]): r for r in H.query(a, "SHOW CLIENTS")}
-        finally:
-            a.close()
+        clients = {int(r[0]): r for r in _admin_sql(rep, "SHOW CLIENTS")}
         assert clients[wid][7] == "no", clients[wid]
         # hints: a writer may still ask for a replica, anyone for the primary
         assert H.query(writer, "SELECT /* myshard:read=replica */ @@server_id") == ((2,),)
@@ -163,12 +164,7 @@ def test_reads_split(rep):
         assert H.query(reader, "SELECT @@server_id FROM t WHERE id = 1 LOCK IN SHARE MODE") == ((1,),)
         assert _sid(reader) == 2
         # the counter
-        a = _admin(rep)
-        try:
-            stats = dict(H.query(a, "SHOW STATS"))
-        finally:
-            a.close()
-        assert int(stats["replica_reads"]) >= 22
+        assert _stat(rep, "replica_reads") >= 22
     finally:
         reader.close()
         writer.close()
@@ -224,12 +220,8 @@ def test_replica_not_replicating(rep):
 
 
 def _pool_conns(rep, name):
-    a = _admin(rep)
-    try:
-        return sum(int(r[2]) + int(r[3]) + int(r[4]) for r in H.query(a, "SHOW POOLS")
-                   if r[1] == name)
-    finally:
-        a.close()
+    return sum(int(r[2]) + int(r[3]) + int(r[4]) for r in _admin_sql(rep, "SHOW POOLS")
+               if r[1] == name)
 
 
 def test_scatter_reads_use_replicas(rep, psclient):
@@ -342,14 +334,9 @@ def _ensure_u(rep):
 def _set_state(rep, shard, state):
     """Sets the state of <shard>'s primary on the admin port and APPLYs it; returns the state
     SHOW SHARDS then reports."""
-    a = _admin(rep)
-    try:
-        H.query(a, "UPDATE endpoints SET state = %s WHERE shard = %s AND role = 'primary'",
-                (state, shard))
-        H.query(a, "APPLY")
-        return {r[1]: r[5] for r in H.query(a, "SHOW SHARDS")}[shard]
-    finally:
-        a.close()
+    rows = _admin_sql(rep, ("UPDATE endpoints SET state = %s WHERE shard = %s AND "
+                            "role = 'primary'", (state, shard)), "APPLY", "SHOW SHARDS")
+    return {r[1]: r[5] for r in rows}[shard]
 
 
 def _err(conn, sql):
@@ -451,13 +438,8 @@ def test_primary_states(rep):
     finally:
         c.close()
         held.close()
-        a = _admin(rep)
-        try:
-            H.query(a, "UPDATE endpoints SET port = %s, state = 'up' WHERE shard = 's1'",
-                    (rep.other.port,))
-            H.query(a, "APPLY")
-        finally:
-            a.close()
+        _admin_sql(rep, ("UPDATE endpoints SET port = %s, state = 'up' WHERE shard = 's1'",
+                         (rep.other.port,)), "APPLY")
     c = _connect(rep)
     try:
         H.query(c, f"UPDATE u SET v = {k1} WHERE id = {k1}")
@@ -597,15 +579,10 @@ def test_replica_dies_and_promotion(rep):
     # promotion: the replica stops replicating and becomes the primary; the old primary is
     # kept as a replica (not replicating, so it gets no reads)
     rep.replica.sql("STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0")
-    a = _admin(rep)
-    try:
-        H.query(a, "UPDATE endpoints SET role = 'replica' WHERE shard = 's0' AND port = %s",
-                (rep.primary.port,))
-        H.query(a, "UPDATE endpoints SET role = 'primary' WHERE shard = 's0' AND port = %s",
-                (rep.replica.port,))
-        H.query(a, "APPLY")
-    finally:
-        a.close()
+    _admin_sql(rep, ("UPDATE endpoints SET role = 'replica' WHERE shard = 's0' AND port = %s",
+                     (rep.primary.port,)),
+               ("UPDATE endpoints SET role = 'primary' WHERE shard = 's0' AND port = %s",
+                (rep.replica.port,)), "APPLY")
     c = _connect(rep)
     try:
         H.query(c, "BEGIN")
